@@ -1,0 +1,1 @@
+# bench: kernel and model benchmarks

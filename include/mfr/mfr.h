@@ -1,0 +1,6 @@
+/* mfr/mfr.h - everything libmfr offers, one include. */
+#ifndef MFR_MFR_H
+#define MFR_MFR_H
+#include "mfr/core.h"
+#include "mfr/img.h"
+#endif

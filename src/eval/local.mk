@@ -1,0 +1,1 @@
+# src/eval: see docs/architecture.md

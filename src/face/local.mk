@@ -1,0 +1,1 @@
+# src/face: see docs/architecture.md

@@ -1,0 +1,1 @@
+# src/img: see docs/architecture.md
