@@ -3,4 +3,5 @@
 #define MFR_MFR_H
 #include "mfr/core.h"
 #include "mfr/img.h"
+#include "mfr/kernels.h"
 #endif

@@ -1,0 +1,1 @@
+# src/nn/kernels: GEMM, convolution, depthwise, elementwise kernels
