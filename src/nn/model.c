@@ -142,11 +142,11 @@ int mfr_model_encode(const mfr_net *net, void **data, size_t *size)
     put_u32(h + 12, 0);
     put_u64(h + 16, text_n);
     put_u64(h + 24, zdef_n);
-    put_u32(h + 32, mfr_crc32(0, text, text_n));
+    put_u32(h + 32, mfr_crc32(0, zdef, zdef_n));
     put_u32(h + 36, (uint32_t)mfr_net_param_count(net));
     put_u64(h + 40, tens_n);
     put_u64(h + 48, zten_n);
-    put_u32(h + 56, mfr_crc32(0, tens, tens_n));
+    put_u32(h + 56, mfr_crc32(0, zten, zten_n));
     put_u32(h + 60, mfr_crc32(0, h, 60));
     memcpy(file + HEADER_SIZE, zdef, zdef_n);
     memcpy(file + HEADER_SIZE + zdef_n, zten, zten_n);
@@ -171,7 +171,9 @@ int mfr_model_save(const mfr_net *net, const char *path)
     return rc != MFR_OK ? mfr_error_context(rc, "%s", path) : MFR_OK;
 }
 
-/* Inflates exactly `n` bytes from `zn` compressed bytes. */
+/* Checks the CRC32 of the `zn` stored bytes, then inflates exactly `n`
+ * bytes from them. The CRC covers the bytes as stored, so every flipped bit
+ * is caught, even one in the unused padding of the last deflate byte. */
 static int inflate_section(const char *name, const char *what, const unsigned char *src, uint64_t zn, uint64_t n,
                            uint32_t crc, unsigned char **out)
 {
@@ -179,6 +181,8 @@ static int inflate_section(const char *name, const char *what, const unsigned ch
     uLongf got = (uLongf)n;
     int zrc;
     *out = NULL;
+    if (mfr_crc32(0, src, (size_t)zn) != crc)
+        return mfr_error(MFR_ERR_FORMAT, "%s: the %s section fails its CRC32 check (the file is corrupt)", name, what);
     dst = malloc(n ? (size_t)n : 1);
     if (!dst)
         return mfr_error(MFR_ERR_NOMEM, "%s: out of memory for the %s (%llu bytes)", name, what,
@@ -188,10 +192,6 @@ static int inflate_section(const char *name, const char *what, const unsigned ch
         free(dst);
         return mfr_error(MFR_ERR_FORMAT, "%s: the %s section is corrupt (%s)", name, what,
                          zrc != Z_OK ? zError(zrc) : "wrong uncompressed size");
-    }
-    if (mfr_crc32(0, dst, (size_t)n) != crc) {
-        free(dst);
-        return mfr_error(MFR_ERR_FORMAT, "%s: the %s section fails its CRC32 check (the file is corrupt)", name, what);
     }
     *out = dst;
     return MFR_OK;

@@ -62,7 +62,9 @@ int mfr_net_parse(const char *text, size_t size, const char *name, mfr_net **out
         }
         l = mfr_net_add(net, d->op, lname, input);
         if (!l) {
-            rc = mfr_error_context(MFR_ERR_FORMAT, "%s:%d", name, mfr_ini_section_line(ini, sec));
+            /* Point at the key at fault: the name or the input list. */
+            int line = mfr_ini_line(ini, sec, strstr(mfr_last_error(), "input") ? "input" : "name");
+            rc = mfr_error_context(MFR_ERR_FORMAT, "%s:%d", name, line ? line : mfr_ini_section_line(ini, sec));
             goto fail;
         }
         nn_layer_defaults(l, d->op, d->act);
