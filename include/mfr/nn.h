@@ -212,6 +212,8 @@ int mfr_model_encode(const mfr_net *net, void **data, size_t *size);
 int mfr_model_load(const char *path, mfr_net **out);
 /* Loads from memory; `name` is used in messages. */
 int mfr_model_decode(const void *data, size_t size, const char *name, mfr_net **out);
+/* Whether the file starts with the model magic ("MFRMODEL"). */
+int mfr_model_is_file(const char *path);
 /* A model file (by its magic) or else a definition text; the latter gets zero weights. */
 int mfr_net_load_any(const char *path, mfr_net **out);
 

@@ -396,3 +396,15 @@ int mfr_net_load_any(const char *path, mfr_net **out)
     free(data);
     return rc;
 }
+
+int mfr_model_is_file(const char *path)
+{
+    unsigned char head[8];
+    FILE *fp = fopen(path, "rb");
+    int yes;
+    if (!fp)
+        return 0;
+    yes = fread(head, 1, 8, fp) == 8 && memcmp(head, magic, 8) == 0;
+    fclose(fp);
+    return yes;
+}
