@@ -30,11 +30,21 @@ typedef struct gemm_tile_ep {
 typedef void (*gemm_ukernel_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
 
+/* Optional vectorised packing, zero padded; NULL: the portable packer.
+ * pack_a_n packs one panel (rows <= MR) of a row-major A; pack_b_n packs
+ * cols columns (any number: ceil(cols / NR) panels of kc x NR, panel q at
+ * dst + q * kc * NR) of a row-major B, walking B row by row so that the
+ * reads stream through memory. */
+typedef void (*gemm_pack_a_fn)(const float *a, ptrdiff_t lda, int rows, int kc, float *dst);
+typedef void (*gemm_pack_b_fn)(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst);
+
 typedef struct gemm_kernel {
     mfr_isa isa;
     int mr, nr;
     gemm_ukernel_fn packed;   /* operands packed (rsa = 1, csa = MR, ldb = NR) */
     gemm_ukernel_fn strided;  /* operands in place */
+    gemm_pack_a_fn pack_a_n;  /* A not transposed: a[i * lda + p] */
+    gemm_pack_b_fn pack_b_n;  /* B not transposed: b[p * ldb + j] */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */

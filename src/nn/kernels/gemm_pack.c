@@ -8,8 +8,9 @@
 
 #include <string.h>
 
-void gemm_pack_a(const gemm_a_src *src, int i0, int mc, int p0, int kc, int mr, float *dst)
+void gemm_pack_a(const gemm_kernel *kr, const gemm_a_src *src, int i0, int mc, int p0, int kc, float *dst)
 {
+    const int mr = kr->mr;
     if (src->conv) {
         gemm_pack_a_conv(src->conv, i0, mc, p0, kc, mr, dst);
         return;
@@ -29,6 +30,8 @@ void gemm_pack_a(const gemm_a_src *src, int i0, int mc, int p0, int kc, int mr, 
                 for (; i < mr; i++)
                     d[p * mr + i] = 0.0f;
             }
+        } else if (kr->pack_a_n) {
+            kr->pack_a_n(a + (ptrdiff_t)(i0 + ip) * lda + p0, lda, rows, kc, d);
         } else {
             for (int i = 0; i < rows; i++) {
                 const float *s = a + (ptrdiff_t)(i0 + ip + i) * lda + p0;
@@ -89,8 +92,14 @@ void gemm_pack_a_conv(const gemm_conv_src *cs, int i0, int mc, int p0, int kc, i
     }
 }
 
-void gemm_pack_b(int transb, const float *b, ptrdiff_t ldb, int p0, int kc, int j0, int nc, int nr, float *dst)
+void gemm_pack_b(const gemm_kernel *kr, int transb, const float *b, ptrdiff_t ldb, int p0, int kc, int j0, int nc,
+                 float *dst)
 {
+    const int nr = kr->nr;
+    if (!transb && kr->pack_b_n) {
+        kr->pack_b_n(b + (ptrdiff_t)p0 * ldb + j0, ldb, nc, kc, dst);
+        return;
+    }
     for (int jp = 0; jp < nc; jp += nr) {
         int cols = nc - jp < nr ? nc - jp : nr;
         float *d = dst + (ptrdiff_t)jp * kc;

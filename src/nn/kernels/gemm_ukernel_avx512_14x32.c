@@ -12,10 +12,14 @@
 
 enum { MR = 14, NR = 32 };
 
+#ifndef GEMM_PF_A
+#define GEMM_PF_A 8 /* k-steps of A prefetched ahead */
+#endif
+
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
 /* Epilogue and store of 16 columns (mask k) of row i, column offset j. */
-static inline void store16(__m512 acc, float *c, int i, int j, __mmask16 k, const gemm_tile_ep *ep)
+static inline __attribute__((always_inline)) void store16(__m512 acc, float *c, int i, int j, __mmask16 k, const gemm_tile_ep *ep)
 {
     __m512 v = _mm512_mul_ps(_mm512_set1_ps(ep->alpha), acc);
     if (ep->first) {
@@ -45,6 +49,22 @@ static inline void store16(__m512 acc, float *c, int i, int j, __mmask16 k, cons
                 c[q] = mfr_act_scalar(c[q], ep->act, ep->act_param, 0.0f);
 }
 
+/* The C tile (and the residual) are touched only after the k-loop: fetch
+ * them now so that the misses overlap with the FMAs, not follow them. */
+static inline __attribute__((always_inline)) void prefetch_tile(const float *c, ptrdiff_t ldc, int m,
+                                                                const gemm_tile_ep *ep)
+{
+    for (int i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    if (ep->last && ep->res)
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr + NR - 1), _MM_HINT_T0);
+        }
+}
+
 #define DECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
 #define STORE(i)                                                                                   \
     if (i < m) {                                                                                   \
@@ -61,8 +81,11 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
     (void)csa;
     (void)ldb;
     ROWS(DECL)
+    prefetch_tile(c, ldc, m, ep);
     for (int p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        /* A streams from L2: ask for it a few k-steps ahead (one line per step). */
+        _mm_prefetch((const char *)(a + GEMM_PF_A * MR), _MM_HINT_T0);
 #define FMA(i)                                                                                     \
     {                                                                                              \
         __m512 av = _mm512_set1_ps(a[i]);                                                          \
@@ -104,4 +127,69 @@ static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa
     ROWS(STORE)
 }
 
-const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, ukernel_packed, ukernel_strided};
+/* In-register transpose of a 16 x 16 block: r[i] holds row i on entry and
+ * column i on return (unpack 32-bit, unpack 64-bit, two 128-bit lane shuffles). */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        /* rows i..i+3: column 4L+0, 4L+1, 4L+2, 4L+3 in 128-bit lane L */
+        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    for (int q = 0; q < 4; q++) {
+        /* q = column within a lane; v0/v4: rows 0-7, v8/v12: rows 8-15 */
+        __m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), v4 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
+        __m512 v8 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88), v12 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
+        r[q] = _mm512_shuffle_f32x4(v0, v8, 0x88);
+        r[8 + q] = _mm512_shuffle_f32x4(v0, v8, 0xdd);
+        r[4 + q] = _mm512_shuffle_f32x4(v4, v12, 0x88);
+        r[12 + q] = _mm512_shuffle_f32x4(v4, v12, 0xdd);
+    }
+}
+
+/* A panel from a row-major A: 16 k-columns of up to 14 rows at a time are
+ * transposed in registers and stored as 16 rows of 14 floats. */
+static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
+{
+    const __mmask16 row_mask = (__mmask16)((1u << MR) - 1);
+    for (int p0 = 0; p0 < kc; p0 += 16) {
+        int cols = kc - p0 < 16 ? kc - p0 : 16;
+        __mmask16 km = tail_mask_avx512(cols);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_maskz_loadu_ps(km, a + i * lda + p0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int j = 0; j < cols; j++)
+            _mm512_mask_storeu_ps(dst + (ptrdiff_t)(p0 + j) * MR, row_mask, r[j]);
+    }
+}
+
+/* Panels from a row-major B, row by row: each k-row of B is read once,
+ * front to back, and scattered 32 floats to each panel. */
+static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst)
+{
+    int full = cols / NR, rest = cols % NR;
+    __mmask16 k0 = tail_mask_avx512(rest), k1 = tail_mask_avx512(rest - 16);
+    ptrdiff_t ps = (ptrdiff_t)kc * NR;
+    for (int p = 0; p < kc; p++) {
+        const float *s = b + p * ldb;
+        float *d = dst + (ptrdiff_t)p * NR;
+        for (int q = 0; q < full; q++) {
+            _mm512_storeu_ps(d + q * ps, _mm512_loadu_ps(s + q * NR));
+            _mm512_storeu_ps(d + q * ps + 16, _mm512_loadu_ps(s + q * NR + 16));
+        }
+        if (rest) {
+            _mm512_storeu_ps(d + full * ps, _mm512_maskz_loadu_ps(k0, s + full * NR));
+            _mm512_storeu_ps(d + full * ps + 16, _mm512_maskz_loadu_ps(k1, s + full * NR + 16));
+        }
+    }
+}
+
+const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};

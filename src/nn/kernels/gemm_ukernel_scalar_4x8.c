@@ -25,4 +25,4 @@ static void ukernel(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const 
         }
 }
 
-const gemm_kernel gemm_kernel_scalar_4x8 = {MFR_ISA_SCALAR, MR, NR, ukernel, ukernel};
+const gemm_kernel gemm_kernel_scalar_4x8 = {MFR_ISA_SCALAR, MR, NR, ukernel, ukernel, NULL, NULL};
