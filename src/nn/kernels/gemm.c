@@ -196,7 +196,7 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     int mc_max = m < bl.mc ? (m + MR - 1) / MR * MR : bl.mc;
     int nc_max = n < bl.nc ? (n + NR - 1) / NR * NR : bl.nc;
     size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
-    size_t a_floats = (size_t)kc_max * mc_max;
+    size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
     float *ws = workspace(b_floats + a_floats * (size_t)nthreads);
     if (!ws) {
         mfr_log(MFR_LOG_WARN, "gemm: no memory for packing buffers; using the slow unpacked path");
@@ -225,7 +225,7 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
             if (nthreads > 1 && nb_m % nthreads != 0)
                 nb_n = nthreads < panels ? nthreads : panels;
             for (int pc = 0; pc < k; pc += bl.kc) {
-                int kc = k - pc < bl.kc ? k - pc : bl.kc;
+                int kc = k - pc < bl.kc ? k - pc : bl.kc, kcp = gemm_kc_padded(kr, kc);
                 if (!pb) {
                     /* Each thread packs a contiguous range of panels. */
 #ifdef MFR_HAVE_OPENMP
@@ -261,7 +261,7 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
                             tile_ep(&t, ep, alpha, beta, i, j);
                             t.first = pc == 0;
                             t.last = pc + kc == k;
-                            kr->packed(kc, abuf + (ptrdiff_t)ip * kc, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
+                            kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
                                        ldc, mr, nr, &t);
                         }
                     }

@@ -116,4 +116,4 @@ static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa
     ROWS(STORE)
 }
 
-const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, ukernel_packed, ukernel_strided, NULL, NULL};
+const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, 1, ukernel_packed, ukernel_strided, NULL, NULL};

@@ -10,11 +10,7 @@
 
 #include "simd_act.h"
 
-enum { MR = 14, NR = 32 };
-
-#ifndef GEMM_PF_A
-#define GEMM_PF_A 8 /* k-steps of A prefetched ahead */
-#endif
+enum { MR = 14, NR = 32, KB = 16 };
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
@@ -73,7 +69,8 @@ static inline __attribute__((always_inline)) void prefetch_tile(const float *c, 
             store16(c##i##b, c + (ptrdiff_t)i * ldc + 16, i, 16, k1, ep);                          \
     }
 
-/* Packed operands: a[p * MR + i], b[p * NR + j], zero padded. */
+/* Packed operands, zero padded: A in k-blocks of KB (a block holds MR rows
+ * of KB consecutive k: row i at + i * KB), B at b[p * NR + j]. */
 static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                            float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
 {
@@ -82,20 +79,24 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
     (void)ldb;
     ROWS(DECL)
     prefetch_tile(c, ldc, m, ep);
-    for (int p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        /* A streams from L2: ask for it a few k-steps ahead (one line per step). */
-        _mm_prefetch((const char *)(a + GEMM_PF_A * MR), _MM_HINT_T0);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        const float *next = a + MR * KB; /* the next k-block: prefetched a line per step */
+        for (int q = 0; q < qn; q++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            if (q < MR)
+                _mm_prefetch((const char *)(next + q * KB), _MM_HINT_T0);
 #define FMA(i)                                                                                     \
     {                                                                                              \
-        __m512 av = _mm512_set1_ps(a[i]);                                                          \
+        __m512 av = _mm512_set1_ps(a[i * KB + q]);                                                 \
         c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
         c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
     }
-        ROWS(FMA)
+            ROWS(FMA)
 #undef FMA
-        a += MR;
-        b += NR;
+            b += NR;
+        }
+        a += MR * KB;
     }
     __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
     ROWS(STORE)
@@ -127,47 +128,15 @@ static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa
     ROWS(STORE)
 }
 
-/* In-register transpose of a 16 x 16 block: r[i] holds row i on entry and
- * column i on return (unpack 32-bit, unpack 64-bit, two 128-bit lane shuffles). */
-static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
-{
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        /* rows i..i+3: column 4L+0, 4L+1, 4L+2, 4L+3 in 128-bit lane L */
-        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    for (int q = 0; q < 4; q++) {
-        /* q = column within a lane; v0/v4: rows 0-7, v8/v12: rows 8-15 */
-        __m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), v4 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
-        __m512 v8 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88), v12 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
-        r[q] = _mm512_shuffle_f32x4(v0, v8, 0x88);
-        r[8 + q] = _mm512_shuffle_f32x4(v0, v8, 0xdd);
-        r[4 + q] = _mm512_shuffle_f32x4(v4, v12, 0x88);
-        r[12 + q] = _mm512_shuffle_f32x4(v4, v12, 0xdd);
-    }
-}
-
-/* A panel from a row-major A: 16 k-columns of up to 14 rows at a time are
- * transposed in registers and stored as 16 rows of 14 floats. */
+/* A panel from a row-major A: with KB = 16 every (row, k-block) is one
+ * 64-byte copy; the tail block is zero filled by the masked load. */
 static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
 {
-    const __mmask16 row_mask = (__mmask16)((1u << MR) - 1);
-    for (int p0 = 0; p0 < kc; p0 += 16) {
-        int cols = kc - p0 < 16 ? kc - p0 : 16;
-        __mmask16 km = tail_mask_avx512(cols);
-        __m512 r[16];
-        for (int i = 0; i < 16; i++)
-            r[i] = i < rows ? _mm512_maskz_loadu_ps(km, a + i * lda + p0) : _mm512_setzero_ps();
-        transpose16(r);
-        for (int j = 0; j < cols; j++)
-            _mm512_mask_storeu_ps(dst + (ptrdiff_t)(p0 + j) * MR, row_mask, r[j]);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        __mmask16 km = tail_mask_avx512(kc - p0);
+        float *d = dst + (ptrdiff_t)p0 * MR;
+        for (int i = 0; i < MR; i++)
+            _mm512_storeu_ps(d + i * KB, i < rows ? _mm512_maskz_loadu_ps(km, a + i * lda + p0) : _mm512_setzero_ps());
     }
 }
 
@@ -192,4 +161,4 @@ static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst
     }
 }
 
-const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};
+const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};
