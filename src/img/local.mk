@@ -3,7 +3,7 @@
 pkginclude_HEADERS += include/mfr/img.h
 libmfr_la_SOURCES += \
 	src/img/image.c src/img/codec.c src/img/png.c src/img/jpeg.c src/img/pnm.c \
-	src/img/draw.c
+	src/img/convert.c src/img/resize.c src/img/warp.c src/img/crop.c src/img/draw.c
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_img
