@@ -608,6 +608,31 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+START_TEST(test_decode_max)
+{
+    /* A caller's lower pixel limit applies to every format, before allocating. */
+    mfr_image im;
+    void *buf[3];
+    size_t n[3];
+    tu_ok(mfr_image_alloc(&im, 20, 10, 3));
+    fill_smooth(&im);
+    tu_ok(mfr_png_encode(&im, &buf[0], &n[0]));
+    tu_ok(mfr_jpeg_encode(&im, 90, &buf[1], &n[1]));
+    tu_ok(mfr_pnm_encode(&im, &buf[2], &n[2]));
+    mfr_image_free(&im);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(mfr_image_decode_max(buf[i], n[i], "small", 199, &im), MFR_ERR_RANGE);
+        ck_assert_ptr_null(im.data);
+        ck_assert_ptr_nonnull(strstr(mfr_last_error(), "small"));
+        tu_ok(mfr_image_decode_max(buf[i], n[i], "small", 200, &im));
+        mfr_image_free(&im);
+        tu_ok(mfr_image_decode_max(buf[i], n[i], "small", 0, &im));
+        mfr_image_free(&im);
+        free(buf[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_write_errors)
 {
     mfr_image im, rgba;
@@ -1098,6 +1123,7 @@ static Suite *img_suite(void)
     tcase_add_test(tc, test_jpeg_hostile_headers);
     tcase_add_test(tc, test_truncation);
     tcase_add_test(tc, test_garbage);
+    tcase_add_test(tc, test_decode_max);
     tcase_add_test(tc, test_write_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("convert");
