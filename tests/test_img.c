@@ -534,6 +534,33 @@ START_TEST(test_jpeg_hostile_headers)
 }
 END_TEST
 
+START_TEST(test_jpeg_harmless_warning)
+{
+    /* Junk bytes before the final marker (seen in files from some cameras)
+     * make libjpeg warn "extraneous bytes before marker" but the pixels are
+     * intact: the image decodes, identical to the clean file. */
+    mfr_image im, a, b;
+    void *buf;
+    size_t n;
+    unsigned char *junk;
+    tu_ok(mfr_image_alloc(&im, 16, 16, 3));
+    fill_smooth(&im);
+    tu_ok(mfr_jpeg_encode(&im, 90, &buf, &n));
+    ck_assert(((unsigned char *)buf)[n - 2] == 0xff && ((unsigned char *)buf)[n - 1] == 0xd9);
+    junk = malloc(n + 3);
+    memcpy(junk, buf, n - 2);
+    memcpy(junk + n - 2, "abc\xff\xd9", 5);
+    tu_ok(mfr_image_decode(buf, n, "clean.jpg", &a));
+    tu_ok(mfr_image_decode(junk, n + 3, "junk.jpg", &b));
+    ck_assert(images_equal(&a, &b));
+    mfr_image_free(&a);
+    mfr_image_free(&b);
+    mfr_image_free(&im);
+    free(junk);
+    free(buf);
+}
+END_TEST
+
 /* Every prefix of a valid file is an error, never a crash or an image. */
 static void check_truncations(const void *buf, size_t n, const char *what)
 {
@@ -1179,6 +1206,7 @@ static Suite *img_suite(void)
     tcase_add_test(tc, test_png_variants);
     tcase_add_test(tc, test_png_hostile_headers);
     tcase_add_test(tc, test_jpeg_hostile_headers);
+    tcase_add_test(tc, test_jpeg_harmless_warning);
     tcase_add_test(tc, test_truncation);
     tcase_add_test(tc, test_garbage);
     tcase_add_test(tc, test_decode_max);
