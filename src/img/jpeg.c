@@ -105,7 +105,7 @@ int img_jpeg_decode(const void *data, size_t size, const char *name, long max_pi
     s.mgr.emit_message = on_message;
     rc = decode_body(&cinfo, data, size, name, max_pixels, &s);
     if (rc == LIB_FAILED)
-        rc = mfr_error(MFR_ERR_FORMAT, "%s: corrupt JPEG: %s", name, s.msg);
+        rc = mfr_error(MFR_ERR_FORMAT, "%s: invalid JPEG: %s", name, s.msg);
     jpeg_destroy_decompress(&cinfo);
     if (rc != MFR_OK) {
         mfr_image_free(&s.im);
