@@ -60,8 +60,9 @@ mfr_image_format mfr_image_sniff(const void *data, size_t size);
 mfr_image_format mfr_image_format_from_path(const char *path);
 /* Decodes PNG, JPEG or PNM from memory; `name` appears in messages. 16-bit
  * PNG is reduced to 8 bits, palettes expanded; grey+alpha becomes RGBA.
- * JPEG: grey or RGB (CMYK is MFR_ERR_UNSUPPORTED); libjpeg's corrupt-data
- * warnings, such as a premature end of data, are errors. PNM: P2, P3, P5,
+ * JPEG: grey or RGB (CMYK is MFR_ERR_UNSUPPORTED); libjpeg's warnings that
+ * pixel data is missing or corrupt (premature end, bad Huffman code...) are
+ * errors. PNM: P2, P3, P5,
  * P6 with maxval 1..65535, scaled to 8 bits. On failure *out is zeroed. */
 int mfr_image_decode(const void *data, size_t size, const char *name, mfr_image *out);
 /* As mfr_image_decode, with a lower pixel limit (at most

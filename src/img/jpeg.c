@@ -2,9 +2,9 @@
  *
  * libjpeg's default error handler prints and calls exit(); ours formats the
  * message and longjmps back to the setjmp in decode_body/encode_body.
- * Corrupt-data warnings (e.g. "premature end of data segment", after which
- * libjpeg would pad the image with grey) are errors too: a truncated file
- * must not decode as a plausible image. As in png.c, state that changes
+ * Warnings that pixel data is missing or corrupt (e.g. "premature end of
+ * data segment", after which libjpeg would pad the image with grey) are
+ * errors too: a truncated file must not decode as a plausible image. As in png.c, state that changes
  * after the setjmp lives in a caller-owned struct, so no `volatile` is
  * needed. */
 #include "config.h"
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 /* decode_body's status when libjpeg reported an error (text in msg). */
 #define LIB_FAILED (-1)
@@ -38,10 +39,20 @@ static void on_error_exit(j_common_ptr cinfo)
 
 static void on_message(j_common_ptr cinfo, int level)
 {
-    /* level -1 is a warning about corrupt data: treat it as fatal. Trace
-     * messages (level >= 0) are dropped. */
-    if (level < 0)
-        on_error_exit(cinfo);
+    /* Level -1 is a warning. Those that mean pixel data is missing or
+     * damaged are fatal; the rest (an unknown JFIF revision, junk bytes
+     * between markers, a bad ICC marker, an unknown Adobe transform) leave
+     * the image intact and are ignored, as are trace messages (level >= 0). */
+    if (level < 0) {
+        switch (cinfo->err->msg_code) {
+        case JWRN_JPEG_EOF: case JWRN_HIT_MARKER: case JWRN_HUFF_BAD_CODE: case JWRN_ARITH_BAD_CODE:
+        case JWRN_MUST_RESYNC: case JWRN_NOT_SEQUENTIAL: case JWRN_BOGUS_PROGRESSION:
+            on_error_exit(cinfo);
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 static int decode_body(struct jpeg_decompress_struct *cinfo, const void *data, size_t size,
@@ -94,7 +105,7 @@ int img_jpeg_decode(const void *data, size_t size, const char *name, long max_pi
     s.mgr.emit_message = on_message;
     rc = decode_body(&cinfo, data, size, name, max_pixels, &s);
     if (rc == LIB_FAILED)
-        rc = mfr_error(MFR_ERR_FORMAT, "%s: corrupt JPEG: %s", name, s.msg);
+        rc = mfr_error(MFR_ERR_FORMAT, "%s: invalid JPEG: %s", name, s.msg);
     jpeg_destroy_decompress(&cinfo);
     if (rc != MFR_OK) {
         mfr_image_free(&s.im);

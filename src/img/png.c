@@ -133,7 +133,7 @@ int img_png_decode(const void *data, size_t size, const char *name, long max_pix
     }
     rc = decode_body(png, info, &s);
     if (rc == LIB_FAILED)
-        rc = mfr_error(MFR_ERR_FORMAT, "%s: corrupt PNG: %s", name, s.msg);
+        rc = mfr_error(MFR_ERR_FORMAT, "%s: invalid PNG: %s", name, s.msg);
     png_destroy_read_struct(&png, &info, NULL);
     free(s.rows);
     if (rc != MFR_OK) {

@@ -14,7 +14,7 @@ enum { MR = 6, NR = 16 };
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
 /* Epilogue and store of 8 columns (mask k, cols valid columns) of row i at column j. */
-static inline void store8(__m256 acc, float *c, int i, int j, __m256i k, int cols, const gemm_tile_ep *ep)
+static inline __attribute__((always_inline)) void store8(__m256 acc, float *c, int i, int j, __m256i k, int cols, const gemm_tile_ep *ep)
 {
     __m256 v = _mm256_mul_ps(_mm256_set1_ps(ep->alpha), acc);
     if (ep->first) {
@@ -43,6 +43,22 @@ static inline void store8(__m256 acc, float *c, int i, int j, __m256i k, int col
             c[q] = mfr_act_scalar(c[q], ep->act, ep->act_param, 0.0f);
 }
 
+/* The C tile (and the residual) are touched only after the k-loop: fetch
+ * them now so that the misses overlap with the FMAs, not follow them. */
+static inline __attribute__((always_inline)) void prefetch_tile(const float *c, ptrdiff_t ldc, int m,
+                                                                const gemm_tile_ep *ep)
+{
+    for (int i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    if (ep->last && ep->res)
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr + NR - 1), _MM_HINT_T0);
+        }
+}
+
 #define DECL(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
 #define STORE(i)                                                                                   \
     if (i < m) {                                                                                   \
@@ -58,6 +74,7 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
     (void)csa;
     (void)ldb;
     ROWS(DECL)
+    prefetch_tile(c, ldc, m, ep);
     for (int p = 0; p < kc; p++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #define FMA(i)                                                                                     \
@@ -99,4 +116,4 @@ static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa
     ROWS(STORE)
 }
 
-const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, ukernel_packed, ukernel_strided};
+const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, 1, ukernel_packed, ukernel_strided, NULL, NULL};
