@@ -71,7 +71,7 @@ static int eval_verify(int argc, char **argv)
         {"hist-bits", required_argument, NULL, OPT_HISTBITS},
         {"block", required_argument, NULL, OPT_BLOCK},
         {0, 0, 0, 0}};
-    const char *cmd = "eval verify", *scores = NULL, *emb = NULL, *man = NULL, *pairs = NULL;
+    const char *cmd = "eval", *scores = NULL, *emb = NULL, *man = NULL, *pairs = NULL;
     int all = 0, opt, rc;
     cli_common common = {0};
     mfr_verify_opts o;
@@ -178,7 +178,7 @@ static int eval_identify(int argc, char **argv)
         {"level", required_argument, NULL, OPT_LEVEL},
         {"label", required_argument, NULL, OPT_LABEL},
         {0, 0, 0, 0}};
-    const char *cmd = "eval identify", *emb = NULL, *man = NULL;
+    const char *cmd = "eval", *emb = NULL, *man = NULL;
     cli_common common = {0};
     mfr_identify_opts o;
     int opt;
@@ -233,7 +233,7 @@ static int eval_detect(int argc, char **argv)
         {"mask-column", required_argument, NULL, OPT_MASKCOL},
         {"label", required_argument, NULL, OPT_LABEL},
         {0, 0, 0, 0}};
-    const char *cmd = "eval detect", *pred = NULL, *man = NULL;
+    const char *cmd = "eval", *pred = NULL, *man = NULL;
     cli_common common = {0};
     mfr_detect_opts o;
     int opt;
@@ -272,7 +272,7 @@ static int eval_latency(int argc, char **argv)
         {"timings", required_argument, NULL, OPT_TIMINGS},
         {"label", required_argument, NULL, OPT_LABEL},
         {0, 0, 0, 0}};
-    const char *cmd = "eval latency", *files[MFR_LATENCY_MAX_RUNS], *labels[MFR_LATENCY_MAX_RUNS];
+    const char *cmd = "eval", *files[MFR_LATENCY_MAX_RUNS], *labels[MFR_LATENCY_MAX_RUNS];
     cli_common common = {0};
     int opt, nf = 0, nl = 0;
     while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {

@@ -25,6 +25,15 @@
 #define MAX_COND_VALUES 6
 #define MAX_NPY_VALUES (1u << 30)
 
+/* mfr_score_key, inlined for the inner loop. */
+static inline uint32_t score_key_inline(float s)
+{
+    uint32_t u;
+    s += 0.0f; /* folds -0 onto +0 */
+    memcpy(&u, &s, 4);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
 typedef struct kvec {
     uint32_t *v;
     size_t n, cap;
@@ -105,38 +114,60 @@ static void run_pass(const ap *a, apt *th, int nth, int pass)
         for (size_t r = 0; r < mi; r++) {
             size_t i = i0 + r, c0 = bi == bj ? r + 1 : 0;
             const float *row = me->c + r * a->block;
+            const int *idj = a->id + j0, *cdj = a->cd + j0;
+            const int idi = a->id[i];
+            const int *grow = a->ncond ? a->gid + (size_t)a->cd[i] * (size_t)a->ncond : NULL;
+            /* Two accumulators per sum break the add latency chain; the
+             * order is fixed, so the result does not depend on threads. */
+            double s0 = 0, s1 = 0, q0 = 0, q1 = 0;
+            int last_g = 0;
             for (size_t c = c0; c < mj; c++) {
-                size_t j = j0 + c;
                 float s = row[c];
-                int g = a->ncond ? a->gid[a->cd[i] * a->ncond + a->cd[j]] : 0;
-                int mated = a->id[i] == a->id[j];
+                int g = grow ? grow[cdj[c]] : 0;
                 uint32_t key;
-                if (isnan(s)) {
+                if (g != last_g && pass == 1) {
+                    /* A new condition group in this row: flush the sums. */
+                    double *ps = a->psum + (p * (size_t)a->ngc + (size_t)last_g) * 2;
+                    ps[0] += s0 + s1;
+                    ps[1] += q0 + q1;
+                    s0 = s1 = q0 = q1 = 0;
+                }
+                last_g = g;
+                if (s != s) {
                     if (pass == 1) {
-                        if (mated)
+                        if (idj[c] == idi)
                             me->nan_m[g]++;
                         else
                             me->nan_nm[g]++;
                     }
                     continue;
                 }
-                key = mfr_score_key(s);
+                key = score_key_inline(s);
                 if (pass == 1) {
-                    if (mated) {
+                    if (idj[c] == idi) {
                         if (kvec_push(&me->mated[g], key))
                             me->oom = 1;
                     } else {
-                        double *ps = a->psum + (p * (size_t)a->ngc + (size_t)g) * 2;
                         me->hist[(size_t)g * a->nbins + (key >> a->shift)]++;
-                        ps[0] += s;
-                        ps[1] += (double)s * s;
+                        if (c & 1) {
+                            s1 += s;
+                            q1 += (double)s * s;
+                        } else {
+                            s0 += s;
+                            q0 += (double)s * s;
+                        }
                     }
-                } else if (!mated) {
+                } else if (idj[c] != idi) {
                     size_t b = key >> a->shift;
                     if (a->want[(size_t)g * a->nbins + b] || a->want_all[b])
                         if (kvec_push(&me->keys[g], key))
                             me->oom = 1;
                 }
+            }
+            if (pass == 1) {
+                double *ps = a->psum + (p * (size_t)a->ngc + (size_t)last_g) * 2;
+                ps[0] += s0 + s1;
+                ps[1] += q0 + q1;
             }
         }
     }

@@ -259,6 +259,34 @@ typedef struct plots {
     int failed;
 } plots;
 
+/* Appends to a buffer, never past its end (a full buffer stays full). */
+static void app(char *buf, size_t cap, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void app(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+    if (*n + 1 >= cap)
+        return;
+    va_start(ap, fmt);
+    w = vsnprintf(buf + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *n = *n + (size_t)w < cap ? *n + (size_t)w : cap - 1;
+}
+
+/* Text safe inside a single-quoted gnuplot string (rotating buffers). */
+static const char *gq(const char *s)
+{
+    static char buf[4][256];
+    static int next;
+    char *b = buf[next++ & 3];
+    size_t n = 0;
+    for (; *s && n + 1 < sizeof buf[0]; s++)
+        b[n++] = (*s == '\'' || *s == '\\' || (unsigned char)*s < 0x20) ? '_' : *s;
+    b[n] = '\0';
+    return b;
+}
+
 /* Writes NAME.gp (terminal and output set twice: SVG then PNG) and runs it. */
 static void plot(plots *p, const char *name, const char *title, const char *body)
 {
@@ -275,9 +303,9 @@ static void plot(plots *p, const char *name, const char *title, const char *body
     }
     free(path);
     fprintf(f.fp, "# %s: run 'gnuplot %s' in this directory to redraw\n", title, file);
-    fprintf(f.fp, "set datafile separator ','\nset key autotitle columnhead\nset grid\nset title '%s'\n", title);
-    fprintf(f.fp, "set terminal svg size 720,540 dynamic font 'Helvetica,12'\nset output '%s.svg'\n%s\n", name, body);
-    fprintf(f.fp, "set terminal pngcairo size 960,720 font 'Helvetica,12'\nset output '%s.png'\nreplot\n", name);
+    fprintf(f.fp, "set datafile separator ','\nset key autotitle columnhead\nset grid\nset title '%s'\n", gq(title));
+    fprintf(f.fp, "set terminal svg size 720,540 dynamic noenhanced font 'Helvetica,12'\nset output '%s.svg'\n%s\n", name, body);
+    fprintf(f.fp, "set terminal pngcairo size 960,720 noenhanced font 'Helvetica,12'\nset output '%s.png'\nreplot\n", name);
     fprintf(f.fp, "unset output\n");
     if (mfr_afile_commit(&f) != MFR_OK) {
         p->failed++;
@@ -310,12 +338,12 @@ static void det_axes(char *buf, size_t cap)
     static const double t[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2, 0.2, 0.5};
     static const char *const l[] = {"1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.05", "0.2", "0.5"};
     size_t n = 0;
-    n += (size_t)snprintf(buf + n, cap - n, "set xtics (");
+    app(buf, cap, &n, "set xtics (");
     for (int i = 0; i < 8; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s'%s' %.6f", i ? ", " : "", l[i], mfr_probit(t[i]));
-    n += (size_t)snprintf(buf + n, cap - n, ")\nset ytics (");
+        app(buf, cap, &n, "%s'%s' %.6f", i ? ", " : "", l[i], mfr_probit(t[i]));
+    app(buf, cap, &n, ")\nset ytics (");
     for (int i = 0; i < 8; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s'%s' %.6f", i ? ", " : "", l[i], mfr_probit(t[i]));
+        app(buf, cap, &n, "%s'%s' %.6f", i ? ", " : "", l[i], mfr_probit(t[i]));
     snprintf(buf + n, cap - n, ")\nset xrange [%.6f:%.6f]\nset yrange [%.6f:%.6f]\n"
              "set xlabel 'FMR (normal deviate scale)'\nset ylabel 'FNMR (normal deviate scale)'\n",
              mfr_probit(1e-6), mfr_probit(0.5), mfr_probit(1e-4), mfr_probit(0.5));
@@ -430,21 +458,21 @@ static void verify_section(doc *d, plots *p, result *rs, int nr)
         size_t n = 0;
         int first = 1;
         det_axes(axes, sizeof axes);
-        n += (size_t)snprintf(body + n, sizeof body - n, "%splot ", axes);
+        app(body, sizeof body, &n, "%splot ", axes);
         for (int i = 0; i < nr; i++) {
             char as[64];
             if (strcmp(rs[i].kind, "verify"))
                 continue;
             snprintf(as, sizeof as, "det_%d_overall.csv", i);
             copy_in(rs[i].dir, "det_overall.csv", p->dir, as);
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 5:6 with lines lw 2 title '%s'",
-                                  first ? "" : ", ", as, rs[i].label);
+            app(body, sizeof body, &n, "%s'%s' using 5:6 with lines lw 2 title '%s'",
+                                  first ? "" : ", ", as, gq(rs[i].label));
             first = 0;
         }
         plot(p, "det", "DET: overall", body);
         n = 0;
         first = 1;
-        n += (size_t)snprintf(body + n, sizeof body - n,
+        app(body, sizeof body, &n,
                               "set logscale x\nset xrange [1e-6:1]\nset yrange [0:1]\nset xlabel 'FMR'\n"
                               "set ylabel 'TAR = 1 - FNMR'\nset key bottom right\nplot ");
         for (int i = 0; i < nr; i++) {
@@ -452,8 +480,8 @@ static void verify_section(doc *d, plots *p, result *rs, int nr)
             if (strcmp(rs[i].kind, "verify"))
                 continue;
             snprintf(as, sizeof as, "det_%d_overall.csv", i);
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 2:4 with lines lw 2 title '%s'",
-                                  first ? "" : ", ", as, rs[i].label);
+            app(body, sizeof body, &n, "%s'%s' using 2:4 with lines lw 2 title '%s'",
+                                  first ? "" : ", ", as, gq(rs[i].label));
             first = 0;
         }
         plot(p, "roc", "ROC: overall", body);
@@ -466,7 +494,7 @@ static void verify_section(doc *d, plots *p, result *rs, int nr)
         if (strcmp(r->kind, "verify"))
             continue;
         /* DET per mask condition (the NIST groups), else per any condition. */
-        n += (size_t)snprintf(body + n, sizeof body - n, "%splot ", axes);
+        app(body, sizeof body, &n, "%splot ", axes);
         for (size_t j = 0; j < r->n && ng < MAX_DET_GROUPS; j++) {
             const char *pre = "verify/conditions/mask_pair=", *key = r->kv[j].k;
             size_t lp = strlen(pre), lk = strlen(key);
@@ -480,8 +508,8 @@ static void verify_section(doc *d, plots *p, result *rs, int nr)
             snprintf(as, sizeof as, "det_%d_g%d.csv", i, ng);
             if (copy_in(r->dir, name, p->dir, as) != MFR_OK)
                 continue;
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 5:6 with lines lw 2 title '%s'",
-                                  ng ? ", " : "", as, group + 10);
+            app(body, sizeof body, &n, "%s'%s' using 5:6 with lines lw 2 title '%s'",
+                                  ng ? ", " : "", as, gq(group + 10));
             ng++;
         }
         if (ng) {
@@ -543,7 +571,7 @@ static void identify_section(doc *d, plots *p, result *rs, int nr)
     {
         size_t n = 0;
         int first = 1;
-        n += (size_t)snprintf(body + n, sizeof body - n,
+        app(body, sizeof body, &n,
                               "set xlabel 'rank'\nset ylabel 'identification rate'\nset key bottom right\nplot ");
         for (int i = 0; i < nr; i++) {
             char as[64];
@@ -551,14 +579,14 @@ static void identify_section(doc *d, plots *p, result *rs, int nr)
                 continue;
             snprintf(as, sizeof as, "cmc_%d.csv", i);
             copy_in(rs[i].dir, "cmc.csv", p->dir, as);
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 1:2 with linespoints title '%s'",
-                                  first ? "" : ", ", as, rs[i].label);
+            app(body, sizeof body, &n, "%s'%s' using 1:2 with linespoints title '%s'",
+                                  first ? "" : ", ", as, gq(rs[i].label));
             first = 0;
         }
         plot(p, "cmc", "CMC", body);
         n = 0;
         first = 1;
-        n += (size_t)snprintf(body + n, sizeof body - n,
+        app(body, sizeof body, &n,
                               "set logscale x\nset xlabel 'FPIR'\nset ylabel 'FNIR'\nplot ");
         for (int i = 0; i < nr; i++) {
             char as[64];
@@ -566,8 +594,8 @@ static void identify_section(doc *d, plots *p, result *rs, int nr)
                 continue;
             snprintf(as, sizeof as, "fnir_%d.csv", i);
             copy_in(rs[i].dir, "fnir_fpir.csv", p->dir, as);
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 2:3 with lines lw 2 title '%s'",
-                                  first ? "" : ", ", as, rs[i].label);
+            app(body, sizeof body, &n, "%s'%s' using 2:3 with lines lw 2 title '%s'",
+                                  first ? "" : ", ", as, gq(rs[i].label));
             first = 0;
         }
         plot(p, "fnir_fpir", "FNIR against FPIR (rank 1)", body);
@@ -608,7 +636,7 @@ static void detect_section(doc *d, plots *p, result *rs, int nr)
     {
         size_t n = 0;
         int first = 1;
-        n += (size_t)snprintf(body + n, sizeof body - n,
+        app(body, sizeof body, &n,
                               "set xlabel 'recall'\nset ylabel 'precision'\nset xrange [0:1]\nset yrange [0:1.02]\n"
                               "set key bottom left\nplot ");
         for (int i = 0; i < nr; i++) {
@@ -617,8 +645,8 @@ static void detect_section(doc *d, plots *p, result *rs, int nr)
                 continue;
             snprintf(as, sizeof as, "pr_%d.csv", i);
             copy_in(rs[i].dir, "pr.csv", p->dir, as);
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 2:3 with lines lw 2 title '%s'",
-                                  first ? "" : ", ", as, rs[i].label);
+            app(body, sizeof body, &n, "%s'%s' using 2:3 with lines lw 2 title '%s'",
+                                  first ? "" : ", ", as, gq(rs[i].label));
             first = 0;
         }
         plot(p, "pr", "Detection precision-recall (IoU 0.5)", body);
@@ -637,7 +665,7 @@ static void latency_section(doc *d, plots *p, result *rs, int nr)
         return;
     heading(d, 2, "Latency");
     table_row(d, hdr, 8, 1);
-    n += (size_t)snprintf(body + n, sizeof body - n, "set xlabel 'total ms per item'\nset ylabel 'fraction'\n"
+    app(body, sizeof body, &n, "set xlabel 'total ms per item'\nset ylabel 'fraction'\n"
                                                      "set key bottom right\nplot ");
     for (int i = 0; i < nr; i++) {
         const result *r = &rs[i];
@@ -677,8 +705,8 @@ static void latency_section(doc *d, plots *p, result *rs, int nr)
                 snprintf(name, sizeof name, "cdf_%d_%s.csv", run, stem);
                 snprintf(as, sizeof as, "cdf_%d_%d.csv", i, run);
                 if (copy_in(r->dir, name, p->dir, as) == MFR_OK) {
-                    n += (size_t)snprintf(body + n, sizeof body - n, "%s'%s' using 1:2 with steps lw 2 title '%s'",
-                                          first ? "" : ", ", as, runname);
+                    app(body, sizeof body, &n, "%s'%s' using 1:2 with steps lw 2 title '%s'",
+                                          first ? "" : ", ", as, gq(runname));
                     first = 0;
                 }
                 run++;
