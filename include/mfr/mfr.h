@@ -5,4 +5,5 @@
 #include "mfr/img.h"
 #include "mfr/kernels.h"
 #include "mfr/nn.h"
+#include "mfr/eval.h"
 #endif
