@@ -1,1 +1,8 @@
-# src/face: see docs/architecture.md
+# src/face: the synthetic masked-face generator (synth/), alignment, the LBP
+# baseline; see docs/datasets.md and docs/architecture.md.
+pkginclude_HEADERS += include/mfr/face.h
+noinst_HEADERS += src/face/synth/synth.h
+libmfr_la_SOURCES += \
+	src/face/synth/identity.c src/face/synth/head.c src/face/synth/texture.c \
+	src/face/synth/mask.c src/face/synth/raster.c src/face/synth/render.c \
+	src/face/synth/camera.c
