@@ -197,9 +197,10 @@ char *mfr_recipe_summary(const mfr_recipe *r, uint64_t seed);
 /* Writes the whole dataset (images/, manifest.csv, pairs.csv, recipe.txt)
  * atomically into `dir`, in parallel over images (mfr_threads()). */
 int mfr_gen_write(const mfr_recipe *r, uint64_t seed, const char *dir, int quiet);
-/* A contact sheet of images first..first+count-1 with their truth drawn
- * (boxes and landmarks; hidden landmarks hollow), `cols` per row. */
-int mfr_gen_sheet(const mfr_recipe *r, uint64_t seed, long first, long count, int cols, int draw_truth,
+/* A contact sheet (PNG) of images first..first+count-1, `cols` per row,
+ * each scaled to `cell` pixels wide; with draw_truth, boxes (yellow easy,
+ * orange medium, red hard) and landmarks (green seen, magenta hidden). */
+int mfr_gen_sheet(const mfr_recipe *r, uint64_t seed, long first, long count, int cols, int cell, int draw_truth,
                   const char *path);
 
 /* ------------------------------------------------------- masks on photos */

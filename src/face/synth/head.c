@@ -62,7 +62,7 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
     v3 d = v3_make(cv * su, sv, cv * cu);
     float ry = v > 0 ? h->ry_up : h->ry_low;
     float s = clampf(-v / 1.3f, 0.0f, 1.0f);
-    float kx = 1.0f - 0.20f * id->jaw * s * s;
+    float kx = 1.0f - 0.28f * id->jaw * s * s;
     v3 p = v3_make(h->rx * kx * d.x, ry * d.y, h->rz * d.z * (1.0f - 0.06f * s));
     float X = u * 0.75f, Y = v, ax = fabsf(X), disp = 0.0f;
 
@@ -86,7 +86,7 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
         /* nose: a ridge from the bridge to the tip, wider at the base */
         if (Y < h->nose_top + 0.03f && Y > h->nose_base - 0.06f && ax < 0.25f) {
             float tt = clampf((h->nose_top - Y) / (h->nose_top - h->nose_tip), 0.0f, 1.0f);
-            float w = h->nose_w * (0.42f + 0.58f * tt);
+            float w = h->nose_w * (0.55f + 0.45f * tt);
             float a = X / w;
             float bridge = 0.05f * id->nose_bridge;
             float hv = bridge + (h->nose_h - bridge) * powf(tt, 1.5f);
@@ -98,9 +98,12 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
             }
             disp += hv * bump2(a * a);
             /* alae (nostril wings) */
-            t = (ax - h->nose_w * 0.9f) / 0.05f;
-            t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.05f) * ((Y - (h->nose_tip - 0.035f)) / 0.05f);
-            disp += 0.06f * bump2(t);
+            t = (ax - h->nose_w * 0.9f) / 0.055f;
+            t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.055f) * ((Y - (h->nose_tip - 0.035f)) / 0.055f);
+            disp += 0.075f * bump2(t);
+            /* a rounded tip */
+            t = (X / (h->nose_w * 0.75f)) * (X / (h->nose_w * 0.75f)) + ((Y - h->nose_tip) / 0.06f) * ((Y - h->nose_tip) / 0.06f);
+            disp += 0.03f * bump2(t);
         }
         /* lips */
         {
@@ -127,7 +130,7 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
     }
     if (hair && h->hair_thick > 0.0f) {
         float hv = synth_hairline(h, u);
-        disp += h->hair_thick * smoothstep(hv - 0.02f, hv + 0.08f, v);
+        disp += h->hair_thick * smoothstep(hv - 0.04f, hv + 0.22f, v);
     }
     p = v3_add(p, v3_scale(d, disp));
     /* an open mouth drops the jaw */

@@ -136,7 +136,7 @@ static void mask_outline(const synth_head *h, const mfr_mask *m, float s, float 
     float jitter = ((float)(m->seed % 1000u) / 1000.0f - 0.5f) * 0.02f;
     top += jitter;
     if (round) {
-        hw = 0.50f * (0.30f + 0.70f * powf(sinf(SYNTH_PI * fminf(t * 1.1f, 1.0f)), 0.6f));
+        hw = 0.50f * (0.30f + 0.70f * powf(fmaxf(0.0f, sinf(SYNTH_PI * fminf(t * 1.1f, 1.0f))), 0.6f));
         top += 0.02f * (1.0f - s * s);
         bot = bot + 0.14f + 0.06f * s * s;
     } else {

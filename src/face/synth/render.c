@@ -205,14 +205,17 @@ float synth_to_linear(float s)
 {
     /* sRGB decoding through a small table with linear interpolation; the
      * table is filled by synth_tables_init, called before any rendering */
-    s = clampf(s, 0.0f, 1.0f) * 256.0f;
+    s = s > 0.0f ? (s < 1.0f ? s * 256.0f : 256.0f) : 0.0f; /* NaN -> 0 */
     int i = (int)s;
     if (i >= 256)
         return lin_lut[256];
     return mixf(lin_lut[i], lin_lut[i + 1], s - (float)i);
 }
 
-uint8_t synth_to_srgb8(float lin) { return srgb_lut[(int)(clampf(lin, 0.0f, 1.0f) * 4096.0f + 0.5f)]; }
+uint8_t synth_to_srgb8(float lin)
+{
+    return srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
+}
 
 static void interp3(const float *a, const int *ix, float b1, float b2, float out[3])
 {
@@ -385,11 +388,19 @@ void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_cam
         synth_project(cam, p, &x, &y, &z);
         t->lm[2 * i] = x;
         t->lm[2 * i + 1] = y;
+        /* seen when the head itself is drawn at that depth in the pixel or a
+         * neighbour (a nose tip on its own silhouette still counts) */
         int xi = (int)floorf(x), yi = (int)floorf(y);
-        if (xi >= 0 && yi >= 0 && xi < f->w && yi < f->h) {
-            size_t k = (size_t)yi * (size_t)f->w + (size_t)xi;
-            t->vis[i] = f->mesh[k] == F->head_mesh && fabsf(f->depth[k] - z) < 0.08f;
-        }
+        if (xi >= 0 && yi >= 0 && xi < f->w && yi < f->h)
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = xi + dx, yy = yi + dy;
+                    if (xx < 0 || yy < 0 || xx >= f->w || yy >= f->h)
+                        continue;
+                    size_t k = (size_t)yy * (size_t)f->w + (size_t)xx;
+                    if (f->mesh[k] == F->head_mesh && fabsf(f->depth[k] - z) < 0.06f)
+                        t->vis[i] = 1;
+                }
     }
     /* the box: the visible part of the face from mid-forehead to chin */
     for (int j = 0; j <= 10; j++) {
@@ -448,7 +459,7 @@ int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_ma
     float ox = (tx - cam.cx) * (D - c.z) / cam.f - c.x;
     float oy = -(ty - cam.cy) * (D - c.z) / cam.f - c.y;
     v3 offset = v3_add(head_pivot, v3_make(ox, oy, -D));
-    float lod = clampf(ppu / 60.0f, 0.3f, 1.2f);
+    float lod = clampf(ppu / 90.0f, 0.25f, 1.2f);
 
     synth_frame f;
     synth_face F;
