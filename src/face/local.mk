@@ -6,4 +6,5 @@ libmfr_la_SOURCES += \
 	src/face/synth/identity.c src/face/synth/head.c src/face/synth/texture.c \
 	src/face/synth/mask.c src/face/synth/raster.c src/face/synth/render.c \
 	src/face/synth/camera.c src/face/synth/recipe.c src/face/synth/recipe.h \
-	src/face/synth/dataset.c src/face/synth/scene.c
+	src/face/synth/dataset.c src/face/synth/scene.c \
+	src/face/synth/photo.c src/face/align.c src/face/lbp.c

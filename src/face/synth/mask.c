@@ -148,7 +148,7 @@ static void mask_outline(const synth_head *h, const mfr_mask *m, float s, float 
     *Y = mixf(bot, top, t);
 }
 
-int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, float lod, v3 straps[8])
+int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, float lod, v3 straps[16])
 {
     int ns = (int)(26 * lod) < 8 ? 8 : (int)(26 * lod), nt = (int)(16 * lod) < 6 ? 6 : (int)(16 * lod);
     int rc = synth_mesh_grid(m, ns, nt, 0);
@@ -199,19 +199,26 @@ int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, f
     synth_mesh_grid_normals(m, ns, nt, 0, 0);
     m->material = MAT_MASK;
     m->cull = 0;
-    /* ear loops: from the upper and lower side corners round the back of the ear */
+    /* ear loops: from the upper and lower side corners over the cheek to
+     * above and below the ear, as two segments each (8 segments, 16 points) */
     for (int side = 0; side < 2; side++) {
-        float s = side ? 1.0f : -1.0f, sg = side ? 1.0f : -1.0f;
-        int up = (nt - 2) * ns + (side ? ns - 1 : 0), lo = 1 * ns + (side ? ns - 1 : 0);
-        v3 ear_top = synth_head_point(h, sg * 1.70f, h->eye_y + 0.02f, 0);
-        v3 ear_bot = synth_head_point(h, sg * 1.70f, h->eye_y - 0.28f, 0);
-        ear_top.x += sg * 0.08f;
-        ear_bot.x += sg * 0.08f;
-        (void)s;
-        straps[side * 4 + 0] = v3_make(m->pos[3 * up], m->pos[3 * up + 1], m->pos[3 * up + 2]);
-        straps[side * 4 + 1] = ear_top;
-        straps[side * 4 + 2] = v3_make(m->pos[3 * lo], m->pos[3 * lo + 1], m->pos[3 * lo + 2]);
-        straps[side * 4 + 3] = ear_bot;
+        float sg = side ? 1.0f : -1.0f;
+        int corner[2] = {(nt - 2) * ns + (side ? ns - 1 : 0), 1 * ns + (side ? ns - 1 : 0)};
+        float ear_v[2] = {h->eye_y + 0.02f, h->eye_y - 0.28f};
+        for (int k = 0; k < 2; k++) {
+            int c = corner[k];
+            v3 a = v3_make(m->pos[3 * c], m->pos[3 * c + 1], m->pos[3 * c + 2]);
+            v3 mid = synth_head_point(h, sg * 1.3f, 0.5f * (a.y + ear_v[k]), 0);
+            v3 d = v3_norm(v3_make(mid.x, 0.0f, mid.z));
+            mid = v3_add(mid, v3_scale(d, 0.03f));
+            v3 ear = synth_head_point(h, sg * 1.70f, ear_v[k], 0);
+            ear.x += sg * 0.08f;
+            v3 *o = straps + side * 8 + k * 4;
+            o[0] = a;
+            o[1] = mid;
+            o[2] = mid;
+            o[3] = ear;
+        }
     }
     return MFR_OK;
 }

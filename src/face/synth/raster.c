@@ -253,7 +253,7 @@ void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float widt
                 continue;
             size_t k = (size_t)y * (size_t)f->w + (size_t)x;
             float z = az + t * (bz - az);
-            if (z > f->depth[k] + 0.02f * z)
+            if (z > f->depth[k] + 0.03f + 0.003f * z)
                 continue;
             for (int c = 0; c < 3; c++)
                 f->rgb[3 * k + c] += (rgb[c] - f->rgb[3 * k + c]) * cov;

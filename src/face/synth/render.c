@@ -305,7 +305,7 @@ void synth_face_overlay(const synth_face *F, synth_frame *f, const synth_camera 
         float width = F->mask.type == MFR_MASK_GAS ? 0.06f : 0.018f;
         for (int k = 0; k < 3; k++)
             lin[k] = synth_to_linear(c[k]) * bright;
-        for (int s = 0; s < 4; s++) {
+        for (int s = 0; s < 8; s++) {
             v3 a = synth_face_to_camera(F, F->straps[2 * s]), b = synth_face_to_camera(F, F->straps[2 * s + 1]);
             synth_line3(f, cam, a, b, cam->f * width / -a.z, lin, 1.0f);
         }
@@ -433,6 +433,30 @@ void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_cam
 
 /* --------------------------------------------------------------- a face */
 
+void synth_face_framing(const synth_head *head, const mfr_nuisance *nz, int w, int hh, synth_camera *cam, v3 *offset,
+                        float *lod)
+{
+    v3 lm[5];
+    synth_head_landmarks(head, lm);
+    /* scale from the frontal eye distance and eye-to-mouth height onto the template */
+    float s = (float)w / 112.0f;
+    float de = lm[1].x - lm[0].x;
+    float dm = 0.5f * (lm[0].y + lm[1].y) - 0.5f * (lm[3].y + lm[4].y);
+    float ppu = s * nz->scale * 0.5f * (35.24f / de + 40.68f / dm);
+    v3 c = v3_scale(v3_add(v3_scale(v3_add(lm[0], lm[1]), 0.5f), v3_scale(v3_add(lm[3], lm[4]), 0.5f)), 0.5f);
+    float D = nz->distance * 2.0f;
+    cam->f = ppu * (D - c.z);
+    cam->cx = 0.5f * (float)w;
+    cam->cy = 0.5f * (float)hh;
+    /* the template's centre, scaled to the width and centred vertically */
+    float tx = 56.03f * s + nz->shift_x * (float)w;
+    float ty = 0.5f * (float)hh + (71.94f - 56.0f) * s + nz->shift_y * (float)w;
+    float ox = (tx - cam->cx) * (D - c.z) / cam->f - c.x;
+    float oy = -(ty - cam->cy) * (D - c.z) / cam->f - c.y;
+    *offset = v3_add(head_pivot, v3_make(ox, oy, -D));
+    *lod = clampf(ppu / 90.0f, 0.25f, 1.2f);
+}
+
 int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask, mfr_image *out,
                     mfr_face_truth *truth)
 {
@@ -442,24 +466,10 @@ int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_ma
     synth_head head;
     synth_tables_init();
     synth_head_setup(&head, id, nz);
-    v3 lm[5];
-    synth_head_landmarks(&head, lm);
-    /* scale from the frontal eye distance and eye-to-mouth height onto the template */
-    float s = (float)w / 112.0f;
-    float de = lm[1].x - lm[0].x;
-    float dm = 0.5f * (lm[0].y + lm[1].y) - 0.5f * (lm[3].y + lm[4].y);
-    float ppu = s * nz->scale * 0.5f * (35.24f / de + 40.68f / dm);
-    v3 c = v3_scale(v3_add(v3_scale(v3_add(lm[0], lm[1]), 0.5f), v3_scale(v3_add(lm[3], lm[4]), 0.5f)), 0.5f);
-    float D = nz->distance * 2.0f;
     synth_camera cam;
-    cam.f = ppu * (D - c.z);
-    cam.cx = 0.5f * (float)w;
-    cam.cy = 0.5f * (float)hh;
-    float tx = 56.03f * s + nz->shift_x * (float)w, ty = 71.94f * s * ((float)hh / (float)w) + nz->shift_y * (float)w;
-    float ox = (tx - cam.cx) * (D - c.z) / cam.f - c.x;
-    float oy = -(ty - cam.cy) * (D - c.z) / cam.f - c.y;
-    v3 offset = v3_add(head_pivot, v3_make(ox, oy, -D));
-    float lod = clampf(ppu / 90.0f, 0.25f, 1.2f);
+    v3 offset;
+    float lod;
+    synth_face_framing(&head, nz, w, hh, &cam, &offset, &lod);
 
     synth_frame f;
     synth_face F;

@@ -118,8 +118,10 @@ int recipe_scene(const mfr_recipe *r, uint64_t seed, long index, mfr_image *img,
     synth_background(&f, cam_nz.background, 1);
     clutter(&f, &g, nd);
     int nm = 0, built = 0;
+    float placed[MFR_MAX_FACES][3];
+    int placed_n = 0; /* == built unless a build failed */
     for (int k = 0; k < nf && rc == MFR_OK; k++) {
-        mfr_sample_face *sf = &s->faces[k];
+        mfr_sample_face *sf = &s->faces[built];
         long person = r->identity_offset + (long)mfr_rng_below(&g, (uint32_t)(r->identities < 0x7fffffffL ? r->identities : 0x7fffffffL));
         mfr_identity id;
         mfr_identity_sample(seed, person, &id);
@@ -144,7 +146,22 @@ int recipe_scene(const mfr_recipe *r, uint64_t seed, long index, mfr_image *img,
         float hpx = (float)exp(mfr_rng_range(&fg, log(r->face_size[0]), log(r->face_size[1])));
         float D = cam.f * 1.3f / hpx;
         float mx = fminf(0.45f * W, hpx), my = fminf(0.45f * H, hpx);
-        float px = (float)mfr_rng_range(&fg, mx, W - mx), py = (float)mfr_rng_range(&fg, my, H - my);
+        /* a free spot: faces may touch but not hide each other (30 tries) */
+        float px = 0.0f, py = 0.0f;
+        int clear = 0;
+        for (int tries = 0; tries < 30 && !clear; tries++) {
+            px = (float)mfr_rng_range(&fg, mx, W - mx);
+            py = (float)mfr_rng_range(&fg, my, H - my);
+            clear = 1;
+            for (int q = 0; q < placed_n; q++) {
+                float dx = px - placed[q][0], dy = py - placed[q][1], d = 0.75f * (hpx + placed[q][2]);
+                clear &= dx * dx + dy * dy > d * d;
+            }
+        }
+        if (!clear)
+            continue; /* the picture is full: fewer faces than drawn */
+        placed[placed_n][0] = px, placed[placed_n][1] = py, placed[placed_n][2] = hpx;
+        placed_n++;
         v3 c = v3_make(0.0f, -0.3f, 0.8f); /* about the middle of the face */
         v3 offset = v3_make(0.0f, -0.75f, -0.1f);
         offset = v3_add(offset, v3_make((px - cam.cx) * D / cam.f - c.x, -(py - cam.cy) * D / cam.f - c.y, -D));
@@ -153,20 +170,20 @@ int recipe_scene(const mfr_recipe *r, uint64_t seed, long index, mfr_image *img,
         sf->glasses = id.glasses;
         sf->beard = id.beard;
         sf->hair_style = id.hair_style;
-        rc = synth_face_build(&faces[k], &id, &sf->nz, &mask, offset, clampf(hpx / 150.0f, 0.2f, 1.0f), &cam,
+        rc = synth_face_build(&faces[built], &id, &sf->nz, &mask, offset, clampf(hpx / 150.0f, 0.2f, 1.0f), &cam,
                               (uint32_t)(index * 64 + k));
         if (rc == MFR_OK) {
+            nm += synth_face_raster(&faces[built], &f, list, nm);
             built++;
-            nm += synth_face_raster(&faces[k], &f, list, nm);
         }
     }
     if (rc == MFR_OK) {
         synth_shade(&f, list, nm, &light);
-        for (int k = 0; k < nf; k++)
+        for (int k = 0; k < built; k++)
             synth_face_overlay(&faces[k], &f, &cam, &light);
-        for (int k = 0; k < nf; k++)
+        for (int k = 0; k < built; k++)
             synth_face_truth(&faces[k], &f, &cam, &s->faces[k].truth);
-        s->nfaces = nf;
+        s->nfaces = built;
         rc = mfr_image_alloc(img, r->width, r->height, 3);
         if (rc == MFR_OK)
             synth_finish(&f, &cam_nz, seed, (uint64_t)index + (1ull << 40), img);

@@ -150,7 +150,7 @@ void synth_mask_color(int color, float rgb[3]);
 /* Hair colour with strands, for the long-hair curtain (u: angle, v: height). */
 void synth_hair_albedo(const synth_head *h, float u, float v, float rgb[3]);
 
-int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, float lod, v3 straps[8]);
+int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, float lod, v3 straps[16]);
 
 /* Thick anti-aliased 3D line drawn over the shaded frame where it is in
  * front of the depth buffer. */
@@ -171,7 +171,7 @@ typedef struct synth_face {
     v3 pivot, offset;
     synth_mesh mesh[SYNTH_FACE_MESHES];
     int nmesh, head_mesh;   /* head_mesh: global index of the head mesh after rasterising */
-    v3 straps[8];
+    v3 straps[16];   /* mask ear loops: 8 segments */
     float cloth[3];
     int tag;
 } synth_face;
@@ -187,6 +187,10 @@ int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, in
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light);
 void synth_face_overlay(const synth_face *F, synth_frame *f, const synth_camera *cam, const synth_light *light);
 void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_camera *cam, mfr_face_truth *t);
+/* Camera and head placement that put a face's eyes and mouth near the
+ * ArcFace template scaled to a w x h image (mfr_face_render's framing). */
+void synth_face_framing(const synth_head *head, const mfr_nuisance *nz, int w, int h, synth_camera *cam, v3 *offset,
+                        float *lod);
 /* Camera-space position of a head-space point. */
 v3 synth_face_to_camera(const synth_face *F, v3 p);
 
