@@ -8,3 +8,12 @@ libmfr_la_SOURCES += \
 	src/face/synth/camera.c src/face/synth/recipe.c src/face/synth/recipe.h \
 	src/face/synth/dataset.c src/face/synth/scene.c \
 	src/face/synth/photo.c src/face/align.c src/face/lbp.c
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_synth
+tests_test_synth_SOURCES = tests/test_synth.c tests/testutil.c tests/testutil.h
+tests_test_synth_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_synth_LDADD = $(TEST_LINK_LIBS)
+tests_test_synth_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_synth
+endif

@@ -125,14 +125,14 @@ static void mask_outline(const synth_head *h, const mfr_mask *m, float s, float 
 {
     float top, bot, hw;
     switch (m->coverage) {
-    case MFR_COVER_HIGH: top = h->eye_y - 0.115f; break;
+    case MFR_COVER_HIGH: top = h->eye_y - 0.135f; break;
     case MFR_COVER_MEDIUM: top = 0.5f * (h->nose_top + h->nose_tip) - 0.04f; break;
     default: top = h->nose_base - 0.01f; break;
     }
     bot = -1.13f * h->id->length;
     int round = m->shape == MFR_SHAPE_ROUND;
     if (m->type == MFR_MASK_GAS)
-        top = fmaxf(top, h->eye_y - 0.115f);
+        top = fmaxf(top, h->eye_y - 0.135f);
     float jitter = ((float)(m->seed % 1000u) / 1000.0f - 0.5f) * 0.02f;
     top += jitter;
     if (round) {
@@ -150,7 +150,7 @@ static void mask_outline(const synth_head *h, const mfr_mask *m, float s, float 
 
 int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, float lod, v3 straps[16])
 {
-    int ns = (int)(26 * lod) < 8 ? 8 : (int)(26 * lod), nt = (int)(16 * lod) < 6 ? 6 : (int)(16 * lod);
+    int ns = (int)(26 * lod) < 9 ? 9 : (int)(26 * lod) | 1, nt = (int)(18 * lod) < 10 ? 10 : (int)(18 * lod);
     int rc = synth_mesh_grid(m, ns, nt, 0);
     if (rc != MFR_OK)
         return rc;
@@ -170,12 +170,14 @@ int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, f
         float ytop;
         mask_outline(h, mask, 0.0f, 1.0f, &Xc, &ytop);
         float zr = -1e9f;
-        for (int k = 0; k <= 12; k++) {
-            float yy = mixf(Yc, ytop, (float)k / 12.0f);
-            float z = synth_head_point(h, 0.0f, yy, 0).z - 0.45f * (yy - Yc);
+        for (int k = 0; k <= 16; k++) {
+            /* from a little below the row (rows are coarse: the fabric must
+             * clear a nose tip between two of them) up to the top edge */
+            float yy = mixf(Yc - 0.12f, ytop, (float)k / 16.0f);
+            float z = synth_head_point(h, 0.0f, yy, 0).z - 0.45f * fmaxf(0.0f, yy - Yc);
             zr = fmaxf(zr, z);
         }
-        zr += 0.015f;
+        zr += 0.02f;
         float zside = synth_head_point(h, 0.42f / 0.75f, Yc, 0).z;
         float k2 = fmaxf(0.0f, (zr - zside) / (0.42f * 0.42f));
         for (int i = 0; i < ns; i++) {

@@ -192,7 +192,9 @@ int mfr_recipe_parse(const char *text, size_t size, const char *name, mfr_recipe
         r->width = (int)v;
     if (rc == MFR_OK && (rc = mfr_ini_get_int(ini, sec, "height", r->kind == RECIPE_SCENES ? 480 : 112, 16, 4096, &v)) == MFR_OK)
         r->height = (int)v;
-    if (rc == MFR_OK && (rc = mfr_ini_get_int(ini, sec, "nonmated", 10, 1, 1000, &v)) == MFR_OK)
+    /* impostors per probe capture: 10, or all other identities when fewer */
+    if (rc == MFR_OK && (rc = mfr_ini_get_int(ini, sec, "nonmated", r->identities > 10 ? 10 : r->identities - 1, 1,
+                                              1000, &v)) == MFR_OK)
         r->nonmated = (int)v;
     if (rc == MFR_OK && r->nonmated >= r->identities)
         rc = mfr_ini_error(ini, sec, "nonmated", MFR_ERR_RANGE, "nonmated = %d needs more identities than that (%ld)",

@@ -388,8 +388,9 @@ void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_cam
         synth_project(cam, p, &x, &y, &z);
         t->lm[2 * i] = x;
         t->lm[2 * i + 1] = y;
-        /* seen when the head itself is drawn at that depth in the pixel or a
-         * neighbour (a nose tip on its own silhouette still counts) */
+        /* seen when the head itself is drawn at about that depth in the pixel
+         * or a neighbour (a nose tip on its own silhouette still counts; the
+         * mesh lies a little inside the smooth surface, hence the asymmetry) */
         int xi = (int)floorf(x), yi = (int)floorf(y);
         if (xi >= 0 && yi >= 0 && xi < f->w && yi < f->h)
             for (int dy = -1; dy <= 1; dy++)
@@ -398,7 +399,7 @@ void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_cam
                     if (xx < 0 || yy < 0 || xx >= f->w || yy >= f->h)
                         continue;
                     size_t k = (size_t)yy * (size_t)f->w + (size_t)xx;
-                    if (f->mesh[k] == F->head_mesh && fabsf(f->depth[k] - z) < 0.06f)
+                    if (f->mesh[k] == F->head_mesh && f->depth[k] - z > -0.05f && f->depth[k] - z < 0.12f)
                         t->vis[i] = 1;
                 }
     }
@@ -420,14 +421,15 @@ void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_cam
             by0 = fminf(by0, y), by1 = fmaxf(by1, y);
         }
     }
-    t->box[0] = bx0;
-    t->box[1] = by0;
-    t->box[2] = bx1;
-    t->box[3] = by1;
+    /* clipped to the picture, as annotators do */
+    t->box[0] = clampf(bx0, 0.0f, (float)f->w);
+    t->box[1] = clampf(by0, 0.0f, (float)f->h);
+    t->box[2] = clampf(bx1, 0.0f, (float)f->w);
+    t->box[3] = clampf(by1, 0.0f, (float)f->h);
     t->yaw = F->nz.yaw;
     t->pitch = F->nz.pitch;
     t->roll = F->nz.roll;
-    float bh = by1 - by0;
+    float bh = t->box[3] - t->box[1];
     t->size_class = bh >= 64.0f ? MFR_SIZE_EASY : bh >= 24.0f ? MFR_SIZE_MEDIUM : MFR_SIZE_HARD;
 }
 
