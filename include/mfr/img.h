@@ -59,15 +59,17 @@ static inline uint8_t *mfr_image_row(const mfr_image *im, int y) { return im->da
 mfr_image_format mfr_image_sniff(const void *data, size_t size);
 mfr_image_format mfr_image_format_from_path(const char *path);
 /* Decodes PNG, JPEG or PNM from memory; `name` appears in messages. 16-bit
- * PNG is reduced to 8 bits, palettes expanded; grey+alpha becomes RGBA. */
+ * PNG is reduced to 8 bits, palettes expanded; grey+alpha becomes RGBA.
+ * JPEG: grey or RGB (CMYK is MFR_ERR_UNSUPPORTED); libjpeg's warnings that
+ * pixel data is missing or corrupt (premature end, bad Huffman code...) are
+ * errors. PNM: P2, P3, P5,
+ * P6 with maxval 1..65535, scaled to 8 bits. On failure *out is zeroed. */
 int mfr_image_decode(const void *data, size_t size, const char *name, mfr_image *out);
-/* The per-format decoders behind mfr_image_decode (same contract). JPEG:
- * grey or RGB (CMYK is MFR_ERR_UNSUPPORTED); corrupt-data warnings from
- * libjpeg, such as a premature end of data, are errors. PNM: P2, P3, P5, P6
- * with maxval 1..65535, scaled to 8 bits. */
-int mfr_png_decode(const void *data, size_t size, const char *name, mfr_image *out);
-int mfr_jpeg_decode(const void *data, size_t size, const char *name, mfr_image *out);
-int mfr_pnm_decode(const void *data, size_t size, const char *name, mfr_image *out);
+/* As mfr_image_decode, with a lower pixel limit (at most
+ * MFR_IMAGE_MAX_PIXELS; <= 0 means that): larger images are MFR_ERR_RANGE
+ * before anything is allocated. For callers that know what size to expect,
+ * and for fuzzing. */
+int mfr_image_decode_max(const void *data, size_t size, const char *name, long max_pixels, mfr_image *out);
 int mfr_image_read(const char *path, mfr_image *out);
 /* Writes by extension (.png, .jpg/.jpeg, .ppm/.pgm/.pnm), atomically. JPEG
  * uses MFR_JPEG_QUALITY_DEFAULT and 1 or 3 channels; .pgm needs 1 channel,

@@ -1,6 +1,7 @@
 /* Format detection and dispatch: decode, read and write by format. */
 #include "config.h"
 #include "mfr/img.h"
+#include "codec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,20 +43,27 @@ mfr_image_format mfr_image_format_from_path(const char *path)
     return MFR_IMAGE_UNKNOWN;
 }
 
-int mfr_image_decode(const void *data, size_t size, const char *name, mfr_image *out)
+int mfr_image_decode_max(const void *data, size_t size, const char *name, long max_pixels, mfr_image *out)
 {
     memset(out, 0, sizeof *out);
     if (!name)
         name = "image";
+    if (max_pixels <= 0 || max_pixels > MFR_IMAGE_MAX_PIXELS)
+        max_pixels = MFR_IMAGE_MAX_PIXELS;
     if (size == 0)
         return mfr_error(MFR_ERR_FORMAT, "%s: empty file", name);
     switch (mfr_image_sniff(data, size)) {
-    case MFR_IMAGE_PNG: return mfr_png_decode(data, size, name, out);
-    case MFR_IMAGE_JPEG: return mfr_jpeg_decode(data, size, name, out);
-    case MFR_IMAGE_PNM: return mfr_pnm_decode(data, size, name, out);
+    case MFR_IMAGE_PNG: return img_png_decode(data, size, name, max_pixels, out);
+    case MFR_IMAGE_JPEG: return img_jpeg_decode(data, size, name, max_pixels, out);
+    case MFR_IMAGE_PNM: return img_pnm_decode(data, size, name, max_pixels, out);
     default: break;
     }
     return mfr_error(MFR_ERR_UNSUPPORTED, "%s: not a PNG, JPEG or PNM image (unknown signature)", name);
+}
+
+int mfr_image_decode(const void *data, size_t size, const char *name, mfr_image *out)
+{
+    return mfr_image_decode_max(data, size, name, MFR_IMAGE_MAX_PIXELS, out);
 }
 
 int mfr_image_read(const char *path, mfr_image *out)

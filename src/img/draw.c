@@ -82,33 +82,20 @@ static void sort_floats(float *v, int n)
     }
 }
 
-/* Blends one pixel row: coverage cov[x] in 0..SS*SS for x in [x0, x1). */
-static void blend_row(mfr_image *im, int y, const int *cov, int x0, int x1, const uint8_t *color, float alpha)
-{
-    uint8_t *row = mfr_image_row(im, y);
-    int c = im->channels;
-    for (int x = x0; x < x1; x++) {
-        float a;
-        uint8_t *p;
-        if (cov[x - x0] == 0)
-            continue;
-        a = alpha * (float)cov[x - x0] * (1.0f / (SS * SS));
-        p = row + (size_t)x * (size_t)c;
-        for (int k = 0; k < c; k++) {
-            float v = (float)p[k] + ((float)color[k] - (float)p[k]) * a;
-            p[k] = (uint8_t)(v + 0.5f);
-        }
-    }
-}
-
 /* Fills the even-odd interior of the edges. Sample row s (in [0, SS*H)) is
  * at y = s + 0.5 in sample units; a sample column k is inside a span
- * [xa, xb) of crossings when xa <= k + 0.5 < xb. */
+ * [xa, xb) of crossings when xa <= k + 0.5 < xb.
+ *
+ * A span of sample columns adds to the coverage of the pixels it touches:
+ * its two end pixels get their share directly (`part`), the whole pixels
+ * between get SS through a difference array (`run`), so a pixel row costs
+ * one pass over the pixels the spans touched, whatever their length. */
 static void fill_edges(mfr_image *im, const edge_list *L, const uint8_t *color, float alpha)
 {
     float ymin = INFINITY, ymax = -INFINITY, xmin = INFINITY, xmax = -INFINITY;
-    int py0, py1, px0, px1, ncols;
-    int *diff = NULL, *cov = NULL;
+    float weight[SS * SS + 1];
+    int py0, py1, px0, px1, npx, c = im->channels;
+    int *run = NULL, *part = NULL;
     float *xs = NULL;
 
     if (L->n == 0 || !im->data || !(alpha > 0))
@@ -129,16 +116,18 @@ static void fill_edges(mfr_image *im, const edge_list *L, const uint8_t *color, 
     px1 = xmax >= (float)im->width * SS ? im->width : (int)fmaxf(ceilf(xmax / SS), 0.0f);
     if (py0 >= py1 || px0 >= px1)
         return;
-    ncols = (px1 - px0) * SS;
-    diff = calloc((size_t)ncols + 1, sizeof *diff);
-    cov = malloc(sizeof *cov * (size_t)(px1 - px0));
+    npx = px1 - px0;
+    run = calloc((size_t)npx + 1, sizeof *run);
+    part = calloc((size_t)npx + 1, sizeof *part);
     xs = malloc(sizeof *xs * (size_t)L->n);
-    if (!diff || !cov || !xs)
+    if (!run || !part || !xs)
         goto done;
+    for (int n = 0; n <= SS * SS; n++)
+        weight[n] = alpha * (float)n / (SS * SS);
 
     for (int py = py0; py < py1; py++) {
-        int any = 0;
-        memset(diff, 0, sizeof *diff * ((size_t)ncols + 1));
+        int lo = npx, hi = -1, acc = 0;
+        uint8_t *row;
         for (int s = 0; s < SS; s++) {
             float sy = (float)(py * SS + s) + 0.5f;
             int nx = 0;
@@ -153,36 +142,50 @@ static void fill_edges(mfr_image *im, const edge_list *L, const uint8_t *color, 
                 /* First and one-past-last sample columns inside, relative to px0. */
                 float a = ceilf(xs[i] - 0.5f) - (float)(px0 * SS);
                 float b = ceilf(xs[i + 1] - 0.5f) - (float)(px0 * SS);
-                int ka, kb;
+                int ka, kb, pa, pb;
                 a = fmaxf(a, 0.0f);
-                b = fminf(b, (float)ncols);
+                b = fminf(b, (float)(npx * SS));
                 if (!(a < b))
                     continue;
                 ka = (int)a;
                 kb = (int)b;
-                diff[ka]++;
-                diff[kb]--;
-                any = 1;
-            }
-        }
-        if (!any)
-            continue;
-        {
-            int run = 0;
-            for (int x = 0; x < px1 - px0; x++) {
-                int sum = 0;
-                for (int t = 0; t < SS; t++) {
-                    run += diff[x * SS + t];
-                    sum += run;
+                pa = ka / SS;
+                pb = kb / SS; /* may be npx when kb is the last column */
+                if (pa == pb) {
+                    part[pa] += kb - ka;
+                } else {
+                    part[pa] += SS * (pa + 1) - ka;
+                    run[pa + 1] += SS;
+                    run[pb] -= SS;
+                    part[pb] += kb - SS * pb;
                 }
-                cov[x] = sum;
+                if (pa < lo)
+                    lo = pa;
+                if (pb > hi)
+                    hi = pb;
             }
         }
-        blend_row(im, py, cov, px0, px1, color, alpha);
+        if (hi < 0)
+            continue;
+        row = mfr_image_row(im, py);
+        for (int x = lo; x <= hi; x++) {
+            int cov;
+            acc += run[x];
+            cov = acc + part[x];
+            run[x] = part[x] = 0;
+            if (cov > 0 && x < npx) {
+                uint8_t *p = row + (size_t)(px0 + x) * (size_t)c;
+                float a = weight[cov > SS * SS ? SS * SS : cov];
+                for (int k = 0; k < c; k++) {
+                    float v = (float)p[k] + ((float)color[k] - (float)p[k]) * a;
+                    p[k] = (uint8_t)(v + 0.5f);
+                }
+            }
+        }
     }
 done:
-    free(diff);
-    free(cov);
+    free(run);
+    free(part);
     free(xs);
 }
 

@@ -1,6 +1,9 @@
 /* The image type: allocation, copy, free. */
 #include "config.h"
 #include "mfr/img.h"
+#include "codec.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -19,6 +22,16 @@ int mfr_image_check_size(int width, int height, int channels, const char *what)
     return MFR_OK;
 }
 
+int img_check_header(unsigned long long width, unsigned long long height, long max_pixels, const char *name)
+{
+    if (width == 0 || height == 0)
+        return mfr_error(MFR_ERR_FORMAT, "%s: invalid size %llu x %llu", name, width, height);
+    if (width > MFR_IMAGE_MAX_DIM || height > MFR_IMAGE_MAX_DIM || width * height > (unsigned long long)max_pixels)
+        return mfr_error(MFR_ERR_RANGE, "%s: %llu x %llu pixels is over the limit (%d per side, %ld in all)",
+                         name, width, height, MFR_IMAGE_MAX_DIM, max_pixels);
+    return MFR_OK;
+}
+
 int mfr_image_alloc(mfr_image *im, int width, int height, int channels)
 {
     int rc = mfr_image_check_size(width, height, channels, "image");
@@ -26,10 +39,13 @@ int mfr_image_alloc(mfr_image *im, int width, int height, int channels)
     memset(im, 0, sizeof *im);
     if (rc != MFR_OK)
         return rc;
-    /* Within the limits these products cannot overflow a 64-bit size_t. */
+    /* Within the limits these products cannot overflow a 64-bit size_t.
+     * Plain calloc: large blocks come from mmap already zeroed, so a decoder
+     * that fails early (a truncated file with a big header) never touches
+     * most of the pages. Rows need no particular alignment. */
     stride = (size_t)width * (size_t)channels;
     bytes = stride * (size_t)height;
-    im->data = mfr_calloc(bytes, 1);
+    im->data = calloc(bytes, 1);
     if (!im->data)
         return mfr_error(MFR_ERR_NOMEM, "out of memory for a %d x %d x %d image", width, height, channels);
     im->width = width;
@@ -43,7 +59,7 @@ void mfr_image_free(mfr_image *im)
 {
     if (!im)
         return;
-    mfr_free(im->data);
+    free(im->data);
     memset(im, 0, sizeof *im);
 }
 

@@ -2,19 +2,24 @@
  *
  * libjpeg's default error handler prints and calls exit(); ours formats the
  * message and longjmps back to the setjmp in decode_body/encode_body.
- * Corrupt-data warnings (e.g. "premature end of data segment", after which
- * libjpeg would pad the image with grey) are errors too: a truncated file
- * must not decode as a plausible image. As in png.c, state that changes
+ * Warnings that pixel data is missing or corrupt (e.g. "premature end of
+ * data segment", after which libjpeg would pad the image with grey) are
+ * errors too: a truncated file must not decode as a plausible image. As in png.c, state that changes
  * after the setjmp lives in a caller-owned struct, so no `volatile` is
  * needed. */
 #include "config.h"
 #include "mfr/img.h"
+#include "codec.h"
 
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
+
+/* decode_body's status when libjpeg reported an error (text in msg). */
+#define LIB_FAILED (-1)
 
 typedef struct jpeg_state {
     struct jpeg_error_mgr mgr; /* first, so that cinfo->err points at the state */
@@ -34,25 +39,36 @@ static void on_error_exit(j_common_ptr cinfo)
 
 static void on_message(j_common_ptr cinfo, int level)
 {
-    /* level -1 is a warning about corrupt data: treat it as fatal. Trace
-     * messages (level >= 0) are dropped. */
-    if (level < 0)
-        on_error_exit(cinfo);
+    /* Level -1 is a warning. Those that mean pixel data is missing or
+     * damaged are fatal; the rest (an unknown JFIF revision, junk bytes
+     * between markers, a bad ICC marker, an unknown Adobe transform) leave
+     * the image intact and are ignored, as are trace messages (level >= 0). */
+    if (level < 0) {
+        switch (cinfo->err->msg_code) {
+        case JWRN_JPEG_EOF: case JWRN_HIT_MARKER: case JWRN_HUFF_BAD_CODE: case JWRN_ARITH_BAD_CODE:
+        case JWRN_MUST_RESYNC: case JWRN_NOT_SEQUENTIAL: case JWRN_BOGUS_PROGRESSION:
+            on_error_exit(cinfo);
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 static int decode_body(struct jpeg_decompress_struct *cinfo, const void *data, size_t size,
-                       const char *name, jpeg_state *s)
+                       const char *name, long max_pixels, jpeg_state *s)
 {
+    int rc;
     if (setjmp(s->jmp))
-        return MFR_ERR_FORMAT;
+        return LIB_FAILED;
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, (unsigned long)size);
     jpeg_read_header(cinfo, TRUE);
-    if (cinfo->image_width > MFR_IMAGE_MAX_DIM || cinfo->image_height > MFR_IMAGE_MAX_DIM ||
-        (unsigned long long)cinfo->image_width * cinfo->image_height > (unsigned long long)MFR_IMAGE_MAX_PIXELS)
-        return mfr_error(MFR_ERR_RANGE, "%s: %u x %u pixels is over the limit (%d per side, %ld in all)", name,
-                         (unsigned)cinfo->image_width, (unsigned)cinfo->image_height, MFR_IMAGE_MAX_DIM,
-                         (long)MFR_IMAGE_MAX_PIXELS);
+    /* Before jpeg_start_decompress, which allocates (for a progressive
+     * file, coefficient buffers for the whole image). */
+    rc = img_check_header(cinfo->image_width, cinfo->image_height, max_pixels, name);
+    if (rc != MFR_OK)
+        return rc;
     switch (cinfo->jpeg_color_space) {
     case JCS_GRAYSCALE: cinfo->out_color_space = JCS_GRAYSCALE; break;
     case JCS_YCbCr: case JCS_RGB: cinfo->out_color_space = JCS_RGB; break;
@@ -73,7 +89,7 @@ static int decode_body(struct jpeg_decompress_struct *cinfo, const void *data, s
     return MFR_OK;
 }
 
-int mfr_jpeg_decode(const void *data, size_t size, const char *name, mfr_image *out)
+int img_jpeg_decode(const void *data, size_t size, const char *name, long max_pixels, mfr_image *out)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_state s;
@@ -87,9 +103,9 @@ int mfr_jpeg_decode(const void *data, size_t size, const char *name, mfr_image *
     cinfo.err = jpeg_std_error(&s.mgr);
     s.mgr.error_exit = on_error_exit;
     s.mgr.emit_message = on_message;
-    rc = decode_body(&cinfo, data, size, name, &s);
-    if (rc == MFR_ERR_FORMAT && s.msg[0])
-        mfr_error(rc, "%s: corrupt JPEG: %s", name, s.msg);
+    rc = decode_body(&cinfo, data, size, name, max_pixels, &s);
+    if (rc == LIB_FAILED)
+        rc = mfr_error(MFR_ERR_FORMAT, "%s: invalid JPEG: %s", name, s.msg);
     jpeg_destroy_decompress(&cinfo);
     if (rc != MFR_OK) {
         mfr_image_free(&s.im);

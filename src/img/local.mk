@@ -2,7 +2,7 @@
 # drawing. See docs/img.md.
 pkginclude_HEADERS += include/mfr/img.h
 libmfr_la_SOURCES += \
-	src/img/image.c src/img/codec.c src/img/png.c src/img/jpeg.c src/img/pnm.c \
+	src/img/image.c src/img/codec.c src/img/codec.h src/img/png.c src/img/jpeg.c src/img/pnm.c \
 	src/img/convert.c src/img/resize.c src/img/warp.c src/img/crop.c src/img/draw.c
 
 if HAVE_CHECK

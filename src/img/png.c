@@ -8,6 +8,7 @@
  * message. */
 #include "config.h"
 #include "mfr/img.h"
+#include "codec.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -18,8 +19,12 @@
  * hostile file cannot make libpng allocate without bound. */
 #define PNG_CHUNK_MAX (8u << 20)
 
+/* decode_body's status when libpng reported an error (text in msg). */
+#define LIB_FAILED (-1)
+
 typedef struct png_state {
     const char *name;
+    long max_pixels;
     char msg[200];
     /* decoding */
     const unsigned char *src;
@@ -62,7 +67,7 @@ static int decode_body(png_structp png, png_infop info, png_state *s)
     size_t rowbytes;
 
     if (setjmp(png_jmpbuf(png)))
-        return MFR_ERR_FORMAT;
+        return LIB_FAILED;
 
     png_set_read_fn(png, s, read_mem);
     png_set_user_limits(png, MFR_IMAGE_MAX_DIM, MFR_IMAGE_MAX_DIM);
@@ -70,9 +75,8 @@ static int decode_body(png_structp png, png_infop info, png_state *s)
     png_read_info(png, info);
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     /* png_set_user_limits caps each side; the pixel count is ours to check. */
-    if ((unsigned long long)w * h > (unsigned long long)MFR_IMAGE_MAX_PIXELS)
-        return mfr_error(MFR_ERR_RANGE, "%s: %u x %u pixels is over the limit of %ld",
-                         s->name, (unsigned)w, (unsigned)h, (long)MFR_IMAGE_MAX_PIXELS);
+    if (img_check_header(w, h, s->max_pixels, s->name) != MFR_OK)
+        return MFR_ERR_RANGE; /* zero sizes never get here: libpng refuses them */
 
     /* To 8-bit grey, RGB or RGBA: palettes and low bit depths expand, tRNS
      * becomes an alpha channel, 16 bits scale to 8, grey+alpha to RGBA. */
@@ -105,7 +109,7 @@ static int decode_body(png_structp png, png_infop info, png_state *s)
     return MFR_OK;
 }
 
-int mfr_png_decode(const void *data, size_t size, const char *name, mfr_image *out)
+int img_png_decode(const void *data, size_t size, const char *name, long max_pixels, mfr_image *out)
 {
     png_state s;
     png_structp png;
@@ -115,6 +119,7 @@ int mfr_png_decode(const void *data, size_t size, const char *name, mfr_image *o
     memset(out, 0, sizeof *out);
     memset(&s, 0, sizeof s);
     s.name = name;
+    s.max_pixels = max_pixels;
     s.src = data;
     s.size = size;
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0)
@@ -127,8 +132,8 @@ int mfr_png_decode(const void *data, size_t size, const char *name, mfr_image *o
         return mfr_error(MFR_ERR_NOMEM, "%s: out of memory", name);
     }
     rc = decode_body(png, info, &s);
-    if (rc == MFR_ERR_FORMAT && s.msg[0])
-        mfr_error(rc, "%s: corrupt PNG: %s", name, s.msg);
+    if (rc == LIB_FAILED)
+        rc = mfr_error(MFR_ERR_FORMAT, "%s: invalid PNG: %s", name, s.msg);
     png_destroy_read_struct(&png, &info, NULL);
     free(s.rows);
     if (rc != MFR_OK) {

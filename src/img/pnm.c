@@ -9,6 +9,7 @@
  * allocates nothing. */
 #include "config.h"
 #include "mfr/img.h"
+#include "codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ static long read_number(cursor *c, long max)
     return v;
 }
 
-int mfr_pnm_decode(const void *data, size_t size, const char *name, mfr_image *out)
+int img_pnm_decode(const void *data, size_t size, const char *name, long max_pixels, mfr_image *out)
 {
     cursor c = {data, size, 2};
     const unsigned char *p = data;
@@ -91,7 +92,7 @@ int mfr_pnm_decode(const void *data, size_t size, const char *name, mfr_image *o
         return mfr_error(MFR_ERR_FORMAT, "%s: malformed or truncated PNM header", name);
     if (maxval == 0)
         return mfr_error(MFR_ERR_FORMAT, "%s: PNM maxval 0 is invalid", name);
-    rc = mfr_image_check_size((int)w, (int)h, channels, name);
+    rc = img_check_header((unsigned long long)w, (unsigned long long)h, max_pixels, name);
     if (rc != MFR_OK)
         return rc;
     samples = (size_t)w * (size_t)h * (size_t)channels;
