@@ -205,10 +205,13 @@ int mfr_gen_sheet(const mfr_recipe *r, uint64_t seed, long first, long count, in
 
 /* ------------------------------------------------------- masks on photos */
 
-/* Puts `mask` on the face of a real photo given its 5 landmarks (image
- * order as above): a similarity fit of the mask to the landmarks, brightness
- * matched to the skin around the mouth, alpha-blended in place. */
-int mfr_mask_photo(mfr_image *im, const float lm[10], const mfr_mask *mask);
+/* Puts `mask` on the face of a real photo (RGB or RGBA) given its 5
+ * landmarks (image order as above): the head pose is estimated from the
+ * landmarks, the mask is drawn on an average 3D head in that pose, fitted to
+ * the landmarks by a least-squares similarity, its brightness matched to the
+ * face's skin, and alpha-blended in place. pose_out (may be NULL) receives
+ * the estimated yaw, pitch and roll in degrees. */
+int mfr_mask_photo(mfr_image *im, const float lm[10], const mfr_mask *mask, float pose_out[3]);
 /* The 5 landmarks from the 68-point iBUG layout (0-based points). */
 void mfr_landmarks_from68(const float lm68[136], float lm5[10]);
 
