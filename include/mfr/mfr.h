@@ -6,4 +6,5 @@
 #include "mfr/kernels.h"
 #include "mfr/nn.h"
 #include "mfr/eval.h"
+#include "mfr/face.h"
 #endif
