@@ -5,4 +5,6 @@
 #include "mfr/img.h"
 #include "mfr/kernels.h"
 #include "mfr/nn.h"
+#include "mfr/eval.h"
+#include "mfr/face.h"
 #endif
