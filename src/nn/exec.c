@@ -305,6 +305,10 @@ int mfr_exec_forward_multi(mfr_exec *ex, const float *const *inputs, int n)
         if (!inputs[i])
             return mfr_error(MFR_ERR_ARG, "no data for input layer '%s'", l->name);
         memcpy(dst, inputs[i], (size_t)n * nn_elems(l) * sizeof(float));
+        /* A partial batch: the convolutions still run max_batch samples
+         * (their plans are made for it); zeros keep the unused ones finite. */
+        if (n < ex->max_batch)
+            memset(dst + (size_t)n * nn_elems(l), 0, (size_t)(ex->max_batch - n) * nn_elems(l) * sizeof(float));
     }
     for (int i = 0; i < ex->n_steps; i++) {
         nn_step *s = &ex->steps[i];
