@@ -999,6 +999,21 @@ START_TEST(test_exec_arguments)
         ck_assert_uint_eq(macs, mfr_net_macs(net));
     }
     mfr_exec_free(ex);
+    /* A partial batch gives the naive answer for the samples given. */
+    {
+        float *xs = rand_floats(4 * 3 * 2 * 2, 61, -1, 1), **ref;
+        const float *ins[1] = {xs};
+        const float *y;
+        int li;
+        tu_ok(mfr_exec_create(net, 5, 0, &ex));
+        tu_ok(mfr_exec_forward(ex, xs, 2));
+        ref = naive_forward(net, ins, 2);
+        y = mfr_exec_output(ex, 0, &li);
+        ck_assert_double_lt(rel_err(y, ref[li], 2 * (size_t)net->layers[li].c), 1e-5);
+        free_outs(net, ref);
+        mfr_exec_free(ex);
+        free(xs);
+    }
     mfr_net_free(net);
 }
 END_TEST
