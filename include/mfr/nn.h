@@ -175,7 +175,9 @@ mfr_layer *mfr_net_conv(mfr_net *net, const char *name, const char *input, int f
 /* Resolves names, checks the graph (no cycles, one input layer at least),
  * orders it topologically, infers every shape, counts MACs and allocates the
  * parameter tensors (zeroed; batch-norm variances 1). Idempotent until the
- * next mfr_net_add. */
+ * next mfr_net_add. After changing a layer's fields by hand (say the input
+ * size), set net->resolved = 0 and resolve again: parameter tensors whose
+ * shapes stay the same keep their values. */
 int mfr_net_resolve(mfr_net *net);
 int mfr_net_find(const mfr_net *net, const char *name);     /* layer index or -1 */
 const char *mfr_op_name(mfr_op op, mfr_act act);            /* "conv", "relu6", ... */
