@@ -4,7 +4,7 @@
 # at run time (mfr_isa_best()).
 pkginclude_HEADERS += include/mfr/kernels.h
 noinst_HEADERS += src/nn/kernels/gemm_internal.h src/nn/kernels/gemm_pack.h src/nn/kernels/dwconv.h \
-	src/nn/kernels/simd_act.h src/nn/kernels/dwconv_simd.h
+	src/nn/kernels/simd_act.h src/nn/kernels/dwconv_simd.h src/nn/kernels/gemm_pack_conv.h
 libmfr_la_SOURCES += \
 	src/nn/kernels/act.c src/nn/kernels/gemm.c src/nn/kernels/gemm_pack.c \
 	src/nn/kernels/gemm_reference.c src/nn/kernels/gemm_ukernel_scalar_4x8.c \
