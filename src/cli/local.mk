@@ -6,3 +6,4 @@ mfr_SOURCES = src/cli/mfr.c src/cli/cli.h src/cli/common.c src/cli/cmd_info.c \
 	src/cli/cmd_run.c
 mfr_LDADD = $(MFR_LINK_LIBS)
 mfr_LDFLAGS = $(STATIC_PROG_FLAGS)
+dist_man_MANS += man/mfr.1
