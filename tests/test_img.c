@@ -370,6 +370,10 @@ START_TEST(test_fixtures)
     mfr_image_free(&im);
     mfr_image_free(&grey);
     mfr_image_free(&ref);
+    /* CMYK JPEG: refused by name, not decoded as nonsense. */
+    ck_assert_int_eq(mfr_image_read(tu_src("tests/data/img/cmyk.jpg"), &im), MFR_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mfr_last_error(), "cmyk.jpg"));
+    ck_assert_ptr_null(im.data);
 }
 END_TEST
 

@@ -176,6 +176,10 @@ static void fill_edges(mfr_image *im, const edge_list *L, const uint8_t *color, 
             if (cov > 0 && x < npx) {
                 uint8_t *p = row + (size_t)(px0 + x) * (size_t)c;
                 float a = weight[cov > SS * SS ? SS * SS : cov];
+                if (a == 1.0f) { /* opaque and fully covered: the blend below gives color exactly */
+                    memcpy(p, color, (size_t)c);
+                    continue;
+                }
                 for (int k = 0; k < c; k++) {
                     float v = (float)p[k] + ((float)color[k] - (float)p[k]) * a;
                     p[k] = (uint8_t)(v + 0.5f);
