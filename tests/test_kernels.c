@@ -254,6 +254,9 @@ static const conv_case conv_cases[] = {
     {1, 7, 7, 128, 128, 7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 128, 1, 0, MFR_ACT_NONE},      /* global depthwise (GDConv) */
     {1, 6, 6, 5, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 0, MFR_ACT_NONE},           /* depth multiplier 2 */
     {1, 4, 4, 600, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_NONE},         /* k > KC */
+    {1, 9, 10, 32, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* channels % 16 == 0 */
+    {1, 11, 9, 32, 18, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1, 2, 1, 0, MFR_ACT_NONE},         /* groups of 16 channels */
+    {1, 5, 4, 640, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, MFR_ACT_NONE},         /* k-blocks across taps */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 

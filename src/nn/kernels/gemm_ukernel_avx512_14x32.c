@@ -6,7 +6,7 @@
  * zero padded) or clamp the row read (unpacked A). The epilogue is applied
  * in registers with the same operation order as gemm_ep_value. */
 #include "config.h"
-#include "gemm_internal.h"
+#include "gemm_pack.h"
 
 #include "simd_act.h"
 
@@ -161,4 +161,11 @@ static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst
     }
 }
 
-const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};
+/* Convolution patches: each run (at most one k-block) is one masked copy. */
+#define PACK_CONV_FN pack_a_conv
+#define PACK_KB KB
+#define COPY_RUN(d, s, n, step) _mm512_mask_storeu_ps((d), tail_mask_avx512(n), _mm512_maskz_loadu_ps(tail_mask_avx512(n), (s)))
+#define ZERO_RUN(d, n, step) _mm512_mask_storeu_ps((d), tail_mask_avx512(n), _mm512_setzero_ps())
+#include "gemm_pack_conv.h"
+
+const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv};
