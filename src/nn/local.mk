@@ -19,15 +19,15 @@ tests_test_nn_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_nn
 endif
 
+# Fuzz targets, in the pattern of fuzz/local.mk (corpora in fuzz/corpus/NAME).
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_netdef fuzz/fuzz_model
 fuzz_fuzz_netdef_SOURCES = fuzz/fuzz_netdef.c
-fuzz_fuzz_netdef_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-fuzz_fuzz_netdef_LDFLAGS = -fsanitize=fuzzer,address,undefined
+fuzz_fuzz_netdef_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 fuzz_fuzz_netdef_LDADD = $(MFR_LINK_LIBS)
+fuzz_fuzz_netdef_LDFLAGS = $(FUZZ_LINK_FLAGS)
 fuzz_fuzz_model_SOURCES = fuzz/fuzz_model.c
-fuzz_fuzz_model_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-fuzz_fuzz_model_LDFLAGS = -fsanitize=fuzzer,address,undefined
+fuzz_fuzz_model_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 fuzz_fuzz_model_LDADD = $(MFR_LINK_LIBS)
+fuzz_fuzz_model_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif
-EXTRA_DIST += fuzz/corpus/netdef fuzz/corpus/model
