@@ -299,6 +299,30 @@ START_TEST(test_scores_csv)
 }
 END_TEST
 
+START_TEST(test_hand_file)
+{
+    mfr_verify_opts o;
+    mfr_vset *s;
+    mfr_verify_stats st;
+    mfr_verify_opts_default(&o);
+    o.n_thresholds = 1;
+    o.thresholds[0] = 0.5;
+    tu_ok(mfr_vset_load_scores(tu_src("tests/data/eval/scores_hand.csv"), &o, &s));
+    tu_ok(mfr_vset_stats(s, 0, &o, &st));
+    ck_assert_uint_eq(st.mated, 4);
+    ck_assert_uint_eq(st.nonmated, 10);
+    ck_assert_uint_eq(st.fta_mated, 1);
+    ck_assert(fabs(st.eer.eer - 0.225) < 1e-15);
+    ck_assert(st.at_threshold[0].fmr == 0.3 && st.at_threshold[0].fnmr == 0.25);
+    ck_assert(st.at_fmr[0].supported && st.at_fmr[0].fnmr == 0.25);
+    ck_assert(fabs(st.at_fmr[0].frr - 0.4) < 1e-15);
+    ck_assert(!st.at_fmr[1].supported);
+    ck_assert(st.eer.boot_reps > 0 && st.eer.boot_lo <= st.eer.boot_hi);
+    ck_assert_int_ge(mfr_vset_find(s, "session=b"), 0);
+    mfr_vset_free(s);
+}
+END_TEST
+
 START_TEST(test_scores_csv_empty)
 {
     const char *csv = "score,mated\n";
@@ -680,6 +704,7 @@ START_TEST(test_report_without_gnuplot)
     tu_ok(mfr_verify_write(s, &o, tu_tmp("v")));
     mfr_vset_free(s);
     ro.gnuplot = "/nonexistent/gnuplot";
+    mfr_log_set_level(MFR_LOG_ERROR); /* the expected warning */
     dirs[0] = tu_tmp("v");
     tu_ok(mfr_report(dirs, 1, &ro, tu_tmp("r")));
     ck_assert(strstr(read_text(tu_tmp("r/report.md")), "plots were skipped"));
@@ -706,6 +731,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_one_class_and_empty);
     tcase_add_test(tc, test_properties);
     tcase_add_test(tc, test_scores_csv);
+    tcase_add_test(tc, test_hand_file);
     tcase_add_test(tc, test_scores_csv_empty);
     tcase_add_test(tc, test_scores_csv_malformed);
     tcase_add_test(tc, test_all_pairs_equals_pairs);

@@ -1003,6 +1003,183 @@ START_TEST(test_exec_arguments)
 }
 END_TEST
 
+/* ---------------------------------------------------------- gradients */
+
+/* L = sum over outputs of R . output, in double. */
+static double loss(mfr_grad *g, const mfr_net *net, const float *const *ins, int n, float **r)
+{
+    double L = 0;
+    tu_ok(mfr_grad_forward(g, ins, n));
+    for (int o = 0; o < mfr_net_output_count(net); o++) {
+        int li = mfr_net_output_layer(net, o);
+        const float *y = mfr_grad_value(g, li);
+        size_t cnt = (size_t)n * net->layers[li].h * net->layers[li].w * net->layers[li].c;
+        for (size_t i = 0; i < cnt; i++)
+            L += (double)r[o][i] * y[i];
+    }
+    return L;
+}
+
+/* The central difference of L at *slot with step h (re-compiling when the
+ * slot is a weight). */
+static double central(mfr_grad *g, const mfr_net *net, const float *const *ins, int n, float **r, float *slot,
+                      int refresh, double h)
+{
+    float keep = *slot;
+    double lp, lm;
+    *slot = (float)(keep + h);
+    if (refresh)
+        tu_ok(mfr_grad_refresh(g));
+    lp = loss(g, net, ins, n, r);
+    *slot = (float)(keep - h);
+    if (refresh)
+        tu_ok(mfr_grad_refresh(g));
+    lm = loss(g, net, ins, n, r);
+    *slot = keep;
+    if (refresh)
+        tu_ok(mfr_grad_refresh(g));
+    return (lp - lm) / (2 * h);
+}
+
+static int close_enough(double a, double b)
+{
+    return fabs(a - b) <= 1e-2 * (fabs(a) + fabs(b)) + 2e-3;
+}
+
+/* Central differences against the backward pass for some inputs and a few
+ * elements of every trained parameter. ReLU-like kinks and max-pooling ties
+ * make a difference quotient meaningless when one lies within the step: such
+ * points show up as a disagreement between steps h and h/2 and are replaced
+ * by another element (at most a few times). Returns the values checked. */
+static int grad_check(mfr_net *net, int n, uint64_t seed, const char *what)
+{
+    mfr_grad *g;
+    float *x, *r[16];
+    const float *ins[1];
+    const mfr_layer *in = &net->layers[0];
+    size_t nx = (size_t)n * in->h * in->w * in->c;
+    const double h = 1e-3;
+    int checked = 0, kinks = 0, nout = mfr_net_output_count(net);
+    mfr_rng pick;
+    ck_assert_int_le(nout, 16);
+    x = rand_floats(nx, seed, -1, 1);
+    ins[0] = x;
+    for (int o = 0; o < nout; o++) {
+        const mfr_layer *l = &net->layers[mfr_net_output_layer(net, o)];
+        r[o] = rand_floats((size_t)n * l->h * l->w * l->c, seed + 100 + (uint64_t)o, -1, 1);
+    }
+    tu_ok(mfr_grad_create(net, n, &g));
+    mfr_rng_init(&pick, seed, 5, 0);
+    for (int p = -1; p < mfr_net_param_count(net); p++) {
+        mfr_tensor *t = p >= 0 ? mfr_net_param(net, p) : NULL;
+        int want = p < 0 ? 6 : 3, tries = 0;
+        if (t && (strstr(t->name, ".mean") || strstr(t->name, ".var")))
+            continue; /* running statistics: not trained by gradients */
+        while (want > 0) {
+            size_t i = mfr_rng_below(&pick, (uint32_t)(t ? t->size : nx));
+            float *slot = t ? &t->data[i] : &x[i];
+            double an, f1, f2;
+            loss(g, net, ins, n, r);
+            tu_ok(mfr_grad_backward(g, (const float *const *)r));
+            an = t ? mfr_grad_param(g, p)->data[i] : mfr_grad_layer(g, 0)[i];
+            f1 = central(g, net, ins, n, r, slot, t != NULL, h);
+            f2 = central(g, net, ins, n, r, slot, t != NULL, h / 2);
+            if (!close_enough(f1, f2)) {
+                kinks++;
+                ck_assert_msg(++tries < 6, "%s: %s: six kinks in a row", what, t ? t->name : "input");
+                continue;
+            }
+            ck_assert_msg(close_enough(f1, an), "%s: dL/d%s[%zu]: backward %g, differences %g", what,
+                          t ? t->name : "input", i, an, f1);
+            checked++;
+            want--;
+        }
+    }
+    ck_assert_int_le(kinks, checked / 4 + 1);
+    mfr_grad_free(g);
+    free(x);
+    for (int o = 0; o < nout; o++)
+        free(r[o]);
+    return checked;
+}
+
+START_TEST(test_gradients_each_op)
+{
+    const char *head = "[input]\nname = in\nheight = 7\nwidth = 5\nchannels = 6\n\n";
+    for (size_t i = 0; i < sizeof op_cases / sizeof op_cases[0]; i++) {
+        char text[1024], what[32];
+        mfr_net *net;
+        snprintf(text, sizeof text, "%s%s", head, op_cases[i]);
+        snprintf(what, sizeof what, "op case %zu", i);
+        net = parse(text);
+        randomize(net, 2000 + i);
+        ck_assert_int_gt(grad_check(net, 2, 300 + i, what), 0);
+        mfr_net_free(net);
+    }
+}
+END_TEST
+
+/* A residual block with everything MobileFaceNet uses, end to end. */
+START_TEST(test_gradients_block)
+{
+    const char *text = "[input]\nname = in\nheight = 6\nwidth = 6\nchannels = 4\n"
+                       "[conv]\nname = e\nfilters = 8\nbatch_normalize = yes\nactivation = prelu\n"
+                       "[dwconv]\nsize = 3\npad = 1\nbatch_normalize = yes\nactivation = prelu\n"
+                       "[conv]\nname = p\nfilters = 4\nbatch_normalize = yes\n"
+                       "[add]\ninput = p, in\n[maxpool]\nsize = 2\n[avgpool]\nsize = 3\nstride = 1\npad = 1\n"
+                       "[dwconv]\nsize = 3\n[flatten]\n[fc]\nfilters = 5\nbatch_normalize = yes\n[l2norm]\n";
+    mfr_net *net = parse(text);
+    randomize(net, 71);
+    ck_assert_int_gt(grad_check(net, 3, 72, "block"), 40);
+    mfr_net_free(net);
+}
+END_TEST
+
+/* The same gradient bytes at 1, 2 and 3 threads. */
+START_TEST(test_gradients_threads)
+{
+    mfr_net *net = load_model_def("models/detector.cfg");
+    const mfr_layer *in = &net->layers[0];
+    size_t nx = (size_t)in->h * in->w * in->c;
+    float *x = rand_floats(nx, 81, -1, 1), *r[9], *first = NULL;
+    const float *ins[1] = {x};
+    size_t total = 0;
+    randomize(net, 82);
+    for (int o = 0; o < 9; o++) {
+        const mfr_layer *l = &net->layers[mfr_net_output_layer(net, o)];
+        r[o] = rand_floats((size_t)l->h * l->w * l->c, 83 + (uint64_t)o, -1, 1);
+    }
+    for (int p = 0; p < mfr_net_param_count(net); p++)
+        total += mfr_net_param(net, p)->size;
+    for (int t = 1; t <= 3; t++) {
+        mfr_grad *g;
+        float *all = malloc((total + nx) * sizeof *all), *at = all;
+        mfr_set_threads(t);
+        tu_ok(mfr_grad_create(net, 1, &g));
+        tu_ok(mfr_grad_forward(g, ins, 1));
+        tu_ok(mfr_grad_backward(g, (const float *const *)r));
+        for (int p = 0; p < mfr_net_param_count(net); p++) {
+            memcpy(at, mfr_grad_param(g, p)->data, mfr_grad_param(g, p)->size * sizeof *at);
+            at += mfr_grad_param(g, p)->size;
+        }
+        memcpy(at, mfr_grad_layer(g, 0), nx * sizeof *at);
+        if (!first)
+            first = all;
+        else {
+            ck_assert_msg(memcmp(first, all, (total + nx) * sizeof *all) == 0, "gradients differ at %d threads", t);
+            free(all);
+        }
+        mfr_grad_free(g);
+    }
+    mfr_set_threads(0);
+    free(first);
+    free(x);
+    for (int o = 0; o < 9; o++)
+        free(r[o]);
+    mfr_net_free(net);
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -1020,6 +1197,12 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_memplan_random);
     tcase_add_test(tc, test_init_deterministic);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gradients");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_gradients_each_op);
+    tcase_add_test(tc, test_gradients_block);
+    tcase_add_test(tc, test_gradients_threads);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 120);

@@ -159,6 +159,9 @@ typedef struct mfr_vset mfr_vset;
  * optional `enrol_id`, `probe_id` (subjects, for the bootstrap); every other
  * column is a condition. An empty or NaN score is a failure to acquire. */
 int mfr_vset_load_scores(const char *path, const mfr_verify_opts *o, mfr_vset **out);
+/* The same from a memory buffer; `name` is used in messages. */
+int mfr_vset_parse_scores(const void *data, size_t size, const char *name, const mfr_verify_opts *o,
+                          mfr_vset **out);
 /* Embeddings (.npy rows matching the manifest rows) compared over pairs.csv. */
 int mfr_vset_load_pairs(const char *npy, const char *manifest, const char *pairs, const mfr_verify_opts *o,
                         mfr_vset **out);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include "mfr/core.h"
 #include "mfr/img.h"
+#include "mfr/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -237,6 +238,58 @@ int mfr_align_crop(const mfr_image *im, const float lm[10], mfr_image *crop); /*
 #define MFR_LBP_DIM (MFR_LBP_GRID * MFR_LBP_GRID * MFR_LBP_BINS)
 int mfr_lbp_embed(const mfr_image *crop, float *out);
 float mfr_cosine(const float *a, const float *b, int n);
+
+/* ---------------------------------------------------------------- detection
+ * The face detector's front-end (src/face/detect.c): it runs a detection
+ * network on an image and decodes its heads into faces with 5 landmarks.
+ *
+ * Heads: for each stride S the network has three outputs named "scoreS"
+ * (1 channel, a probability), "boxS" (4 channels) and "landmarksS" (10
+ * channels), each (H/S) x (W/S). At cell (i, j) of stride S the prior centre
+ * is ((j + 0.5) S, (i + 0.5) S) in network-input pixels, and
+ *   box centre = prior + (b0, b1) S,  width = exp(b2) S,  height = exp(b3) S,
+ *   landmark k = prior + (l[2k], l[2k+1]) S.
+ * Decoded faces above the score threshold go through greedy non-maximum
+ * suppression (highest score first; ties by position) at an IoU threshold.
+ * Images are letterboxed: scaled by one factor (no distortion) so that they
+ * fit the network input, placed at the top-left, padded with grey. */
+#define MFR_FACE_PIXEL_MEAN 127.5f        /* network input = (pixel - mean) * scale */
+#define MFR_FACE_PIXEL_SCALE (1.0f / 128.0f)
+
+typedef struct mfr_face_det {
+    float x, y, w, h;        /* box, image pixels (x, y: top-left corner) */
+    float score;             /* in [0, 1] */
+    float lm[10];            /* left eye, right eye, nose tip, left and right mouth corners: x, y */
+} mfr_face_det;
+
+/* Intersection over union of two boxes (0 when either is empty). */
+float mfr_face_iou(const mfr_face_det *a, const mfr_face_det *b);
+
+/* Decodes one stride's heads (each n_cells = gh * gw values per channel, NHWC)
+ * and appends the faces scoring >= score_min to a growable array. */
+int mfr_face_decode(const float *score, const float *box, const float *lm, int gh, int gw, int stride,
+                    float score_min, mfr_face_det **dets, int *n, int *cap);
+
+/* Greedy NMS in place: sorts by score (ties: by y, then x), keeps a face only
+ * if its IoU with every kept face is <= iou_max, at most max_keep faces. */
+void mfr_face_nms(mfr_face_det *dets, int n, float iou_max, int max_keep, int *n_kept);
+
+typedef struct mfr_detector_opts {
+    float score_min;         /* default 0.5 */
+    float nms_iou;           /* default 0.4 */
+    int max_faces;           /* default 256 */
+    int max_side;            /* longest input side the network sees; default 640 */
+} mfr_detector_opts;
+
+typedef struct mfr_detector mfr_detector;
+
+/* Wraps a resolved detection network (borrowed: it must outlive the
+ * detector). Checks the heads. opts may be NULL (defaults). */
+int mfr_detector_create(mfr_net *net, const mfr_detector_opts *opts, mfr_detector **out);
+void mfr_detector_free(mfr_detector *det);
+/* Detects the faces of one image (1 or 3 channels; 4: alpha ignored).
+ * *dets is malloc'd (free with free), sorted by score. */
+int mfr_detector_run(mfr_detector *det, const mfr_image *im, mfr_face_det **dets, int *n);
 
 #ifdef __cplusplus
 }

@@ -222,6 +222,7 @@ int mfr_net_load_any(const char *path, mfr_net **out);
 enum {
     MFR_EXEC_NO_FOLD = 1,  /* keep batch norm as its own step (tests) */
     MFR_EXEC_NO_FUSE = 2,  /* run activations and adds as their own steps (tests) */
+    MFR_EXEC_KEEP_ALL = 4, /* keep every layer's output until the next forward (no reuse) */
 };
 
 typedef struct mfr_exec mfr_exec;
@@ -274,6 +275,40 @@ void mfr_exec_profile(mfr_exec *ex, int on);
 void mfr_exec_profile_reset(mfr_exec *ex);
 int mfr_exec_step_count(const mfr_exec *ex);
 void mfr_exec_step_get(const mfr_exec *ex, int i, mfr_exec_step_info *info);
+
+/* ------------------------------------------------------------ gradients */
+
+/* Backward passes for training (issue #6 builds the optimisers on them).
+ * The forward here keeps every layer's output, fuses and folds nothing,
+ * and evaluates batch norm with its running statistics (mean, var): the
+ * gradients are those of that function ("frozen" batch norm). Every op has
+ * a backward pass; results do not depend on the thread count.
+ *
+ *     mfr_grad *g;
+ *     mfr_grad_create(net, 32, &g);
+ *     mfr_grad_forward(g, &images, 32);
+ *     // dL/d(output) for each network output, e.g. from a loss:
+ *     mfr_grad_backward(g, &d_embedding);
+ *     mfr_tensor *dw = mfr_grad_param(g, 0);   // dL/d(first parameter), same name and shape
+ *     ... update the weights in net, then: mfr_grad_refresh(g);
+ */
+typedef struct mfr_grad mfr_grad;
+
+int mfr_grad_create(const mfr_net *net, int max_batch, mfr_grad **out);
+void mfr_grad_free(mfr_grad *g);
+/* Re-reads the network's weights after they changed. */
+int mfr_grad_refresh(mfr_grad *g);
+/* Forward on n <= max_batch samples (inputs[i]: the i-th input layer). */
+int mfr_grad_forward(mfr_grad *g, const float *const *inputs, int n);
+/* Output of any layer from the last forward (n x h x w x c). */
+const float *mfr_grad_value(const mfr_grad *g, int layer);
+/* Backward from d_outputs[i] = dL/d(output i) (mfr_net_output_layer order,
+ * NULL: zero). Fills the gradient of every layer's output and parameter. */
+int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs);
+/* dL/d(output of layer), including input layers: dL/d(input samples). */
+const float *mfr_grad_layer(const mfr_grad *g, int layer);
+/* dL/d(parameter i): same order, name and shape as mfr_net_param(net, i). */
+mfr_tensor *mfr_grad_param(const mfr_grad *g, int i);
 
 #ifdef __cplusplus
 }

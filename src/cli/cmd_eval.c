@@ -14,7 +14,7 @@
 enum {
     OPT_SCORES = CLI_OPT_FIRST_PRIVATE, OPT_EMB, OPT_MANIFEST, OPT_PAIRS, OPT_ALLPAIRS, OPT_FMR, OPT_TARGETS,
     OPT_THRESHOLD, OPT_LEVEL, OPT_BOOT, OPT_LABEL, OPT_UNMASKED, OPT_MASKCOL, OPT_HISTBITS, OPT_BLOCK,
-    OPT_GALLERY, OPT_PROBES, OPT_RANKS, OPT_PRED, OPT_TIMINGS
+    OPT_GALLERY, OPT_PROBES, OPT_RANKS, OPT_PRED, OPT_TIMINGS, OPT_ENROLFRAC
 };
 
 static int parse_targets(const char *arg, mfr_verify_opts *o)
@@ -175,6 +175,7 @@ static int eval_identify(int argc, char **argv)
         {"gallery", required_argument, NULL, OPT_GALLERY},
         {"probes", required_argument, NULL, OPT_PROBES},
         {"ranks", required_argument, NULL, OPT_RANKS},
+        {"enrol-fraction", required_argument, NULL, OPT_ENROLFRAC},
         {"level", required_argument, NULL, OPT_LEVEL},
         {"label", required_argument, NULL, OPT_LABEL},
         {0, 0, 0, 0}};
@@ -200,6 +201,10 @@ static int eval_identify(int argc, char **argv)
                 return CLI_USAGE;
             o.max_rank = (int)v;
             break;
+        case OPT_ENROLFRAC:
+            if (cli_parse_double(cmd, "--enrol-fraction", optarg, 0.01, 1.0, &o.enrol_fraction) < 0)
+                return CLI_USAGE;
+            break;
         case OPT_LEVEL:
             if (cli_parse_double(cmd, "--level", optarg, 0.5, 0.9999, &o.level) < 0)
                 return CLI_USAGE;
@@ -219,6 +224,8 @@ static int eval_identify(int argc, char **argv)
         return cli_usage_error(cmd, "--gallery and --probes take COLUMN=VALUE");
     cli_common_apply(&common);
     o.quiet = common.quiet;
+    if (common.seed_set)
+        o.seed = common.seed;
     if (mfr_eval_identify(emb, man, &o, common.out) != MFR_OK)
         return cli_fail_last();
     return CLI_OK;
@@ -337,7 +344,7 @@ const cli_command cli_cmd_eval = {
     "usage: mfr eval verify (--scores FILE | --embeddings E.npy --manifest M.csv (--pairs P.csv | --all-pairs))\n"
     "                       --out DIR [options]\n"
     "       mfr eval identify --embeddings E.npy --manifest M.csv --gallery COL=VALUE [--probes COL=VALUE]\n"
-    "                       [--ranks K] --out DIR\n"
+    "                       [--ranks K] [--enrol-fraction F] --out DIR\n"
     "       mfr eval detect --predictions P.csv --manifest M.csv --out DIR\n"
     "       mfr eval latency --timings T.csv [--label NAME] [--timings T2.csv --label NAME2] --out DIR\n"
     "\n"
@@ -363,7 +370,9 @@ const cli_command cli_cmd_eval = {
     "  --hist-bits N       all-pairs histogram resolution, 8..24 (default 20)\n"
     "  --block N           all-pairs GEMM block edge (default 512)\n"
     "identify (1:N): gallery rows (e.g. --gallery mask=none) against probes (the other rows\n"
-    "  or --probes COL=VALUE): CMC at ranks 1..K, FNIR at FPIR (rank 1) with intervals.\n"
+    "  or --probes COL=VALUE): CMC at ranks 1..K, FNIR at FPIR (rank 1) with intervals;\n"
+    "  --enrol-fraction F enrols a share F of the identities (by --seed) so that the\n"
+    "  probes of the others are non-mated searches.\n"
     "detect: AP at IoU 0.5 and 0.5:0.95 (all-point), per size class and mask state, recall\n"
     "  at fixed false positives per image, landmark NME.\n"
     "latency: mean, p50, p90, p99, max per stage and throughput; several runs side by side.\n"

@@ -96,12 +96,19 @@ static int print_model(const char *path)
     print_bytes("activations, peak (batch 1, planned arena): ", mfr_exec_arena_bytes(ex));
     print_bytes("activations without reuse (batch 1):        ", mfr_exec_naive_bytes(ex));
     printf("compiled: %d steps after fusion (", mfr_exec_step_count(ex));
-    for (int i = 0, shown = 0; i < mfr_exec_step_count(ex) && shown < 4; i++) {
-        mfr_exec_step_info si;
-        mfr_exec_step_get(ex, i, &si);
-        if (strchr(si.what, '+')) {
-            printf("%s%s", shown ? ", " : "e.g. ", si.what);
-            shown++;
+    {
+        const char *seen[4];
+        int shown = 0;
+        for (int i = 0; i < mfr_exec_step_count(ex) && shown < 4; i++) {
+            mfr_exec_step_info si;
+            int dup = 0;
+            mfr_exec_step_get(ex, i, &si);
+            for (int k = 0; k < shown; k++)
+                dup |= strcmp(seen[k], si.what) == 0;
+            if (!strchr(si.what, '+') || dup)
+                continue;
+            printf("%s%s", shown ? ", " : "fused: ", si.what);
+            seen[shown++] = si.what;
         }
     }
     printf(")\n");

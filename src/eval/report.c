@@ -714,6 +714,46 @@ static void latency_section(doc *d, plots *p, result *rs, int nr)
         }
     }
     table_end(d);
+    /* Runs side by side: the mean total against the first run. */
+    {
+        const char *h2[] = {"run", "items", "threads", "batch", "mean total ms", "p99 total ms", "speed-up vs first"};
+        double base = NAN;
+        table_row(d, h2, 7, 1);
+        for (int i = 0; i < nr; i++) {
+            const result *r = &rs[i];
+            if (strcmp(r->kind, "latency"))
+                continue;
+            for (size_t j = 0; j < r->n; j++) {
+                const char *pre = "latency/runs/", *key = r->kv[j].k, *suf = "/stages/total/mean", *cells[7];
+                size_t lp = strlen(pre), lk = strlen(key), ls = strlen(suf);
+                char runname[256], k2[512];
+                double mean;
+                if (strncmp(key, pre, lp) || lk < lp + ls || strcmp(key + lk - ls, suf))
+                    continue;
+                snprintf(runname, sizeof runname, "%.*s", (int)(lk - lp - ls), key + lp);
+                if (mfr_parse_double(r->kv[j].v, &mean) != MFR_OK)
+                    continue;
+                if (isnan(base))
+                    base = mean;
+                cells[0] = runname;
+                cells[1] = getf(r, k2, sizeof k2, "latency/runs/%s/items", runname);
+                snprintf(b[0], 48, "%s", cells[1] ? cells[1] : "-");
+                cells[1] = b[0];
+                cells[2] = getf(r, k2, sizeof k2, "latency/runs/%s/threads", runname);
+                snprintf(b[1], 48, "%s", cells[2] ? cells[2] : "-");
+                cells[2] = b[1];
+                cells[3] = getf(r, k2, sizeof k2, "latency/runs/%s/batch", runname);
+                snprintf(b[2], 48, "%s", cells[3] ? cells[3] : "-");
+                cells[3] = b[2];
+                fmt(b[3], 48, r->kv[j].v, 0);
+                fmt(b[4], 48, getf(r, k2, sizeof k2, "latency/runs/%s/stages/total/p99", runname), 0);
+                snprintf(b[5], 48, "%.2fx", mean > 0 ? base / mean : NAN);
+                cells[4] = b[3], cells[5] = b[4], cells[6] = b[5];
+                table_row(d, cells, 7, 0);
+            }
+        }
+        table_end(d);
+    }
     if (!first)
         plot(p, "latency_cdf", "Latency CDF (total per item)", body);
 }

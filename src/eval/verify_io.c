@@ -348,16 +348,36 @@ fail:
 
 /* ------------------------------------------------------------ scores CSV */
 
+static int load_scores_csv(mfr_csv *csv, const char *path, const mfr_verify_opts *o, mfr_vset **out);
+
 int mfr_vset_load_scores(const char *path, const mfr_verify_opts *o, mfr_vset **out)
 {
     mfr_csv *csv;
+    int rc;
+    *out = NULL;
+    if ((rc = mfr_csv_open(path, &csv)) != MFR_OK)
+        return rc;
+    return load_scores_csv(csv, path, o, out);
+}
+
+int mfr_vset_parse_scores(const void *data, size_t size, const char *name, const mfr_verify_opts *o,
+                          mfr_vset **out)
+{
+    mfr_csv *csv;
+    int rc;
+    *out = NULL;
+    if ((rc = mfr_csv_open_mem(data, size, name, &csv)) != MFR_OK)
+        return rc;
+    return load_scores_csv(csv, name, o, out);
+}
+
+/* Reads the rows and closes csv. */
+static int load_scores_csv(mfr_csv *csv, const char *path, const mfr_verify_opts *o, mfr_vset **out)
+{
     vrows r;
     int rc, has, cs, cm, ca, cb, ncond = 0;
     int cidx[VROWS_MAX_COND];
     const char *names[VROWS_MAX_COND];
-    *out = NULL;
-    if ((rc = mfr_csv_open(path, &csv)) != MFR_OK)
-        return rc;
     cs = mfr_csv_column(csv, "score");
     cm = mfr_csv_column(csv, "mated");
     ca = mfr_csv_column(csv, "enrol_id");

@@ -17,3 +17,14 @@ tests_test_synth_LDADD = $(TEST_LINK_LIBS)
 tests_test_synth_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_synth
 endif
+
+# The detector front-end (decode, NMS, letterbox) and its suite.
+libmfr_la_SOURCES += src/face/detect.c
+if HAVE_CHECK
+check_PROGRAMS += tests/test_detect
+tests_test_detect_SOURCES = tests/test_detect.c tests/testutil.c tests/testutil.h
+tests_test_detect_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_detect_LDADD = $(TEST_LINK_LIBS)
+tests_test_detect_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_detect
+endif

@@ -18,22 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct mfr_exec {
-    const mfr_net *net;
-    int max_batch, flags;
-    nn_step *steps;
-    int n_steps;
-    int *storage_of;        /* layer -> storage index */
-    int *kept;              /* layer -> its own output is readable after forward */
-    nn_membuf *bufs;        /* per storage */
-    int *buf_layer;         /* storage -> layer that writes it */
-    int n_bufs;
-    float *arena;
-    size_t arena_bytes, naive_bytes;
-    int *inputs, n_inputs;
-    int *outputs, n_outputs;
-    int profile;
-};
 
 static int is_view(mfr_op op)
 {
@@ -217,6 +201,9 @@ static int build(mfr_exec *ex)
     }
     for (int i = 0; i < ex->n_outputs; i++)
         ex->bufs[ex->storage_of[ex->outputs[i]]].last = ex->n_steps;
+    if (ex->flags & MFR_EXEC_KEEP_ALL)
+        for (int i = 0; i < ex->n_bufs; i++)
+            ex->bufs[i].last = ex->n_steps;
     /* An output's buffer is the one to keep; other layers' are reused. */
     for (int i = 0; i < n; i++)
         if (ex->kept[i] && ex->bufs[ex->storage_of[i]].last != ex->n_steps)

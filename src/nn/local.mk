@@ -5,7 +5,7 @@ pkginclude_HEADERS += include/mfr/nn.h
 noinst_HEADERS += src/nn/nn_internal.h src/nn/op_affine.h src/nn/memplan.h
 libmfr_la_SOURCES += \
 	src/nn/tensor.c src/nn/net.c src/nn/netdef.c src/nn/ops.c src/nn/init.c \
-	src/nn/model.c src/nn/exec.c src/nn/memplan.c \
+	src/nn/model.c src/nn/exec.c src/nn/memplan.c src/nn/grad.c \
 	src/nn/op_input.c src/nn/op_conv.c src/nn/op_affine.c src/nn/op_fc.c src/nn/op_bn.c \
 	src/nn/op_act.c src/nn/op_pool.c src/nn/op_upsample.c src/nn/op_eltwise.c \
 	src/nn/op_concat.c src/nn/op_reshape.c src/nn/op_softmax.c

@@ -9,6 +9,7 @@
 #define MFR_NN_INTERNAL_H
 
 #include "mfr/nn.h"
+#include "nn/memplan.h"
 
 /* Fixed limits that keep a hostile definition from asking for absurd work. */
 #define NN_MAX_LAYERS 100000
@@ -50,6 +51,33 @@ typedef struct nn_step {
     char what[64];
 } nn_step;
 
+/* A compiled network (mfr_exec_create). */
+struct mfr_exec {
+    const mfr_net *net;
+    int max_batch, flags;
+    nn_step *steps;
+    int n_steps;
+    int *storage_of;        /* layer -> storage index */
+    int *kept;              /* layer -> its own output is readable after forward */
+    nn_membuf *bufs;        /* per storage */
+    int *buf_layer;         /* storage -> layer that writes it */
+    int n_bufs;
+    float *arena;
+    size_t arena_bytes, naive_bytes;
+    int *inputs, n_inputs;
+    int *outputs, n_outputs;
+    int profile;
+};
+
+/* Gradients flowing through one step (grad.c): everything accumulates. */
+typedef struct nn_grad_ctx {
+    const float *dy;                    /* dL/d(this layer's output), n x h x w x c */
+    float *dx[MFR_LAYER_MAX_INPUTS];    /* dL/d(input k): add to it */
+    float *dp[MFR_LAYER_MAX_PARAMS];    /* dL/d(parameter slot): add to it */
+    float *scratch;                     /* n x h x w x c floats of the output shape */
+    float *scratch2;                    /* as many again */
+} nn_grad_ctx;
+
 typedef struct nn_opdef {
     const char *name;           /* section name in a definition */
     mfr_op op;
@@ -65,7 +93,10 @@ typedef struct nn_opdef {
     int (*compile)(nn_step *s);
     /* Runs on n samples. */
     void (*forward)(nn_step *s, int n);
-    /* backward: reserved for issue #6 (gradients of inputs and parameters). */
+    /* Gradients of the inputs and parameters from the gradient of the
+     * output, for a step compiled with MFR_EXEC_NO_FOLD | NO_FUSE |
+     * KEEP_ALL (grad.c); NULL where not written yet. */
+    void (*backward)(nn_step *s, int n, nn_grad_ctx *g);
 } nn_opdef;
 
 /* The op of a layer, and lookup by section name (NULL if unknown). */
@@ -110,6 +141,16 @@ static inline size_t nn_elems(const mfr_layer *l)
 {
     return (size_t)l->h * (size_t)l->w * (size_t)l->c;
 }
+/* Backward helpers. dz = dy * act'(z) (dz may be dy); PReLU slopes' gradients
+ * added to dslope. */
+void nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
+                     const float *prelu, float *dslope);
+/* sum[i] += x[r][i] over rows. */
+void nn_channel_sum(const float *x, size_t rows, int c, float *sum);
+/* A batch norm with running statistics, backwards: u is its input, dz the
+ * gradient of its output, turned in place into the gradient of u. */
+void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
+                    float *dgamma, float *dbeta);
 /* Whether a parallel loop over `work` elements is worth the threads. */
 int nn_threads_for(size_t work);
 

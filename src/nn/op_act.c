@@ -26,6 +26,8 @@ static void act_write(FILE *fp, const mfr_layer *l)
 static int act_shape(mfr_net *net, mfr_layer *l)
 {
     const mfr_layer *in = nn_input(net, l, 0);
+    if (l->act == MFR_ACT_NONE || (int)l->act < 0 || l->act > MFR_ACT_HSWISH)
+        return nn_layer_error(net, l, MFR_ERR_ARG, "an activation layer needs an activation (act = MFR_ACT_RELU, ...)");
     l->h = in->h;
     l->w = in->w;
     l->c = in->c;
@@ -43,8 +45,18 @@ static void act_forward(nn_step *s, int n)
                  s->l->params[MFR_P_SLOPE] ? s->l->params[MFR_P_SLOPE]->data : NULL);
 }
 
-#define ACT_OP(NAME, ACT) \
-    const nn_opdef nn_op_##NAME = {#NAME, MFR_OP_ACT, ACT, 1, 1, act_parse, act_write, act_shape, NULL, act_forward};
+static void act_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l;
+    size_t rows = (size_t)n * (size_t)l->h * (size_t)l->w, count = rows * (size_t)l->c;
+    nn_act_backward(s->in[0], g->dy, g->scratch, rows, l->c, l->act, l->act_param,
+                    l->params[MFR_P_SLOPE] ? l->params[MFR_P_SLOPE]->data : NULL, g->dp[MFR_P_SLOPE]);
+    for (size_t i = 0; i < count; i++)
+        g->dx[0][i] += g->scratch[i];
+}
+
+#define ACT_OP(NAME, ACT)                                                                                    \
+    const nn_opdef nn_op_##NAME = {#NAME, MFR_OP_ACT, ACT, 1, 1, act_parse, act_write, act_shape, NULL, act_forward, act_backward};
 ACT_OP(relu, MFR_ACT_RELU)
 ACT_OP(relu6, MFR_ACT_RELU6)
 ACT_OP(leaky, MFR_ACT_LEAKY)

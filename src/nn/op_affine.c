@@ -36,6 +36,8 @@ void nn_affine_write(FILE *fp, const mfr_layer *l)
 int nn_affine_params(mfr_net *net, mfr_layer *l, int c_out)
 {
     int rc;
+    if ((int)l->act < 0 || l->act > MFR_ACT_HSWISH)
+        return nn_layer_error(net, l, MFR_ERR_ARG, "unknown activation %d", (int)l->act);
     if (l->has_bias && (rc = nn_param(net, l, MFR_P_BIAS, "bias", 1, &c_out)) != MFR_OK)
         return rc;
     if (l->batch_normalize &&
@@ -109,4 +111,21 @@ void nn_affine_finish(nn_step *s, size_t rows)
         nn_apply_scale_shift(s->out, rows, s->l->c, s->bn_scale, s->bn_shift);
     if (!s->act_in_epilogue)
         nn_apply_act(s->out, rows, s->l->c, s->act, s->act_param, s->prelu);
+}
+
+void nn_affine_backward_head(nn_step *s, size_t rows, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l;
+    int c = l->c;
+    float *u = g->scratch, *dz = g->scratch2;
+    size_t count = rows * (size_t)c;
+    /* z = bn(u) into dz, then dz = dy * act'(z) in place. */
+    memcpy(dz, u, count * sizeof *dz);
+    if (s->bn_scale)
+        nn_apply_scale_shift(dz, rows, c, s->bn_scale, s->bn_shift);
+    nn_act_backward(dz, g->dy, dz, rows, c, s->act, s->act_param, s->prelu, g->dp[MFR_P_SLOPE]);
+    if (s->bn_scale)
+        nn_bn_backward(l, u, dz, rows, c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
+    if (l->has_bias && g->dp[MFR_P_BIAS])
+        nn_channel_sum(dz, rows, c, g->dp[MFR_P_BIAS]);
 }

@@ -19,4 +19,9 @@ void nn_affine_epilogue(const nn_step *s, mfr_epilogue *ep);
 /* What the kernel did not apply: an unfolded batch norm, then the activation. */
 void nn_affine_finish(nn_step *s, size_t rows);
 
+/* Backward through the epilogue: from g->scratch = u (the product plus
+ * bias, recomputed by the caller) and g->dy, leaves dL/du in g->scratch2
+ * and adds the gradients of bias, batch norm and PReLU slopes. */
+void nn_affine_backward_head(nn_step *s, size_t rows, nn_grad_ctx *g);
+
 #endif

@@ -4,6 +4,8 @@
 #include "config.h"
 #include "nn/nn_internal.h"
 
+#include <string.h>
+
 static int bn_parse(mfr_ini *ini, int sec, mfr_layer *l)
 {
     double eps;
@@ -51,5 +53,14 @@ static void bn_forward(nn_step *s, int n)
             out[(size_t)r * (size_t)c + (size_t)i] = in[(size_t)r * (size_t)c + (size_t)i] * scale[i] + shift[i];
 }
 
+static void bn_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    size_t rows = (size_t)n * (size_t)s->l->h * (size_t)s->l->w, count = rows * (size_t)s->l->c;
+    memcpy(g->scratch, g->dy, count * sizeof(float));
+    nn_bn_backward(s->l, s->in[0], g->scratch, rows, s->l->c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
+    for (size_t i = 0; i < count; i++)
+        g->dx[0][i] += g->scratch[i];
+}
+
 const nn_opdef nn_op_batchnorm = {"batchnorm", MFR_OP_BATCHNORM, MFR_ACT_NONE, 1, 1, bn_parse, bn_write, bn_shape,
-                                  bn_compile, bn_forward};
+                                  bn_compile, bn_forward, bn_backward};

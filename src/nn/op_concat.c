@@ -79,7 +79,30 @@ static void slice_forward(nn_step *s, int n)
         memcpy(s->out + (size_t)r * c, s->in[0] + (size_t)r * cin + (size_t)l->begin, c * sizeof(float));
 }
 
+static void concat_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l;
+    long rows = (long)n * l->h * l->w;
+    for (int k = 0, at = 0; k < l->n_inputs; k++) {
+        size_t c = (size_t)nn_input(s->net, l, k)->c;
+        for (long r = 0; r < rows; r++)
+            for (size_t i = 0; i < c; i++)
+                g->dx[k][(size_t)r * c + i] += g->dy[(size_t)r * (size_t)l->c + (size_t)at + i];
+        at += (int)c;
+    }
+}
+
+static void slice_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l;
+    size_t cin = (size_t)nn_input(s->net, l, 0)->c, c = (size_t)l->c;
+    long rows = (long)n * l->h * l->w;
+    for (long r = 0; r < rows; r++)
+        for (size_t i = 0; i < c; i++)
+            g->dx[0][(size_t)r * cin + (size_t)l->begin + i] += g->dy[(size_t)r * c + i];
+}
+
 const nn_opdef nn_op_concat = {"concat", MFR_OP_CONCAT, MFR_ACT_NONE, 1, MFR_LAYER_MAX_INPUTS, nn_parse_nothing,
-                               nn_write_nothing, concat_shape, NULL, concat_forward};
+                               nn_write_nothing, concat_shape, NULL, concat_forward, concat_backward};
 const nn_opdef nn_op_slice = {"slice", MFR_OP_SLICE, MFR_ACT_NONE, 1, 1, slice_parse, slice_write, slice_shape, NULL,
-                              slice_forward};
+                              slice_forward, slice_backward};

@@ -115,7 +115,85 @@ static void conv_forward(nn_step *s, int n)
     nn_affine_finish(s, (size_t)s->max_batch * (size_t)s->l->h * (size_t)s->l->w);
 }
 
+/* Gradients of the weights (parallel over output channels) and of the
+ * input (parallel over input rows, gathering every tap that reads a pixel),
+ * so each value is summed in one fixed order by one thread. */
+static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
+    const float *x = s->in[0], *w = l->params[MFR_P_WEIGHT]->data, *du = g->scratch2;
+    float *dw = g->dp[MFR_P_WEIGHT], *dx = g->dx[0];
+    int cig = in->c / l->groups, cog = l->c / l->groups, C = l->c;
+    mfr_epilogue ep;
+    memset(&ep, 0, sizeof ep);
+    mfr_conv_run(s->plan, x, g->scratch, &ep); /* u = conv(x) + bias (raw weights: NO_FOLD) */
+    nn_affine_backward_head(s, (size_t)n * (size_t)l->h * (size_t)l->w, g);
+    if (dw) {
+#pragma omp parallel for num_threads(mfr_threads()) schedule(static)
+        for (int o = 0; o < C; o++) {
+            int grp = o / cog;
+            for (int b = 0; b < n; b++)
+                for (int oy = 0; oy < l->h; oy++)
+                    for (int ox = 0; ox < l->w; ox++) {
+                        float d = du[(((size_t)b * l->h + oy) * l->w + ox) * C + o];
+                        if (d == 0.0f)
+                            continue;
+                        for (int ky = 0; ky < l->kh; ky++) {
+                            int iy = oy * l->stride_h - l->pad_top + ky * l->dil_h;
+                            if (iy < 0 || iy >= in->h)
+                                continue;
+                            for (int kx = 0; kx < l->kw; kx++) {
+                                int ix = ox * l->stride_w - l->pad_left + kx * l->dil_w;
+                                const float *xp;
+                                float *wp;
+                                if (ix < 0 || ix >= in->w)
+                                    continue;
+                                xp = x + (((size_t)b * in->h + iy) * in->w + ix) * in->c + (size_t)grp * cig;
+                                wp = dw + (((size_t)o * l->kh + ky) * l->kw + kx) * cig;
+                                for (int ci = 0; ci < cig; ci++)
+                                    wp[ci] += d * xp[ci];
+                            }
+                        }
+                    }
+        }
+    }
+    if (dx) {
+        long rows = (long)n * in->h;
+#pragma omp parallel for num_threads(mfr_threads()) schedule(static)
+        for (long r = 0; r < rows; r++) {
+            int b = (int)(r / in->h), iy = (int)(r % in->h);
+            for (int ix = 0; ix < in->w; ix++) {
+                float *dxp = dx + ((size_t)r * in->w + ix) * in->c;
+                for (int ky = 0; ky < l->kh; ky++) {
+                    int ty = iy + l->pad_top - ky * l->dil_h, oy;
+                    if (ty < 0 || ty % l->stride_h)
+                        continue;
+                    oy = ty / l->stride_h;
+                    if (oy >= l->h)
+                        continue;
+                    for (int kx = 0; kx < l->kw; kx++) {
+                        int tx = ix + l->pad_left - kx * l->dil_w, ox;
+                        const float *dup;
+                        if (tx < 0 || tx % l->stride_w)
+                            continue;
+                        ox = tx / l->stride_w;
+                        if (ox >= l->w)
+                            continue;
+                        dup = du + (((size_t)b * l->h + oy) * l->w + ox) * C;
+                        for (int o = 0; o < C; o++) {
+                            const float *wp = w + (((size_t)o * l->kh + ky) * l->kw + kx) * cig;
+                            float *dst = dxp + (size_t)(o / cog) * cig;
+                            for (int ci = 0; ci < cig; ci++)
+                                dst[ci] += dup[o] * wp[ci];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 const nn_opdef nn_op_conv = {"conv", MFR_OP_CONV, MFR_ACT_NONE, 1, 1, conv_parse, conv_write, conv_shape,
-                             conv_compile, conv_forward};
+                             conv_compile, conv_forward, conv_backward};
 const nn_opdef nn_op_dwconv = {"dwconv", MFR_OP_DWCONV, MFR_ACT_NONE, 1, 1, conv_parse, conv_write, conv_shape,
-                               conv_compile, conv_forward};
+                               conv_compile, conv_forward, conv_backward};

@@ -54,7 +54,37 @@ static void elt_forward(nn_step *s, int n)
     }
 }
 
+/* dL/dx_k = dy (add) or dy times the other inputs (mul); a broadcast input
+ * sums over the pixels. Inputs are visited one after another, so an input
+ * named twice accumulates both shares. */
+static void elt_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l;
+    size_t pixels = (size_t)l->h * (size_t)l->w, c = (size_t)l->c;
+    int is_mul = l->op == MFR_OP_MUL;
+    for (int k = 0; k < l->n_inputs; k++) {
+        const mfr_layer *in = nn_input(s->net, l, k);
+        int bcast = in->h == 1 && in->w == 1 && pixels > 1;
+#pragma omp parallel for num_threads(nn_threads_for((size_t)n * pixels * c)) schedule(static)
+        for (int b = 0; b < n; b++)
+            for (size_t p = 0; p < pixels; p++) {
+                size_t r = (size_t)b * pixels + p;
+                float *dst = g->dx[k] + (bcast ? (size_t)b : r) * c;
+                for (size_t i = 0; i < c; i++) {
+                    float v = g->dy[r * c + i];
+                    if (is_mul)
+                        for (int j = 0; j < l->n_inputs; j++) {
+                            const mfr_layer *o = nn_input(s->net, l, j);
+                            if (j != k)
+                                v *= s->in[j][(o->h == 1 && o->w == 1 && pixels > 1 ? (size_t)b : r) * c + i];
+                        }
+                    dst[i] += v;
+                }
+            }
+    }
+}
+
 const nn_opdef nn_op_add = {"add", MFR_OP_ADD, MFR_ACT_NONE, 2, MFR_LAYER_MAX_INPUTS, nn_parse_nothing,
-                            nn_write_nothing, elt_shape, NULL, elt_forward};
+                            nn_write_nothing, elt_shape, NULL, elt_forward, elt_backward};
 const nn_opdef nn_op_mul = {"mul", MFR_OP_MUL, MFR_ACT_NONE, 2, MFR_LAYER_MAX_INPUTS, nn_parse_nothing,
-                            nn_write_nothing, elt_shape, NULL, elt_forward};
+                            nn_write_nothing, elt_shape, NULL, elt_forward, elt_backward};

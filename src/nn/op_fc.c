@@ -5,6 +5,8 @@
 #include "nn/nn_internal.h"
 #include "nn/op_affine.h"
 
+#include <string.h>
+
 static int fc_parse(mfr_ini *ini, int sec, mfr_layer *l)
 {
     long v;
@@ -63,4 +65,20 @@ static void fc_forward(nn_step *s, int n)
     nn_affine_finish(s, (size_t)n);
 }
 
-const nn_opdef nn_op_fc = {"fc", MFR_OP_FC, MFR_ACT_NONE, 1, 1, fc_parse, fc_write, fc_shape, fc_compile, fc_forward};
+static void fc_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l;
+    int k = (int)nn_elems(nn_input(s->net, l, 0));
+    mfr_epilogue ep;
+    memset(&ep, 0, sizeof ep);
+    ep.bias = s->bias;
+    mfr_sgemm_packed(n, s->in[0], k, s->packed, g->scratch, l->c, &ep); /* u = x W^T + b */
+    nn_affine_backward_head(s, (size_t)n, g);
+    /* dW += du^T x (the sum over the batch is GEMM's K: never split); dx += du W. */
+    if (g->dp[MFR_P_WEIGHT])
+        mfr_sgemm('T', 'N', l->c, k, n, 1.0f, g->scratch2, l->c, s->in[0], k, 1.0f, g->dp[MFR_P_WEIGHT], k);
+    if (g->dx[0])
+        mfr_sgemm('N', 'N', n, k, l->c, 1.0f, g->scratch2, l->c, l->params[MFR_P_WEIGHT]->data, k, 1.0f, g->dx[0], k);
+}
+
+const nn_opdef nn_op_fc = {"fc", MFR_OP_FC, MFR_ACT_NONE, 1, 1, fc_parse, fc_write, fc_shape, fc_compile, fc_forward, fc_backward};

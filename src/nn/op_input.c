@@ -42,5 +42,12 @@ static void input_forward(nn_step *s, int n)
     (void)n; /* mfr_exec_forward copies the samples in */
 }
 
+static void input_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    (void)s;
+    (void)n;
+    (void)g; /* dL/d(samples) is the gradient of this layer's output */
+}
+
 const nn_opdef nn_op_input = {"input", MFR_OP_INPUT, MFR_ACT_NONE, 0, 0, input_parse, input_write, input_shape, NULL,
-                              input_forward};
+                              input_forward, input_backward};

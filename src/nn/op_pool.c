@@ -106,8 +106,71 @@ static void gap_forward(nn_step *s, int n)
     }
 }
 
+/* Each window sends its gradient to the tap the forward picked (the first
+ * maximum in scan order) or spreads it evenly; windows overlap, so one
+ * thread per sample scatters in a fixed order. */
+static void pool_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
+    int c = l->c, is_max = l->op == MFR_OP_MAXPOOL;
+#pragma omp parallel for num_threads(mfr_threads()) schedule(static)
+    for (int b = 0; b < n; b++) {
+        const float *src = s->in[0] + (size_t)b * nn_elems(in);
+        float *dsrc = g->dx[0] + (size_t)b * nn_elems(in);
+        for (int oy = 0; oy < l->h; oy++)
+            for (int ox = 0; ox < l->w; ox++) {
+                const float *dy = g->dy + (((size_t)b * l->h + oy) * l->w + ox) * (size_t)c;
+                int y0 = oy * l->stride_h - l->pad_top, x0 = ox * l->stride_w - l->pad_left;
+                for (int i = 0; i < c; i++) {
+                    float best = -INFINITY;
+                    size_t at = 0;
+                    int count = 0;
+                    for (int ky = 0; ky < l->kh; ky++)
+                        for (int kx = 0; kx < l->kw; kx++) {
+                            int y = y0 + ky, x = x0 + kx;
+                            size_t o;
+                            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
+                                continue;
+                            o = ((size_t)y * in->w + x) * (size_t)c + (size_t)i;
+                            count++;
+                            if (is_max && src[o] > best) {
+                                best = src[o];
+                                at = o;
+                            }
+                        }
+                    if (is_max) {
+                        if (count)
+                            dsrc[at] += dy[i];
+                        continue;
+                    }
+                    for (int ky = 0; ky < l->kh; ky++)
+                        for (int kx = 0; kx < l->kw; kx++) {
+                            int y = y0 + ky, x = x0 + kx;
+                            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
+                                continue;
+                            dsrc[((size_t)y * in->w + x) * (size_t)c + (size_t)i] += dy[i] * (1.0f / (float)count);
+                        }
+                }
+            }
+    }
+}
+
+static void gap_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *in = nn_input(s->net, s->l, 0);
+    size_t pixels = (size_t)in->h * (size_t)in->w;
+    int c = in->c;
+    float inv = 1.0f / (float)pixels;
+#pragma omp parallel for num_threads(nn_threads_for((size_t)n * nn_elems(in))) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (size_t p = 0; p < pixels; p++)
+            for (int i = 0; i < c; i++)
+                g->dx[0][((size_t)b * pixels + p) * (size_t)c + (size_t)i] += g->dy[(size_t)b * (size_t)c + (size_t)i] * inv;
+}
+
 const nn_opdef nn_op_maxpool = {"maxpool", MFR_OP_MAXPOOL, MFR_ACT_NONE, 1, 1, pool_parse, pool_write, pool_shape,
-                                NULL, pool_forward};
+                                NULL, pool_forward, pool_backward};
 const nn_opdef nn_op_avgpool = {"avgpool", MFR_OP_AVGPOOL, MFR_ACT_NONE, 1, 1, pool_parse, pool_write, pool_shape,
-                                NULL, pool_forward};
-const nn_opdef nn_op_gap = {"gap", MFR_OP_GAP, MFR_ACT_NONE, 1, 1, nn_parse_nothing, nn_write_nothing, gap_shape, NULL, gap_forward};
+                                NULL, pool_forward, pool_backward};
+const nn_opdef nn_op_gap = {"gap", MFR_OP_GAP, MFR_ACT_NONE, 1, 1, nn_parse_nothing, nn_write_nothing, gap_shape, NULL, gap_forward,
+                            gap_backward};

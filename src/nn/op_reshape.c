@@ -74,9 +74,16 @@ static void view_forward(nn_step *s, int n)
     (void)n; /* the output is the input's buffer */
 }
 
+static void view_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    size_t count = (size_t)n * nn_elems(s->l);
+    for (size_t i = 0; i < count; i++)
+        g->dx[0][i] += g->dy[i]; /* same values, same order */
+}
+
 const nn_opdef nn_op_reshape = {"reshape", MFR_OP_RESHAPE, MFR_ACT_NONE, 1, 1, reshape_parse, reshape_write,
-                                reshape_shape, NULL, view_forward};
+                                reshape_shape, NULL, view_forward, view_backward};
 const nn_opdef nn_op_flatten = {"flatten", MFR_OP_FLATTEN, MFR_ACT_NONE, 1, 1, nn_parse_nothing, nn_write_nothing,
-                                flatten_shape, NULL, view_forward};
+                                flatten_shape, NULL, view_forward, view_backward};
 const nn_opdef nn_op_dropout = {"dropout", MFR_OP_DROPOUT, MFR_ACT_NONE, 1, 1, dropout_parse, dropout_write,
-                                same_shape, NULL, view_forward};
+                                same_shape, NULL, view_forward, view_backward};

@@ -91,5 +91,44 @@ static void up_forward(nn_step *s, int n)
     }
 }
 
+/* Scatters each output's gradient back to the pixels it read; one thread
+ * per sample, so the sums keep one order. */
+static void up_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
+    int c = l->c;
+#pragma omp parallel for num_threads(mfr_threads()) schedule(static)
+    for (int b = 0; b < n; b++) {
+        float *dsrc = g->dx[0] + (size_t)b * nn_elems(in);
+        for (int oy = 0; oy < l->h; oy++) {
+            int y0, y1;
+            float ty = 0.0f;
+            if (l->bilinear)
+                bilinear_src(oy, l->scale, in->h, &y0, &y1, &ty);
+            else
+                y0 = y1 = oy / l->scale;
+            for (int ox = 0; ox < l->w; ox++) {
+                const float *dy = g->dy + (((size_t)b * l->h + oy) * l->w + ox) * (size_t)c;
+                int x0, x1;
+                float tx = 0.0f;
+                if (l->bilinear)
+                    bilinear_src(ox, l->scale, in->w, &x0, &x1, &tx);
+                else
+                    x0 = x1 = ox / l->scale;
+                for (int i = 0; i < c; i++) {
+                    if (!l->bilinear) {
+                        dsrc[((size_t)y0 * in->w + x0) * (size_t)c + (size_t)i] += dy[i];
+                        continue;
+                    }
+                    dsrc[((size_t)y0 * in->w + x0) * (size_t)c + (size_t)i] += dy[i] * (1 - ty) * (1 - tx);
+                    dsrc[((size_t)y0 * in->w + x1) * (size_t)c + (size_t)i] += dy[i] * (1 - ty) * tx;
+                    dsrc[((size_t)y1 * in->w + x0) * (size_t)c + (size_t)i] += dy[i] * ty * (1 - tx);
+                    dsrc[((size_t)y1 * in->w + x1) * (size_t)c + (size_t)i] += dy[i] * ty * tx;
+                }
+            }
+        }
+    }
+}
+
 const nn_opdef nn_op_upsample = {"upsample", MFR_OP_UPSAMPLE, MFR_ACT_NONE, 1, 1, up_parse, up_write, up_shape, NULL,
-                                 up_forward};
+                                 up_forward, up_backward};

@@ -270,3 +270,75 @@ void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const 
     for (long r = 0; r < nr; r++)
         mfr_act_apply(x + (size_t)r * (size_t)c, (size_t)c, act, param, prelu, 0, c);
 }
+
+/* ---------------------------------------------------------- gradients */
+
+static float act_derivative(float z, mfr_act act, float param, float slope)
+{
+    switch (act) {
+    case MFR_ACT_NONE:
+        return 1.0f;
+    case MFR_ACT_RELU:
+        return z > 0.0f ? 1.0f : 0.0f;
+    case MFR_ACT_RELU6:
+        return z > 0.0f && z < 6.0f ? 1.0f : 0.0f;
+    case MFR_ACT_LEAKY:
+        return z < 0.0f ? param : 1.0f;
+    case MFR_ACT_PRELU:
+        return z < 0.0f ? slope : 1.0f;
+    case MFR_ACT_SIGMOID: {
+        float s = 1.0f / (1.0f + expf(-z));
+        return s * (1.0f - s);
+    }
+    case MFR_ACT_TANH: {
+        float t = tanhf(z);
+        return 1.0f - t * t;
+    }
+    case MFR_ACT_HSWISH:
+        return z < -3.0f ? 0.0f : z > 3.0f ? 1.0f : (2.0f * z + 3.0f) / 6.0f;
+    }
+    return 1.0f;
+}
+
+void nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
+                     const float *prelu, float *dslope)
+{
+    long nr = (long)rows;
+    /* Slopes first (dz may overwrite z below): per-channel sums in row order,
+     * on one thread, so the result does not depend on the thread count. */
+    if (act == MFR_ACT_PRELU && dslope)
+        for (size_t r = 0; r < rows; r++)
+            for (int i = 0; i < c; i++)
+                if (z[r * (size_t)c + (size_t)i] < 0.0f)
+                    dslope[i] += dy[r * (size_t)c + (size_t)i] * z[r * (size_t)c + (size_t)i];
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long r = 0; r < nr; r++) {
+        size_t o = (size_t)r * (size_t)c;
+        for (int i = 0; i < c; i++)
+            dz[o + (size_t)i] = dy[o + (size_t)i] * act_derivative(z[o + (size_t)i], act, param, prelu ? prelu[i] : 0.0f);
+    }
+}
+
+void nn_channel_sum(const float *x, size_t rows, int c, float *sum)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++)
+            sum[i] += x[r * (size_t)c + (size_t)i];
+}
+
+void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
+                    float *dgamma, float *dbeta)
+{
+    const float *mean = bn->params[MFR_P_MEAN]->data, *var = bn->params[MFR_P_VAR]->data;
+    if (dgamma)
+        for (size_t r = 0; r < rows; r++)
+            for (int i = 0; i < c; i++) {
+                size_t o = r * (size_t)c + (size_t)i;
+                dgamma[i] += (float)((double)dz[o] * ((double)u[o] - mean[i]) / sqrt((double)var[i] + bn->bn_eps));
+            }
+    if (dbeta)
+        nn_channel_sum(dz, rows, c, dbeta);
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++)
+            dz[r * (size_t)c + (size_t)i] *= scale[i];
+}

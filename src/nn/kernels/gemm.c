@@ -193,7 +193,14 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     const int MR = bl.mr, NR = bl.nr;
     int nthreads = mfr_threads();
     int kc_max = k < bl.kc ? k : bl.kc;
-    int mc_max = m < bl.mc ? (m + MR - 1) / MR * MR : bl.mc;
+    /* Blocks of M: at most MC rows, at least one per thread when there are
+     * enough rows, and of equal size (rounded to MR) so no thread waits. */
+    int nb_m = (m + bl.mc - 1) / bl.mc, row_panels = (m + MR - 1) / MR;
+    if (nb_m < nthreads)
+        nb_m = nthreads < row_panels ? nthreads : row_panels;
+    int mc_blk = ((m + nb_m - 1) / nb_m + MR - 1) / MR * MR;
+    nb_m = (m + mc_blk - 1) / mc_blk;
+    int mc_max = mc_blk;
     int nc_max = n < bl.nc ? (n + NR - 1) / NR * NR : bl.nc;
     size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
     size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
@@ -205,7 +212,6 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
         return;
     }
     float *bbuf = ws;
-    int nb_m = (m + bl.mc - 1) / bl.mc;
 
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel num_threads(nthreads)
@@ -245,7 +251,7 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
 #endif
                 for (int item = 0; item < nb_m * nb_n; item++) {
                     int ib = item / nb_n, jb = item % nb_n;
-                    int i0 = ib * bl.mc, mc = m - i0 < bl.mc ? m - i0 : bl.mc;
+                    int i0 = ib * mc_blk, mc = m - i0 < mc_blk ? m - i0 : mc_blk;
                     if (ib != packed_ib) {
                         gemm_pack_a(kr, a, i0, mc, pc, kc, abuf);
                         packed_ib = ib;
