@@ -627,6 +627,10 @@ START_TEST(test_detect_files)
     ck_assert(strstr(js, "detect/subsets/easy/ap50\t1\n"));
     /* Hard (h < 32): face b, detected after no in-range FP... c's FP is 50 px: ignored. */
     ck_assert(strstr(js, "detect/subsets/hard/ap50\t1\n"));
+    /* Mask subsets: the FP on c (no face) counts in each; a's detection is
+     * ignored in the surgical subset. surgical: FP then TP: AP 1/2. */
+    ck_assert(strstr(js, "detect/subsets/mask=surgical/ap50\t0.5\n"));
+    ck_assert(strstr(js, "detect/subsets/mask=none/ap50\t1\n"));
     ck_assert(strstr(js, "detect/landmarks/nme\t0.05\n"));
     ck_assert(strstr(js, "detect/recall_at_fppi/1\t1\n"));
     tu_cleanup();

@@ -317,7 +317,8 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
     {
         mfr_afile fj = {0}, ft = {0}, fp = {0};
         jw w;
-        subset subs[3 + 16];
+        subset subs[4 + 16];
+        char mask_names[4 + 16][128];
         int ns = 0;
         subset all = {"all", -INFINITY, INFINITY, -1};
         double fppi[] = {0.01, 0.1, 1.0};
@@ -332,8 +333,11 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
         subs[ns++] = (subset){"easy", 64, INFINITY, -1};
         subs[ns++] = (subset){"medium", 32, 64, -1};
         subs[ns++] = (subset){"hard", -INFINITY, 32, -1};
-        for (int k = 0; k < masks.n && ns < (int)(sizeof subs / sizeof *subs); k++)
-            subs[ns++] = (subset){masks.s[k], -INFINITY, INFINITY, k};
+        for (int k = 0; k < masks.n && ns < (int)(sizeof subs / sizeof *subs); k++) {
+            snprintf(mask_names[ns], sizeof mask_names[0], "%s=%s", o->mask_col, masks.s[k]);
+            subs[ns] = (subset){mask_names[ns], -INFINITY, INFINITY, k};
+            ns++;
+        }
         jw_begin(&w, fj.fp, ft.fp);
         jw_str(&w, "kind", "detect");
         jw_str(&w, "label", o->label);
