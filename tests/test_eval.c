@@ -505,6 +505,49 @@ START_TEST(test_bootstrap_deterministic)
 }
 END_TEST
 
+START_TEST(test_pairs_files)
+{
+    /* 4 images of 2 subjects; row 3 failed (acquired=0). */
+    const float e[] = {1, 0, 0.6f, 0.8f, 0, 1, 0.8f, 0.6f};
+    const char *man = "file,identity,mask,acquired\na,s1,none,1\nb,s1,surgical,1\nc,s2,none,1\nd,s2,none,0\n";
+    const char *pairs = "enrol,probe,mated\na,b,1\na,c,0\n2,3,1\nb,c,0\n";
+    const char *bad = "enrol,probe,mated\na,b,1\na,c,1\n";
+    mfr_verify_opts o;
+    mfr_vset *s;
+    mfr_verify_stats st;
+    int g;
+    mfr_verify_opts_default(&o);
+    tu_ok(mfr_npy_write(tu_tmp("e.npy"), e, 4, 2));
+    tu_write(tu_tmp("m.csv"), man, strlen(man));
+    tu_write(tu_tmp("p.csv"), pairs, strlen(pairs));
+    tu_write(tu_tmp("bad.csv"), bad, strlen(bad));
+    tu_ok(mfr_vset_load_pairs(tu_tmp("e.npy"), tu_tmp("m.csv"), tu_tmp("p.csv"), &o, &s));
+    tu_ok(mfr_vset_stats(s, 0, &o, &st));
+    ck_assert_uint_eq(st.mated, 1);
+    ck_assert_uint_eq(st.nonmated, 2);
+    ck_assert_uint_eq(st.fta_mated, 1);
+    /* a.b = 0.6 (mated); a.c = 0, b.c = 0.8 (non-mated). t1 = 0.6: FNMR 0,
+     * FMR 1/2; t2 = 0.8: FNMR 1, FMR 1/2. 0 + 1/2 <= 1/2 + 1, so [low, high]
+     * = [FNMR(t1), FMR(t1)] = [0, 1/2] and EER 1/4. */
+    ck_assert(st.eer.low == 0 && st.eer.high == 0.5 && st.eer.eer == 0.25);
+    g = mfr_vset_find(s, "mask_pair=none:surgical");
+    ck_assert_int_ge(g, 0);
+    tu_ok(mfr_vset_stats(s, g, &o, &st));
+    ck_assert_uint_eq(st.mated, 1);
+    mfr_vset_free(s);
+    ck_assert_int_ne(mfr_vset_load_pairs(tu_tmp("e.npy"), tu_tmp("m.csv"), tu_tmp("bad.csv"), &o, &s), MFR_OK);
+    ck_assert_msg(strstr(mfr_last_error(), "bad.csv:3"), "%s", mfr_last_error());
+    /* All pairs from the files: 6 pairs, 3 with the failed row. */
+    tu_ok(mfr_vset_all_pairs(tu_tmp("e.npy"), tu_tmp("m.csv"), &o, &s));
+    tu_ok(mfr_vset_stats(s, 0, &o, &st));
+    ck_assert_uint_eq(st.mated, 1);
+    ck_assert_uint_eq(st.nonmated, 2);
+    ck_assert_uint_eq(st.fta_mated + st.fta_nonmated, 3);
+    mfr_vset_free(s);
+    tu_cleanup();
+}
+END_TEST
+
 /* ------------------------------------------------------------------- .npy */
 
 START_TEST(test_npy_roundtrip)
@@ -740,6 +783,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_scores_csv_malformed);
     tcase_add_test(tc, test_all_pairs_equals_pairs);
     tcase_add_test(tc, test_bootstrap_deterministic);
+    tcase_add_test(tc, test_pairs_files);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_add_test(tc, test_npy_roundtrip);

@@ -437,10 +437,6 @@ static int load_scores_csv(mfr_csv *csv, const char *path, const mfr_verify_opts
         }
         for (int c = 0; c < ncond; c++)
             vals[c] = mfr_csv_field(csv, cidx[c]);
-        if ((float)score != (float)score && !failed) {
-            rc = mfr_error(MFR_ERR_FORMAT, "%s: bad score", where);
-            break;
-        }
         if (!failed && fabs(score) > 3.4e38) {
             rc = mfr_error(MFR_ERR_FORMAT, "%s: score %g is outside the float range", where, score);
             break;
@@ -524,38 +520,25 @@ int mfr_vset_pairs_mem(const float *emb, size_t n, size_t dim, const int *identi
     return rc;
 }
 
-/* Resolves a pairs.csv reference: a manifest file name or a row index. */
-static int pair_row(const manifest *m, int cfile, const char *s, size_t *row, const char *where)
-{
-    long v;
-    if (cfile >= 0)
-        for (size_t i = 0; i < m->n; i++)
-            if (!strcmp(m->cells[cfile][i], s)) {
-                *row = i;
-                return MFR_OK;
-            }
-    if (mfr_parse_long(s, &v) == MFR_OK && v >= 0 && (size_t)v < m->n) {
-        *row = (size_t)v;
-        return MFR_OK;
-    }
-    return mfr_error(MFR_ERR_FORMAT, "%s: '%s' is neither a file of the manifest nor a row index 0..%zu", where,
-                     s, m->n ? m->n - 1 : 0);
-}
+/* A file name -> row lookup for big manifests: names sorted with their rows. */
+typedef struct name_row {
+    const char *name;
+    size_t row;
+} name_row;
 
-/* A file name -> row lookup for big manifests: sorted indices. */
 typedef struct name_index {
     const manifest *m;
-    int col;
-    size_t *ord;
+    name_row *ord;   /* NULL when the manifest has no 'file' column */
 } name_index;
 
-static const manifest *g_sort_m;
-static int g_sort_col;
-static int cmp_rows(const void *x, const void *y)
+static int cmp_name_row(const void *x, const void *y)
 {
-    return strcmp(g_sort_m->cells[g_sort_col][*(const size_t *)x], g_sort_m->cells[g_sort_col][*(const size_t *)y]);
+    const name_row *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->row > b->row) - (a->row < b->row);
 }
 
+/* A manifest file name, else a row index. */
 static int find_row(const name_index *ix, const char *s, size_t *row, const char *where)
 {
     size_t lo = 0, hi = ix->m->n;
@@ -563,9 +546,11 @@ static int find_row(const name_index *ix, const char *s, size_t *row, const char
     if (ix->ord) {
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            int c = strcmp(ix->m->cells[ix->col][ix->ord[mid]], s);
+            int c = strcmp(ix->ord[mid].name, s);
             if (c == 0) {
-                *row = ix->ord[mid];
+                while (mid > 0 && !strcmp(ix->ord[mid - 1].name, s))
+                    mid--; /* the first row of that name */
+                *row = ix->ord[mid].row;
                 return MFR_OK;
             }
             if (c < 0)
@@ -578,7 +563,8 @@ static int find_row(const name_index *ix, const char *s, size_t *row, const char
         *row = (size_t)v;
         return MFR_OK;
     }
-    return pair_row(ix->m, -1, s, row, where);
+    return mfr_error(MFR_ERR_FORMAT, "%s: '%s' is neither a file of the manifest nor a row index 0..%zu", where,
+                     s, ix->m->n ? ix->m->n - 1 : 0);
 }
 
 int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, const mfr_verify_opts *o,
@@ -610,17 +596,17 @@ int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, c
     cacq = manifest_col(&m, "acquired");
     cmask = manifest_col(&m, o->manifest_mask);
     ix.m = &m;
-    ix.col = manifest_col(&m, "file");
-    if (ix.col >= 0) {
-        if (!(ix.ord = malloc((m.n + 1) * sizeof *ix.ord))) {
-            rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
-            goto done;
+    {
+        int cfile = manifest_col(&m, "file");
+        if (cfile >= 0) {
+            if (!(ix.ord = malloc((m.n + 1) * sizeof *ix.ord))) {
+                rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            for (size_t i = 0; i < m.n; i++)
+                ix.ord[i] = (name_row){m.cells[cfile][i], i};
+            qsort(ix.ord, m.n, sizeof *ix.ord, cmp_name_row);
         }
-        for (size_t i = 0; i < m.n; i++)
-            ix.ord[i] = i;
-        g_sort_m = &m;
-        g_sort_col = ix.col;
-        qsort(ix.ord, m.n, sizeof *ix.ord, cmp_rows);
     }
     if ((rc = mfr_csv_open(ppath, &csv)) != MFR_OK)
         goto done;
