@@ -15,6 +15,7 @@
 #include "gemm_pack.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef MFR_HAVE_OPENMP
 #include <omp.h>
@@ -48,10 +49,17 @@ static int clampi(long v, long lo, long hi)
     return (int)(v < lo ? lo : v > hi ? hi : v);
 }
 
-/* Block sizes from the caches: the KC x NR micro-panel of B fills about half
- * of L1 (the other half streams A and C), the MC x KC block of A about half
- * of L2, the KC x NC panel of B a share of L3. KC changes the summation
- * order, so it depends only on the machine, never on the thread count. */
+/* Block sizes from the caches (docs/kernels.md):
+ *  - KC: the KC x NR micro-panel of B is reused by every MR-row micro-panel
+ *    of A in the inner loop, so it should live in L1: KC = L1d / (NR * 4),
+ *    at most 384 (past that the C tile is revisited rarely enough that a
+ *    longer k-loop buys nothing, and the panel no longer fits);
+ *  - MC: the MC x KC block of A is re-read for every micro-panel of B, so it
+ *    should live in L2; half of L2 leaves room for the B panel streaming
+ *    through and for C;
+ *  - NC: the KC x NC panel of B lives in L3 (a share of it; L3 is shared).
+ * KC changes the summation order, so it depends only on the machine, never
+ * on the thread count; MC and NC only change which thread does what. */
 static mfr_gemm_blocking blocking_for(const gemm_kernel *kr)
 {
     const mfr_cpu_info *ci = mfr_cpu();
@@ -62,9 +70,14 @@ static mfr_gemm_blocking blocking_for(const gemm_kernel *kr)
     bl.isa = kr->isa;
     bl.mr = kr->mr;
     bl.nr = kr->nr;
-    bl.kc = clampi(l1 / 2 / ((long)kr->nr * 4) / 8 * 8, 64, 512);
-    bl.mc = clampi(l2 / 2 / ((long)bl.kc * 4) / kr->mr * kr->mr, kr->mr, 2048 / kr->mr * kr->mr);
+    bl.kc = clampi(l1 / ((long)kr->nr * 4) / 16 * 16, 128, 384);
+    bl.mc = clampi(l2 / 2 / ((long)bl.kc * 4) / kr->mr * kr->mr, kr->mr, 1024 / kr->mr * kr->mr);
     bl.nc = clampi(l3 / 8 / ((long)bl.kc * 4) / kr->nr * kr->nr, kr->nr, 4096 / kr->nr * kr->nr);
+#ifdef MFR_GEMM_TUNING
+    if (getenv("KC")) bl.kc = atoi(getenv("KC"));
+    if (getenv("MC")) bl.mc = atoi(getenv("MC")) / kr->mr * kr->mr;
+    if (getenv("NC")) bl.nc = atoi(getenv("NC")) / kr->nr * kr->nr;
+#endif
     return bl;
 }
 
@@ -180,10 +193,17 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     const int MR = bl.mr, NR = bl.nr;
     int nthreads = mfr_threads();
     int kc_max = k < bl.kc ? k : bl.kc;
-    int mc_max = m < bl.mc ? (m + MR - 1) / MR * MR : bl.mc;
+    /* Blocks of M: at most MC rows, at least one per thread when there are
+     * enough rows, and of equal size (rounded to MR) so no thread waits. */
+    int nb_m = (m + bl.mc - 1) / bl.mc, row_panels = (m + MR - 1) / MR;
+    if (nb_m < nthreads)
+        nb_m = nthreads < row_panels ? nthreads : row_panels;
+    int mc_blk = ((m + nb_m - 1) / nb_m + MR - 1) / MR * MR;
+    nb_m = (m + mc_blk - 1) / mc_blk;
+    int mc_max = mc_blk;
     int nc_max = n < bl.nc ? (n + NR - 1) / NR * NR : bl.nc;
     size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
-    size_t a_floats = (size_t)kc_max * mc_max;
+    size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
     float *ws = workspace(b_floats + a_floats * (size_t)nthreads);
     if (!ws) {
         mfr_log(MFR_LOG_WARN, "gemm: no memory for packing buffers; using the slow unpacked path");
@@ -192,7 +212,6 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
         return;
     }
     float *bbuf = ws;
-    int nb_m = (m + bl.mc - 1) / bl.mc;
 
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel num_threads(nthreads)
@@ -212,15 +231,18 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
             if (nthreads > 1 && nb_m % nthreads != 0)
                 nb_n = nthreads < panels ? nthreads : panels;
             for (int pc = 0; pc < k; pc += bl.kc) {
-                int kc = k - pc < bl.kc ? k - pc : bl.kc;
+                int kc = k - pc < bl.kc ? k - pc : bl.kc, kcp = gemm_kc_padded(kr, kc);
                 if (!pb) {
+                    /* Each thread packs a contiguous range of panels. */
 #ifdef MFR_HAVE_OPENMP
 #pragma omp for schedule(static)
 #endif
-                    for (int jp = 0; jp < panels; jp++) {
-                        int j0 = jp * NR;
-                        gemm_pack_b(transb, b, ldb, pc, kc, jc + j0, nc - j0 < NR ? nc - j0 : NR, NR,
-                                    bbuf + (ptrdiff_t)j0 * kc);
+                    for (int chunk = 0; chunk < nthreads; chunk++) {
+                        int q0 = (int)((int64_t)panels * chunk / nthreads);
+                        int q1 = (int)((int64_t)panels * (chunk + 1) / nthreads);
+                        int j0 = q0 * NR, j1 = q1 * NR < nc ? q1 * NR : nc;
+                        if (j1 > j0)
+                            gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + j0, j1 - j0, bbuf + (ptrdiff_t)j0 * kc);
                     }
                 }
                 int packed_ib = -1;
@@ -229,9 +251,9 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
 #endif
                 for (int item = 0; item < nb_m * nb_n; item++) {
                     int ib = item / nb_n, jb = item % nb_n;
-                    int i0 = ib * bl.mc, mc = m - i0 < bl.mc ? m - i0 : bl.mc;
+                    int i0 = ib * mc_blk, mc = m - i0 < mc_blk ? m - i0 : mc_blk;
                     if (ib != packed_ib) {
-                        gemm_pack_a(a, i0, mc, pc, kc, MR, abuf);
+                        gemm_pack_a(kr, a, i0, mc, pc, kc, abuf);
                         packed_ib = ib;
                     }
                     int jp0 = (int)((int64_t)jb * panels / nb_n), jp1 = (int)((int64_t)(jb + 1) * panels / nb_n);
@@ -245,7 +267,7 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
                             tile_ep(&t, ep, alpha, beta, i, j);
                             t.first = pc == 0;
                             t.last = pc + kc == k;
-                            kr->packed(kc, abuf + (ptrdiff_t)ip * kc, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
+                            kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
                                        ldc, mr, nr, &t);
                         }
                     }
@@ -304,7 +326,7 @@ int mfr_gemm_pack_b(char transb, int k, int n, const float *b, int ldb, mfr_pack
         return MFR_ERR_NOMEM;
     }
     if (k > 0 && n > 0)
-        gemm_pack_b(tb, b, ldb, 0, k, 0, n, kr->nr, pb->data);
+        gemm_pack_b(kr, tb, b, ldb, 0, k, 0, n, pb->data);
     *out = pb;
     return MFR_OK;
 }

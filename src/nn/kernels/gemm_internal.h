@@ -23,18 +23,30 @@ typedef struct gemm_tile_ep {
 } gemm_tile_ep;
 
 /* One micro-kernel call: C[0:m, 0:n] (m <= MR, n <= NR) from a kc-long
- * product. A is read at a[i * rsa + p * csa], B at b[p * ldb + j]:
- * packed operands use rsa = 1, csa = MR, ldb = NR (zero padded to full
- * MR and NR); the no-packing path passes the caller's strides, and the
- * kernel then reads only rows < m and columns < n. */
+ * product. Packed: A is a packed panel (layout in gemm_pack.c, k-block kb)
+ * and B is read at b[p * NR + j], both zero padded to full MR and NR
+ * (rsa, csa, ldb are ignored). Strided (the no-packing path): A is read at
+ * a[i * rsa + p * csa] and B at b[p * ldb + j], only rows < m and
+ * columns < n. */
 typedef void (*gemm_ukernel_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
+
+/* Optional vectorised packing, zero padded; NULL: the portable packer.
+ * pack_a_n packs one panel (rows <= MR) of a row-major A; pack_b_n packs
+ * cols columns (any number: ceil(cols / NR) panels of kc x NR, panel q at
+ * dst + q * kc * NR) of a row-major B, walking B row by row so that the
+ * reads stream through memory. */
+typedef void (*gemm_pack_a_fn)(const float *a, ptrdiff_t lda, int rows, int kc, float *dst);
+typedef void (*gemm_pack_b_fn)(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst);
 
 typedef struct gemm_kernel {
     mfr_isa isa;
     int mr, nr;
+    int kb;                   /* k-block of the packed A layout (gemm_pack.c) */
     gemm_ukernel_fn packed;   /* operands packed (rsa = 1, csa = MR, ldb = NR) */
     gemm_ukernel_fn strided;  /* operands in place */
+    gemm_pack_a_fn pack_a_n;  /* A not transposed: a[i * lda + p] */
+    gemm_pack_b_fn pack_b_n;  /* B not transposed: b[p * ldb + j] */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */

@@ -25,4 +25,11 @@ static void ukernel(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const 
         }
 }
 
-const gemm_kernel gemm_kernel_scalar_4x8 = {MFR_ISA_SCALAR, MR, NR, ukernel, ukernel};
+static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    (void)rsa, (void)csa, (void)ldb;
+    ukernel(kc, a, 1, MR, b, NR, c, ldc, m, n, ep);
+}
+
+const gemm_kernel gemm_kernel_scalar_4x8 = {MFR_ISA_SCALAR, MR, NR, 1, ukernel_packed, ukernel, NULL, NULL};
