@@ -97,7 +97,8 @@ typedef struct mfr_verify_opts {
     const char *unmasked;     /* the unmasked mask state: "none" */
     const char *enrol_mask;   /* condition columns holding the mask states */
     const char *probe_mask;   /*   ("enrol_mask", "probe_mask") */
-    const char *manifest_mask;/* manifest column of the mask state ("mask") */
+    const char *manifest_mask;/* manifest column of the mask state (NULL: "mask_type" if
+                                 present, else "mask") */
     int bootstrap;            /* replicates for the EER interval (0: none) */
     uint64_t seed;
     const char *label;        /* system name in reports ("system") */
@@ -211,7 +212,8 @@ int mfr_eval_identify(const char *npy, const char *manifest, const mfr_identify_
 /* -------------------------------------------------------------- detection */
 
 typedef struct mfr_detect_opts {
-    const char *mask_col;     /* manifest column of the mask state ("mask") */
+    const char *faces;        /* truth, one row per face (NULL: the manifest, else faces.csv beside it) */
+    const char *mask_col;     /* truth column of the mask state (NULL: "mask_type" if present, else "mask") */
     double level;
     const char *label;
 } mfr_detect_opts;

@@ -500,7 +500,7 @@ int mfr_vset_all_pairs(const char *npy, const char *mpath, const mfr_verify_opts
         rc = mfr_error(MFR_ERR_FORMAT, "%s:1: no 'identity' column", mpath);
         goto done;
     }
-    cmask = manifest_col(&m, o->manifest_mask);
+    cmask = manifest_col(&m, verify_mask_column(&m, o, 0));
     cacq = manifest_col(&m, "acquired");
     identity = malloc((m.n + 1) * sizeof *identity);
     cond = malloc((m.n + 1) * sizeof *cond);
@@ -517,8 +517,9 @@ int mfr_vset_all_pairs(const char *npy, const char *mpath, const mfr_verify_opts
             goto done;
         }
         if (conds.n > MAX_COND_VALUES) {
-            rc = mfr_error(MFR_ERR_RANGE, "%s:%zu: column '%s' has more than %d values", mpath, i + 2,
-                           o->manifest_mask, MAX_COND_VALUES);
+            rc = mfr_error(MFR_ERR_RANGE, "%s:%zu: column '%s' has more than %d values (all-pairs keeps a "
+                           "histogram per pair of values; choose another --mask-column)", mpath, i + 2,
+                           verify_mask_column(&m, o, 0), MAX_COND_VALUES);
             goto done;
         }
         if (cacq >= 0) {

@@ -22,7 +22,7 @@ void mfr_verify_opts_default(mfr_verify_opts *o)
     o->unmasked = "none";
     o->enrol_mask = "enrol_mask";
     o->probe_mask = "probe_mask";
-    o->manifest_mask = "mask";
+    o->manifest_mask = NULL; /* "mask_type" if the manifest has it, else "mask" */
     o->bootstrap = 200;
     o->seed = 1;
     o->label = "system";
