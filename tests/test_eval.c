@@ -109,23 +109,30 @@ START_TEST(test_rates_by_hand)
     dist_of(&m, MATED, 4);
     dist_of(&n, NONMATED, 10);
     /* t = 0.5: matches are score >= t, so 0.5 counts: FMR 3/10, FNMR 1/4. */
-    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 0.0, 0.0, &p));
+    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 0, 0, &p));
     ck_assert_uint_eq(p.false_matches, 3);
     ck_assert_uint_eq(p.false_non_matches, 1);
     ck_assert(p.fmr == 0.3 && p.fnmr == 0.25 && p.tar == 0.75);
-    /* FAR and FRR with failures to acquire. */
-    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 0.2, 0.1, &p));
-    ck_assert(fabs(p.far - 0.3 * 0.9) < 1e-15);
-    ck_assert(fabs(p.frr - (0.2 + 0.25 * 0.8)) < 1e-15);
+    /* FAR and FRR with failures to acquire: 1 failed of 5 mated attempts
+     * (FTA_m 0.2), 2 of 12 non-mated (FTA_n 1/6): FAR = 0.3 (1 - 1/6) = 3/12,
+     * FRR = 0.2 + 0.25 * 0.8 = 2/5, each with its binomial interval. */
+    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 1, 2, &p));
+    ck_assert(fabs(p.far - 0.3 * (1 - 2.0 / 12)) < 1e-15 && p.far == 3.0 / 12);
+    ck_assert(fabs(p.frr - (0.2 + 0.25 * 0.8)) < 1e-15 && p.frr == 2.0 / 5);
+    {
+        double lo, hi;
+        mfr_clopper_pearson(2, 5, 0.95, &lo, &hi);
+        ck_assert(p.frr_lo == lo && p.frr_hi == hi);
+    }
     /* FMR 0.1 of 10 allows 1 false match: the threshold lies just above the
      * second largest non-mated score (0.6), so only 0.75 matches. */
-    tu_ok(mfr_verify_at_fmr(&m, &n, 0.1, 0.95, 0.0, 0.0, &p));
+    tu_ok(mfr_verify_at_fmr(&m, &n, 0.1, 0.95, 0, 0, &p));
     ck_assert(p.supported);
     ck_assert(p.threshold == nextafterf(0.6f, INFINITY));
     ck_assert_uint_eq(p.false_matches, 1);
     ck_assert(p.fnmr == 0.25);
     /* 10 non-mated comparisons cannot support FMR 0.01. */
-    tu_ok(mfr_verify_at_fmr(&m, &n, 0.01, 0.95, 0.0, 0.0, &p));
+    tu_ok(mfr_verify_at_fmr(&m, &n, 0.01, 0.95, 0, 0, &p));
     ck_assert(!p.supported && isnan(p.fnmr));
     mfr_dist_free(&m);
     mfr_dist_free(&n);

@@ -116,7 +116,7 @@ typedef struct mfr_verify_point {
     float threshold;          /* match: score >= threshold */
     uint64_t false_matches, false_non_matches;
     double fmr, fmr_lo, fmr_hi, fnmr, fnmr_lo, fnmr_hi;
-    double tar, far, frr;
+    double tar, far, far_lo, far_hi, frr, frr_lo, frr_hi;
 } mfr_verify_point;
 
 /* The equal error rate as defined for FVC2000 (Maio et al. 2002): with
@@ -143,13 +143,13 @@ typedef struct mfr_verify_stats {
     double min_fmr_supported; /* 1 / nonmated: the smallest FMR the sample supports */
 } mfr_verify_stats;
 
-/* Rates at threshold t (match: score >= t). fta_m, fta_nm are the failure
- * rates used for FRR and FAR. */
+/* Rates at threshold t (match: score >= t). fta_m, fta_nm count the failed
+ * mated and non-mated comparisons, for FRR and FAR. */
 int mfr_verify_at_threshold(const mfr_dist *mated, const mfr_dist *nonmated, float t, double level,
-                            double fta_m, double fta_nm, mfr_verify_point *out);
+                            uint64_t fta_m, uint64_t fta_nm, mfr_verify_point *out);
 /* The smallest threshold with FMR <= target, and the rates there. */
 int mfr_verify_at_fmr(const mfr_dist *mated, const mfr_dist *nonmated, double target, double level,
-                      double fta_m, double fta_nm, mfr_verify_point *out);
+                      uint64_t fta_m, uint64_t fta_nm, mfr_verify_point *out);
 int mfr_verify_eer(const mfr_dist *mated, const mfr_dist *nonmated, mfr_eer *out);
 
 /* A verification experiment: groups of comparisons ("overall" first, then one
