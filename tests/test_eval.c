@@ -551,6 +551,16 @@ START_TEST(test_pairs_files)
     ck_assert_uint_eq(st.nonmated, 2);
     ck_assert_uint_eq(st.fta_mated + st.fta_nonmated, 3);
     mfr_vset_free(s);
+    /* Without failures the embeddings are scored in place: rows a, b, c. */
+    {
+        const int ids[] = {1, 1, 2};
+        tu_ok(mfr_vset_all_pairs_mem(e, 3, 2, ids, NULL, NULL, 0, NULL, &o, &s));
+        tu_ok(mfr_vset_stats(s, 0, &o, &st));
+        ck_assert_uint_eq(st.mated, 1);
+        ck_assert_uint_eq(st.nonmated, 2);
+        ck_assert(st.eer.eer == 0.25);
+        mfr_vset_free(s);
+    }
     tu_cleanup();
 }
 END_TEST

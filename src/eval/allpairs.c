@@ -208,12 +208,12 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
                          o->hist_bits, o->block);
     if (dim == 0 || dim > (1u << 20))
         return mfr_error(MFR_ERR_ARG, "all-pairs: embedding dimension %zu", dim);
-    /* Failed rows (flagged, or all NaN) take part in no scoring. */
+    /* Failed rows (flagged, or all NaN) take part in no scoring; the others
+     * are copied together only when some row failed. */
     bad = calloc(n + 1, 1);
-    e = mfr_alloc((n + 1) * dim * sizeof *e);
     id = malloc((n + 1) * sizeof *id);
     cd = malloc((n + 1) * sizeof *cd);
-    if (!bad || !e || !id || !cd) {
+    if (!bad || !id || !cd) {
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory for %zu embeddings", n);
         goto done;
     }
@@ -223,11 +223,20 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
             allnan = isnan(emb[i * dim + k]);
         bad[i] = (failed && failed[i]) || allnan;
         if (!bad[i]) {
-            memcpy(e + m * dim, emb + i * dim, dim * sizeof *e);
             id[m] = identity[i];
             cd[m] = n_cond ? cond[i] : 0;
             m++;
         }
+    }
+    if (m < n) {
+        size_t k = 0;
+        if (!(e = mfr_alloc((m + 1) * dim * sizeof *e))) {
+            rc = mfr_error(MFR_ERR_NOMEM, "out of memory for %zu embeddings", m);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!bad[i])
+                memcpy(e + dim * k++, emb + i * dim, dim * sizeof *e);
     }
     /* Groups: overall, then one per unordered pair of condition values. */
     if (!(s = vset_new("all-pairs", "memory"))) {
@@ -266,7 +275,7 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
                 gid[x * n_cond + y] = gid[f * n_cond + l];
             }
     }
-    a.e = e;
+    a.e = e ? e : emb;
     a.m = m;
     a.dim = dim;
     a.block = (size_t)o->block;
