@@ -208,12 +208,12 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
                          o->hist_bits, o->block);
     if (dim == 0 || dim > (1u << 20))
         return mfr_error(MFR_ERR_ARG, "all-pairs: embedding dimension %zu", dim);
-    /* Failed rows (flagged, or all NaN) take part in no scoring. */
+    /* Failed rows (flagged, or all NaN) take part in no scoring; the others
+     * are copied together only when some row failed. */
     bad = calloc(n + 1, 1);
-    e = mfr_alloc((n + 1) * dim * sizeof *e);
     id = malloc((n + 1) * sizeof *id);
     cd = malloc((n + 1) * sizeof *cd);
-    if (!bad || !e || !id || !cd) {
+    if (!bad || !id || !cd) {
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory for %zu embeddings", n);
         goto done;
     }
@@ -223,11 +223,20 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
             allnan = isnan(emb[i * dim + k]);
         bad[i] = (failed && failed[i]) || allnan;
         if (!bad[i]) {
-            memcpy(e + m * dim, emb + i * dim, dim * sizeof *e);
             id[m] = identity[i];
             cd[m] = n_cond ? cond[i] : 0;
             m++;
         }
+    }
+    if (m < n) {
+        size_t k = 0;
+        if (!(e = mfr_alloc((m + 1) * dim * sizeof *e))) {
+            rc = mfr_error(MFR_ERR_NOMEM, "out of memory for %zu embeddings", m);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!bad[i])
+                memcpy(e + dim * k++, emb + i * dim, dim * sizeof *e);
     }
     /* Groups: overall, then one per unordered pair of condition values. */
     if (!(s = vset_new("all-pairs", "memory"))) {
@@ -266,7 +275,7 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
                 gid[x * n_cond + y] = gid[f * n_cond + l];
             }
     }
-    a.e = e;
+    a.e = e ? e : emb;
     a.m = m;
     a.dim = dim;
     a.block = (size_t)o->block;
@@ -500,7 +509,7 @@ int mfr_vset_all_pairs(const char *npy, const char *mpath, const mfr_verify_opts
         rc = mfr_error(MFR_ERR_FORMAT, "%s:1: no 'identity' column", mpath);
         goto done;
     }
-    cmask = manifest_col(&m, o->manifest_mask);
+    cmask = manifest_col(&m, verify_mask_column(&m, o, 0));
     cacq = manifest_col(&m, "acquired");
     identity = malloc((m.n + 1) * sizeof *identity);
     cond = malloc((m.n + 1) * sizeof *cond);
@@ -517,8 +526,9 @@ int mfr_vset_all_pairs(const char *npy, const char *mpath, const mfr_verify_opts
             goto done;
         }
         if (conds.n > MAX_COND_VALUES) {
-            rc = mfr_error(MFR_ERR_RANGE, "%s:%zu: column '%s' has more than %d values", mpath, i + 2,
-                           o->manifest_mask, MAX_COND_VALUES);
+            rc = mfr_error(MFR_ERR_RANGE, "%s:%zu: column '%s' has more than %d values (all-pairs keeps a "
+                           "histogram per pair of values; choose another --mask-column)", mpath, i + 2,
+                           verify_mask_column(&m, o, 0), MAX_COND_VALUES);
             goto done;
         }
         if (cacq >= 0) {
