@@ -4,4 +4,5 @@
 #include "mfr/core.h"
 #include "mfr/img.h"
 #include "mfr/kernels.h"
+#include "mfr/train.h"
 #endif
