@@ -313,6 +313,19 @@ typedef struct mfr_build_info {
 } mfr_build_info;
 const mfr_build_info *mfr_build(void);
 
+/* -------------------------------------------------------------- .npy files */
+/* NumPy .npy float32 matrices (src/core/npy.c; format in docs/metrics.md).
+ * Embeddings are stored this way: rows x cols float32, row-major, so that
+ * numpy.load() reads them directly. Reading accepts versions 1-3, '<f4' and
+ * '>f4', C order, 1-d (n x 1) or 2-d shapes; more than max_values values are
+ * refused before any allocation. *data is freed with mfr_free. */
+int mfr_npy_read(const char *path, size_t max_values, float **data, size_t *rows, size_t *cols);
+/* The same from a memory buffer; `name` is used in messages. */
+int mfr_npy_parse(const void *buf, size_t size, const char *name, size_t max_values, float **data, size_t *rows,
+                  size_t *cols);
+/* Writes version 1.0, '<f4', atomically. */
+int mfr_npy_write(const char *path, const float *data, size_t rows, size_t cols);
+
 #ifdef __cplusplus
 }
 #endif

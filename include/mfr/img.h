@@ -29,6 +29,8 @@ extern "C" {
 
 #define MFR_IMAGE_MAX_DIM 32768
 #define MFR_IMAGE_MAX_PIXELS (1L << 27) /* 134 Mpixel */
+#define MFR_IMAGE_MAX_FILE ((size_t)1 << 30) /* mfr_image_read refuses larger files */
+#define MFR_JPEG_QUALITY_DEFAULT 95       /* mfr_image_write's JPEG quality */
 
 typedef struct mfr_image {
     int width, height, channels;
@@ -40,9 +42,15 @@ typedef enum mfr_image_format {
     MFR_IMAGE_UNKNOWN = 0, MFR_IMAGE_PNG, MFR_IMAGE_JPEG, MFR_IMAGE_PNM
 } mfr_image_format;
 
-/* Allocates (zeroed) pixel memory; any previous data is NOT freed. */
+/* Allocates (zeroed) pixel memory with stride = width * channels; any
+ * previous data is NOT freed. Sizes beyond the limits are MFR_ERR_RANGE. */
 int mfr_image_alloc(mfr_image *im, int width, int height, int channels);
+/* MFR_OK when channels is 1, 3 or 4, both sides are in [1, MFR_IMAGE_MAX_DIM]
+ * and the pixel count is at most MFR_IMAGE_MAX_PIXELS; else an error naming
+ * `what`. Decoders call it on header values before allocating anything. */
+int mfr_image_check_size(int width, int height, int channels, const char *what);
 void mfr_image_free(mfr_image *im);
+/* dst = a new, tightly packed copy of src (previous dst data NOT freed). */
 int mfr_image_copy(const mfr_image *src, mfr_image *dst);
 static inline uint8_t *mfr_image_row(const mfr_image *im, int y) { return im->data + (size_t)y * im->stride; }
 
@@ -51,13 +59,24 @@ static inline uint8_t *mfr_image_row(const mfr_image *im, int y) { return im->da
 mfr_image_format mfr_image_sniff(const void *data, size_t size);
 mfr_image_format mfr_image_format_from_path(const char *path);
 /* Decodes PNG, JPEG or PNM from memory; `name` appears in messages. 16-bit
- * PNG is reduced to 8 bits, palettes expanded; grey+alpha becomes RGBA. */
+ * PNG is reduced to 8 bits, palettes expanded; grey+alpha becomes RGBA.
+ * JPEG: grey or RGB (CMYK is MFR_ERR_UNSUPPORTED); libjpeg's warnings that
+ * pixel data is missing or corrupt (premature end, bad Huffman code...) are
+ * errors. PNM: P2, P3, P5,
+ * P6 with maxval 1..65535, scaled to 8 bits. On failure *out is zeroed. */
 int mfr_image_decode(const void *data, size_t size, const char *name, mfr_image *out);
+/* As mfr_image_decode, with a lower pixel limit (at most
+ * MFR_IMAGE_MAX_PIXELS; <= 0 means that): larger images are MFR_ERR_RANGE
+ * before anything is allocated. For callers that know what size to expect,
+ * and for fuzzing. */
+int mfr_image_decode_max(const void *data, size_t size, const char *name, long max_pixels, mfr_image *out);
 int mfr_image_read(const char *path, mfr_image *out);
-/* Writes by extension (.png, .jpg/.jpeg, .ppm/.pgm/.pnm), atomically. */
+/* Writes by extension (.png, .jpg/.jpeg, .ppm/.pgm/.pnm), atomically. JPEG
+ * uses MFR_JPEG_QUALITY_DEFAULT and 1 or 3 channels; .pgm needs 1 channel,
+ * .ppm 3, .pnm 1 or 3 (PNM has no alpha). */
 int mfr_image_write(const char *path, const mfr_image *im);
 int mfr_image_write_jpeg(const char *path, const mfr_image *im, int quality);
-/* Encoders into malloc'd memory (free with free). */
+/* Encoders into malloc'd memory (free with free). JPEG quality 1..100. */
 int mfr_png_encode(const mfr_image *im, void **data, size_t *size);
 int mfr_jpeg_encode(const mfr_image *im, int quality, void **data, size_t *size);
 int mfr_pnm_encode(const mfr_image *im, void **data, size_t *size);

@@ -4,5 +4,8 @@
 #include "mfr/core.h"
 #include "mfr/img.h"
 #include "mfr/kernels.h"
+#include "mfr/nn.h"
 #include "mfr/train.h"
+#include "mfr/eval.h"
+#include "mfr/face.h"
 #endif

@@ -1,1 +1,30 @@
-# src/face: see docs/architecture.md
+# src/face: the synthetic masked-face generator (synth/), alignment, the LBP
+# baseline; see docs/datasets.md and docs/architecture.md.
+pkginclude_HEADERS += include/mfr/face.h
+noinst_HEADERS += src/face/synth/synth.h
+libmfr_la_SOURCES += \
+	src/face/synth/identity.c src/face/synth/head.c src/face/synth/texture.c \
+	src/face/synth/mask.c src/face/synth/raster.c src/face/synth/render.c \
+	src/face/synth/camera.c src/face/synth/recipe.c src/face/synth/recipe.h \
+	src/face/synth/dataset.c src/face/synth/scene.c \
+	src/face/synth/photo.c src/face/align.c src/face/lbp.c
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_synth
+tests_test_synth_SOURCES = tests/test_synth.c tests/testutil.c tests/testutil.h
+tests_test_synth_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_synth_LDADD = $(TEST_LINK_LIBS)
+tests_test_synth_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_synth
+endif
+
+# The detector front-end (decode, NMS, letterbox) and its suite.
+libmfr_la_SOURCES += src/face/detect.c
+if HAVE_CHECK
+check_PROGRAMS += tests/test_detect
+tests_test_detect_SOURCES = tests/test_detect.c tests/testutil.c tests/testutil.h
+tests_test_detect_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_detect_LDADD = $(TEST_LINK_LIBS)
+tests_test_detect_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_detect
+endif

@@ -1,0 +1,97 @@
+/* mfr bench: kernel benchmarks against peer libraries (internal to the
+ * mfr command; see bench/README.md). Timings alternate between contenders
+ * after a warm-up, are repeated, and are reported as medians and ratios. */
+#ifndef MFR_BENCH_H
+#define MFR_BENCH_H
+
+#include <stddef.h>
+#include "mfr/kernels.h"
+
+enum { BENCH_MAX_THREADS = 16, BENCH_MAX_CONTENDERS = 4 };
+
+typedef struct bench_opts {
+    int threads[BENCH_MAX_THREADS];  /* thread counts to run */
+    int nthreads;
+    int reps;                        /* timed samples per contender */
+    double sample_s;                 /* minimum seconds per sample (small shapes are batched) */
+    const char *shapes;              /* "square", "layers", "all" or a list "MxNxK,..." */
+    const char *csv, *plot;
+    int quiet;
+    int peers;                       /* 0: ours only */
+} bench_opts;
+
+/* One contender: run() does the work once. */
+typedef struct bench_contender {
+    const char *name;
+    void (*run)(void *ctx);
+    void *ctx;
+    void (*set_threads)(int threads);
+    double settle_s;                 /* idle time after each sample (OpenBLAS threads spin) */
+} bench_contender;
+
+/* One measured line: a shape at a thread count, every contender's median. */
+typedef struct bench_result {
+    char shape[64];
+    char kind[16];
+    int threads;
+    double flop;                     /* floating-point operations per run */
+    double bytes;                    /* minimum memory traffic per run (0: not reported) */
+    double bw_gbs;                   /* measured copy bandwidth for that working set and thread count */
+    int ncont;
+    char names[BENCH_MAX_CONTENDERS][16];
+    double median_s[BENCH_MAX_CONTENDERS];
+    double min_s[BENCH_MAX_CONTENDERS];
+} bench_result;
+
+typedef struct bench_table {
+    bench_result *rows;
+    int count, cap;
+    double peak_gflops_core;         /* measured FMA peak of one core for the ISA in use */
+    const char *isa;
+} bench_table;
+
+/* Times contenders alternately: a warm-up, then opts->reps rounds, each
+ * round timing every contender once (in rotating order). Fills r. */
+int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r);
+int bench_table_add(bench_table *t, const bench_result *r);
+void bench_table_free(bench_table *t);
+/* Prints the table; writes --csv and --plot when asked. */
+int bench_report(const bench_table *t, const bench_opts *o, const char *title);
+
+/* FMA peak of one core in GFLOP/s for an ISA (unrolled independent FMAs). */
+double bench_fma_peak(mfr_isa isa);
+/* Copy bandwidth (GB/s, bytes read + written) for a working set of about
+ * `bytes` bytes at a thread count: the bound for memory-bound kernels. */
+double bench_copy_bandwidth(int threads, size_t bytes);
+
+/* Peers (compiled in with --with-openblas/--with-blis/--with-dnnl). */
+typedef struct bench_gemm_shape {
+    int m, n, k;
+} bench_gemm_shape;
+
+int peer_openblas_available(void);
+const char *peer_openblas_info(void);
+void peer_openblas_threads(int n);
+void peer_openblas_sgemm(int m, int n, int k, const float *a, const float *b, float *c);
+
+int peer_blis_available(void);
+const char *peer_blis_info(void);
+void peer_blis_threads(int n);
+void peer_blis_sgemm(int m, int n, int k, const float *a, const float *b, float *c);
+
+int peer_dnnl_available(void);
+const char *peer_dnnl_info(void);
+void peer_dnnl_threads(int n);
+typedef struct peer_dnnl_conv peer_dnnl_conv;
+/* An NHWC convolution with OHWI weights, ReLU fused when relu != 0. */
+int peer_dnnl_conv_create(const mfr_conv_params *p, const float *weights, const float *bias, int relu,
+                          peer_dnnl_conv **out);
+void peer_dnnl_conv_run(peer_dnnl_conv *pc, const float *in, float *out);
+void peer_dnnl_conv_free(peer_dnnl_conv *pc);
+
+/* Subcommands. */
+int bench_gemm(const bench_opts *o);
+int bench_conv(const bench_opts *o, int depthwise_only);
+int bench_peak(const bench_opts *o);
+
+#endif

@@ -1,0 +1,368 @@
+/* Timing, FMA peak, bandwidth and reporting for mfr bench. */
+#include "config.h"
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#ifdef MFR_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void settle(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r)
+{
+    long iters[BENCH_MAX_CONTENDERS];
+    double samples[BENCH_MAX_CONTENDERS][64];
+    int reps = o->reps < 1 ? 1 : o->reps > 64 ? 64 : o->reps;
+    if (nc > BENCH_MAX_CONTENDERS)
+        nc = BENCH_MAX_CONTENDERS;
+    /* Warm-up: caches, page faults, thread pools, lazy initialisation; it
+     * also sizes each contender's batch so that one sample lasts sample_s. */
+    for (int i = 0; i < nc; i++) {
+        if (c[i].set_threads)
+            c[i].set_threads(threads);
+        c[i].run(c[i].ctx);
+        double t0 = mfr_time_now(), t;
+        long n = 0;
+        do {
+            c[i].run(c[i].ctx);
+            n++;
+            t = mfr_time_now() - t0;
+        } while (t < 0.02 && n < 1000);
+        double per = t / (double)n;
+        iters[i] = (long)ceil(o->sample_s / (per > 1e-9 ? per : 1e-9));
+        if (iters[i] < 1)
+            iters[i] = 1;
+        if (iters[i] > 100000)
+            iters[i] = 100000;
+        settle(c[i].settle_s);
+    }
+    for (int rep = 0; rep < reps; rep++)
+        for (int q = 0; q < nc; q++) {
+            int i = (q + rep) % nc; /* rotate who goes first */
+            if (c[i].set_threads)
+                c[i].set_threads(threads);
+            double t0 = mfr_time_now();
+            for (long it = 0; it < iters[i]; it++)
+                c[i].run(c[i].ctx);
+            samples[i][rep] = (mfr_time_now() - t0) / (double)iters[i];
+            settle(c[i].settle_s);
+        }
+    r->threads = threads;
+    r->ncont = nc;
+    for (int i = 0; i < nc; i++) {
+        qsort(samples[i], (size_t)reps, sizeof(double), cmp_double);
+        r->median_s[i] = reps % 2 ? samples[i][reps / 2] : 0.5 * (samples[i][reps / 2 - 1] + samples[i][reps / 2]);
+        r->min_s[i] = samples[i][0];
+        snprintf(r->names[i], sizeof r->names[i], "%s", c[i].name);
+    }
+    return MFR_OK;
+}
+
+int bench_table_add(bench_table *t, const bench_result *r)
+{
+    if (t->count == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 32;
+        bench_result *rows = realloc(t->rows, (size_t)cap * sizeof *rows);
+        if (!rows)
+            return mfr_error(MFR_ERR_NOMEM, "bench: out of memory");
+        t->rows = rows;
+        t->cap = cap;
+    }
+    t->rows[t->count++] = *r;
+    return MFR_OK;
+}
+
+void bench_table_free(bench_table *t)
+{
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------- FMA peak */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PEAK_CHAINS 12
+__attribute__((target("avx512f,fma"))) static double peak_loop_avx512(long iters)
+{
+    __m512 acc[PEAK_CHAINS], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int j = 0; j < PEAK_CHAINS; j++)
+        acc[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int j = 0; j < PEAK_CHAINS; j++)
+            acc[j] = _mm512_fmadd_ps(acc[j], b, c);
+    }
+    __m512 s = acc[0];
+    for (int j = 1; j < PEAK_CHAINS; j++)
+        s = _mm512_add_ps(s, acc[j]);
+    return (double)_mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static double peak_loop_avx2(long iters)
+{
+    __m256 acc[PEAK_CHAINS], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (int j = 0; j < PEAK_CHAINS; j++)
+        acc[j] = _mm256_set1_ps((float)j);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int j = 0; j < PEAK_CHAINS; j++)
+            acc[j] = _mm256_fmadd_ps(acc[j], b, c);
+    }
+    __m256 s = acc[0];
+    for (int j = 1; j < PEAK_CHAINS; j++)
+        s = _mm256_add_ps(s, acc[j]);
+    float v[8];
+    _mm256_storeu_ps(v, s);
+    return (double)(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]);
+}
+#endif
+
+static double peak_loop_scalar(long iters)
+{
+    /* 12 independent scalar chains; the compiler may use SSE, not FMA. */
+    volatile float seed = 1.0f;
+    float acc[12], b = 0.999999f, c = 1e-6f;
+    for (int j = 0; j < 12; j++)
+        acc[j] = seed * (float)j;
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 12; j++)
+            acc[j] = acc[j] * b + c;
+    double s = 0;
+    for (int j = 0; j < 12; j++)
+        s += acc[j];
+    return s;
+}
+
+double bench_fma_peak(mfr_isa isa)
+{
+    volatile double sink = 0;
+    double best = 0;
+    long iters = 2000000;
+    int lanes = 1;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = mfr_time_now();
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512)) {
+            sink += peak_loop_avx512(iters);
+            lanes = 16;
+        } else if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2)) {
+            sink += peak_loop_avx2(iters);
+            lanes = 8;
+        } else
+#endif
+        {
+            sink += peak_loop_scalar(iters);
+            lanes = 1;
+        }
+        double t = mfr_time_now() - t0;
+        double gf = 2.0 * lanes * 12.0 * (double)iters / t * 1e-9;
+        if (gf > best)
+            best = gf; /* the peak is the best of a few tries (others share the machine) */
+    }
+    (void)sink;
+    return best;
+}
+
+double bench_copy_bandwidth(int threads, size_t bytes)
+{
+    size_t n = bytes / 2 / sizeof(float);
+    if (n < 4096)
+        n = 4096;
+    float *src = mfr_alloc(n * sizeof(float)), *dst = mfr_alloc(n * sizeof(float));
+    if (!src || !dst) {
+        mfr_free(src);
+        mfr_free(dst);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        src[i] = (float)i, dst[i] = 0;
+    double best = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        double t0 = mfr_time_now();
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+        {
+#ifdef MFR_HAVE_OPENMP
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+            int t = 0, nt = 1;
+#endif
+            size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
+            memcpy(dst + a, src + a, (b - a) * sizeof(float));
+        }
+        double dt = mfr_time_now() - t0;
+        double gbs = 2.0 * (double)n * sizeof(float) / dt * 1e-9;
+        if (gbs > best)
+            best = gbs;
+    }
+    (void)threads;
+    mfr_free(src);
+    mfr_free(dst);
+    return best;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+static double gflops(const bench_result *r, int i)
+{
+    return r->flop / r->median_s[i] * 1e-9;
+}
+
+static void print_table(const bench_table *t, const char *title)
+{
+    printf("%s (isa %s, FMA peak %.1f GFLOP/s per core", title, t->isa, t->peak_gflops_core);
+    printf("; ratio = peer time / mfr time, > 1 means mfr is faster)\n");
+    printf("%-8s %-28s %3s %10s %8s %6s", "kind", "shape", "thr", "mfr ms", "GFLOP/s", "%peak");
+    if (t->count > 0 && t->rows[0].bytes > 0)
+        printf(" %7s %6s", "GB/s", "%copy");
+    printf("  peers: name ms (ratio)\n");
+    for (int i = 0; i < t->count; i++) {
+        const bench_result *r = &t->rows[i];
+        double peak = t->peak_gflops_core * r->threads;
+        printf("%-8s %-28s %3d %10.4f %8.1f %5.1f%%", r->kind, r->shape, r->threads, r->median_s[0] * 1e3,
+               gflops(r, 0), 100.0 * gflops(r, 0) / peak);
+        if (r->bytes > 0) {
+            double gbs = r->bytes / r->median_s[0] * 1e-9;
+            printf(" %7.1f %5.1f%%", gbs, r->bw_gbs > 0 ? 100.0 * gbs / r->bw_gbs : 0.0);
+        }
+        printf(" ");
+        for (int c = 1; c < r->ncont; c++)
+            printf(" %s %.4f (%.2fx)", r->names[c], r->median_s[c] * 1e3, r->median_s[c] / r->median_s[0]);
+        printf("\n");
+    }
+}
+
+static int write_csv(const bench_table *t, const char *path)
+{
+    mfr_afile f;
+    int rc = mfr_afile_open(&f, path);
+    if (rc != MFR_OK)
+        return rc;
+    fprintf(f.fp, "kind,shape,threads,contender,median_s,min_s,gflops,pct_peak,ratio_peer_over_mfr,gbs,copy_gbs\n");
+    for (int i = 0; i < t->count; i++) {
+        const bench_result *r = &t->rows[i];
+        for (int c = 0; c < r->ncont; c++) {
+            double gf = gflops(r, c);
+            fprintf(f.fp, "%s,%s,%d,%s,%.9g,%.9g,%.4f,%.2f,%.4f,%.3f,%.3f\n", r->kind, r->shape, r->threads, r->names[c],
+                    r->median_s[c], r->min_s[c], gf, 100.0 * gf / (t->peak_gflops_core * r->threads),
+                    r->median_s[c] / r->median_s[0], r->bytes > 0 ? r->bytes / r->median_s[c] * 1e-9 : 0.0, r->bw_gbs);
+        }
+    }
+    return mfr_afile_commit(&f);
+}
+
+static int write_plot(const bench_table *t, const char *path, const char *title)
+{
+    const char *gp = "gnuplot";
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "mfr: bench: gnuplot is not installed; skipping the plot %s (apt-get install gnuplot-nox)\n",
+                path);
+        return MFR_OK;
+    }
+    /* gnuplot writes a temporary file beside the target; renamed on success. */
+    size_t len = strlen(path) + 16;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return mfr_error(MFR_ERR_NOMEM, "bench: out of memory");
+    snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+    if (strchr(path, '\'') || strchr(path, '\n')) {
+        free(tmp);
+        return mfr_error(MFR_ERR_ARG, "%s: plot path may not contain quotes or newlines", path);
+    }
+    FILE *p = popen(gp, "w");
+    if (!p) {
+        free(tmp);
+        return mfr_error(MFR_ERR_IO, "bench: cannot run gnuplot");
+    }
+    fprintf(p, "set terminal pngcairo size 1400,700 noenhanced\nset output '%s'\n", tmp);
+    fprintf(p, "set title '%s (%s)'\nset ylabel 'GFLOP/s'\nset grid ytics\n", title, t->isa);
+    fprintf(p, "set xtics rotate by -45 font ',8'\nset key outside right\nset style data linespoints\n");
+    /* One series per contender and thread count: block index = series. */
+    int threads[BENCH_MAX_THREADS], nt = 0;
+    char names[BENCH_MAX_CONTENDERS][16];
+    int nn = 0;
+    for (int i = 0; i < t->count; i++) {
+        int f = 0;
+        for (int j = 0; j < nt; j++)
+            f |= threads[j] == t->rows[i].threads;
+        if (!f && nt < BENCH_MAX_THREADS)
+            threads[nt++] = t->rows[i].threads;
+        for (int c = 0; c < t->rows[i].ncont; c++) {
+            f = 0;
+            for (int j = 0; j < nn; j++)
+                f |= strcmp(names[j], t->rows[i].names[c]) == 0;
+            if (!f && nn < BENCH_MAX_CONTENDERS)
+                snprintf(names[nn++], sizeof names[0], "%s", t->rows[i].names[c]);
+        }
+    }
+    fprintf(p, "$d << EOD\n");
+    for (int a = 0; a < nn; a++)
+        for (int b = 0; b < nt; b++) {
+            int x = 0;
+            for (int i = 0; i < t->count; i++) {
+                const bench_result *r = &t->rows[i];
+                if (r->threads != threads[b])
+                    continue;
+                for (int c = 0; c < r->ncont; c++)
+                    if (strcmp(r->names[c], names[a]) == 0)
+                        fprintf(p, "%d \"%s\" %.3f\n", x, r->shape, gflops(r, c));
+                x++;
+            }
+            fprintf(p, "\n\n");
+        }
+    fprintf(p, "EOD\nplot ");
+    for (int a = 0; a < nn; a++)
+        for (int b = 0; b < nt; b++)
+            fprintf(p, "%s$d index %d using 1:3:xtic(2) title '%s %dT'", a + b ? ", " : "", a * nt + b, names[a],
+                    threads[b]);
+    fprintf(p, "\n");
+    int st = pclose(p);
+    if (st != 0 || access(tmp, F_OK) != 0) {
+        remove(tmp);
+        free(tmp);
+        return mfr_error(MFR_ERR_IO, "%s: gnuplot failed (status %d)", path, st);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        free(tmp);
+        return mfr_error(MFR_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    free(tmp);
+    return MFR_OK;
+}
+
+int bench_report(const bench_table *t, const bench_opts *o, const char *title)
+{
+    int rc;
+    print_table(t, title);
+    if (o->csv && (rc = write_csv(t, o->csv)) != MFR_OK)
+        return rc;
+    if (o->plot && (rc = write_plot(t, o->plot, title)) != MFR_OK)
+        return rc;
+    return MFR_OK;
+}

@@ -1,0 +1,175 @@
+/* mfr bench conv / dwconv: network layers against oneDNN (NHWC). */
+#include "config.h"
+#include "bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv_ctx {
+    mfr_conv_plan *plan;
+    peer_dnnl_conv *dnnl;
+    float *in, *out;
+    mfr_epilogue ep;
+} conv_ctx;
+
+static void run_mfr(void *p)
+{
+    conv_ctx *c = p;
+    mfr_conv_run(c->plan, c->in, c->out, &c->ep);
+}
+
+static void run_dnnl(void *p)
+{
+    conv_ctx *c = p;
+    peer_dnnl_conv_run(c->dnnl, c->in, c->out);
+}
+
+static void set_mfr_threads(int n)
+{
+    mfr_set_threads(n);
+}
+
+typedef struct layer {
+    const char *name, *kind;
+    int h, w, c_in, c_out, k, stride, pad, groups;
+} layer;
+
+/* MobileFaceNet at 112x112 and a YuNet-sized detector at 320x240. */
+static const layer layers[] = {
+    {"mfn-conv1-112-3to64-s2", "conv", 112, 112, 3, 64, 3, 2, 1, 1},
+    {"mfn-dw-56-64", "dw3x3", 56, 56, 64, 64, 3, 1, 1, 64},
+    {"mfn-pw-56-64to128", "pw", 56, 56, 64, 128, 1, 1, 0, 1},
+    {"mfn-dw-56-128-s2", "dw3x3", 56, 56, 128, 128, 3, 2, 1, 128},
+    {"mfn-pw-28-128to64", "pw", 28, 28, 128, 64, 1, 1, 0, 1},
+    {"mfn-dw-28-128", "dw3x3", 28, 28, 128, 128, 3, 1, 1, 128},
+    {"mfn-dw-28-256-s2", "dw3x3", 28, 28, 256, 256, 3, 2, 1, 256},
+    {"mfn-dw-14-256", "dw3x3", 14, 14, 256, 256, 3, 1, 1, 256},
+    {"mfn-pw-14-256to128", "pw", 14, 14, 256, 128, 1, 1, 0, 1},
+    {"mfn-dw-14-512-s2", "dw3x3", 14, 14, 512, 512, 3, 2, 1, 512},
+    {"mfn-pw-7-128to512", "pw", 7, 7, 128, 512, 1, 1, 0, 1},
+    {"mfn-gdconv-7x7-512", "dw7x7", 7, 7, 512, 512, 7, 1, 0, 512},
+    {"yunet-conv1-320x240-3to16", "conv", 240, 320, 3, 16, 3, 2, 1, 1},
+    {"yunet-dw-160x120-16", "dw3x3", 120, 160, 16, 16, 3, 1, 1, 16},
+    {"yunet-pw-80x60-16to64", "pw", 60, 80, 16, 64, 1, 1, 0, 1},
+    {"yunet-dw-80x60-64", "dw3x3", 60, 80, 64, 64, 3, 1, 1, 64},
+    {"yunet-dw-40x30-64", "dw3x3", 30, 40, 64, 64, 3, 1, 1, 64},
+    {"conv3x3-56-64to64", "conv", 56, 56, 64, 64, 3, 1, 1, 1},
+    {"conv3x3-28-128to128", "conv", 28, 28, 128, 128, 3, 1, 1, 1},
+    {"dw5x5-28-128", "dw5x5", 28, 28, 128, 128, 5, 1, 2, 128},
+    {"dw5x5-56-64-s2", "dw5x5", 56, 56, 64, 64, 5, 2, 2, 64},
+};
+
+static float *filled(size_t n, uint64_t item)
+{
+    float *x = mfr_alloc((n ? n : 1) * sizeof(float));
+    if (!x)
+        return NULL;
+    mfr_rng r;
+    mfr_rng_init(&r, 42, 4, item);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)mfr_rng_range(&r, -1.0, 1.0);
+    return x;
+}
+
+int bench_conv(const bench_opts *o, int depthwise_only)
+{
+    mfr_isa isa = mfr_isa_best();
+    bench_table t = {0};
+    t.isa = mfr_isa_name(isa);
+    t.peak_gflops_core = bench_fma_peak(isa);
+    int use_dnnl = o->peers && peer_dnnl_available();
+    const char *sel = o->shapes ? o->shapes : "all";
+    int rc = MFR_OK;
+    for (size_t li = 0; li < sizeof layers / sizeof layers[0] && rc == MFR_OK; li++) {
+        const layer *L = &layers[li];
+        int is_dw = L->groups > 1;
+        if (depthwise_only != is_dw)
+            continue;
+        if (strcmp(sel, "all") != 0 && strcmp(sel, "layers") != 0 && !strstr(L->name, sel) &&
+            strcmp(sel, L->kind) != 0)
+            continue;
+        mfr_conv_params p = {1, L->h, L->w, L->c_in, L->c_out, L->k, L->k, L->stride, L->stride,
+                             L->pad, L->pad, L->pad, L->pad, 1, 1, L->groups};
+        int oh, ow;
+        if ((rc = mfr_conv_output_size(&p, &oh, &ow)) != MFR_OK)
+            break;
+        size_t in_n = (size_t)L->h * L->w * L->c_in, out_n = (size_t)oh * ow * L->c_out;
+        size_t w_n = (size_t)L->c_out * L->k * L->k * (L->c_in / L->groups);
+        conv_ctx c = {0};
+        float *w = filled(w_n, 1), *bias = filled((size_t)L->c_out, 2), *ref = mfr_alloc(out_n * sizeof(float));
+        c.in = filled(in_n, 3);
+        c.out = mfr_alloc(out_n * sizeof(float));
+        c.ep.act = MFR_ACT_RELU;
+        if (!w || !bias || !ref || !c.in || !c.out) {
+            rc = MFR_ERR_NOMEM;
+        } else if ((rc = mfr_conv_plan_create(&p, w, bias, &c.plan)) == MFR_OK) {
+            bench_contender con[2];
+            int nc = 0;
+            con[nc++] = (bench_contender){"mfr", run_mfr, &c, set_mfr_threads, 0};
+            if (use_dnnl) {
+                if (peer_dnnl_conv_create(&p, w, bias, 1, &c.dnnl) == MFR_OK) {
+                    con[nc++] = (bench_contender){"onednn", run_dnnl, &c, peer_dnnl_threads, 0};
+                    /* Same answer? (a wrong peer setup would make the ratio meaningless) */
+                    mfr_set_threads(1);
+                    peer_dnnl_threads(1);
+                    run_mfr(&c);
+                    memcpy(ref, c.out, out_n * sizeof(float));
+                    run_dnnl(&c);
+                    double worst = 0;
+                    for (size_t i = 0; i < out_n; i++)
+                        worst = fmax(worst, fabs((double)ref[i] - c.out[i]));
+                    if (worst > 1e-3)
+                        fprintf(stderr, "mfr: warning: %s: mfr and oneDNN differ by up to %.3g\n", L->name, worst);
+                    if (!o->quiet)
+                        fprintf(stderr, "  %s: %s\n", L->name, peer_dnnl_info());
+                } else {
+                    fprintf(stderr, "mfr: bench: %s: oneDNN refused it: %s\n", L->name, mfr_last_error());
+                }
+            }
+            for (int ti = 0; ti < o->nthreads && rc == MFR_OK; ti++) {
+                bench_result r = {0};
+                snprintf(r.shape, sizeof r.shape, "%s", L->name);
+                snprintf(r.kind, sizeof r.kind, "%s", L->kind);
+                r.flop = 2.0 * out_n * L->k * L->k * (L->c_in / L->groups);
+                if (is_dw) {
+                    r.bytes = 4.0 * (in_n + out_n + w_n + L->c_out);
+                    r.bw_gbs = bench_copy_bandwidth(o->threads[ti], (size_t)r.bytes);
+                }
+                rc = bench_measure(o, con, nc, o->threads[ti], &r);
+                if (rc == MFR_OK)
+                    rc = bench_table_add(&t, &r);
+            }
+        }
+        mfr_conv_plan_free(c.plan);
+        peer_dnnl_conv_free(c.dnnl);
+        mfr_free(w);
+        mfr_free(bias);
+        mfr_free(ref);
+        mfr_free(c.in);
+        mfr_free(c.out);
+    }
+    mfr_set_threads(0);
+    if (rc == MFR_OK)
+        rc = bench_report(&t, o, depthwise_only ? "depthwise convolution" : "convolution");
+    bench_table_free(&t);
+    return rc;
+}
+
+int bench_peak(const bench_opts *o)
+{
+    (void)o;
+    for (int i = MFR_ISA_SCALAR; i <= MFR_ISA_AVX512; i++) {
+        if (!mfr_isa_available((mfr_isa)i))
+            continue;
+        double gf = bench_fma_peak((mfr_isa)i);
+        printf("%-7s FMA peak, one core: %7.1f GFLOP/s (%.2f FMA instructions per ns)\n", mfr_isa_name((mfr_isa)i),
+               gf, gf / (i == MFR_ISA_AVX512 ? 32.0 : i == MFR_ISA_AVX2 ? 16.0 : 2.0));
+    }
+    for (int ti = 0; ti < o->nthreads; ti++)
+        printf("copy bandwidth, %d thread%s: 64 MiB %.1f GB/s, 1 MiB %.1f GB/s (read + write)\n", o->threads[ti],
+               o->threads[ti] > 1 ? "s" : "", bench_copy_bandwidth(o->threads[ti], 64u << 20),
+               bench_copy_bandwidth(o->threads[ti], 1u << 20));
+    return MFR_OK;
+}

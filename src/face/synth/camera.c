@@ -1,0 +1,189 @@
+/* The camera after the scene: procedural backgrounds, optical blur, sRGB
+ * encoding, sensor noise and JPEG-like block artefacts. */
+#include "config.h"
+#include "synth.h"
+
+#include <string.h>
+
+void synth_background(synth_frame *f, uint32_t seed, int clutter)
+{
+    (void)clutter;
+    float c0[3], c1[3], blob[4][6];
+    for (int c = 0; c < 3; c++) {
+        float g0 = synth_hash2f((int32_t)seed, 10, 1u), g1 = synth_hash2f((int32_t)seed, 11, 1u);
+        c0[c] = synth_to_linear(clampf(0.15f + 0.7f * g0 + 0.25f * (synth_hash2f((int32_t)seed, c, 2u) - 0.5f), 0, 1));
+        c1[c] = synth_to_linear(clampf(0.10f + 0.8f * g1 + 0.30f * (synth_hash2f((int32_t)seed, c, 3u) - 0.5f), 0, 1));
+    }
+    float ang = 6.2831853f * synth_hash2f((int32_t)seed, 12, 1u);
+    float gx = cosf(ang) / (float)f->w, gy = sinf(ang) / (float)f->h;
+    for (int b = 0; b < 4; b++) {
+        blob[b][0] = synth_hash2f((int32_t)seed, 20 + b, 4u) * (float)f->w;
+        blob[b][1] = synth_hash2f((int32_t)seed, 20 + b, 5u) * (float)f->h;
+        float r = (0.1f + 0.4f * synth_hash2f((int32_t)seed, 20 + b, 6u)) * (float)(f->w > f->h ? f->w : f->h);
+        blob[b][2] = 1.0f / (r * r);
+        for (int c = 0; c < 3; c++)
+            blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
+    }
+    float nscale = 8.0f / (float)(f->w > f->h ? f->w : f->h);
+    for (int y = 0; y < f->h; y++)
+        for (int x = 0; x < f->w; x++) {
+            float t = clampf(0.5f + (float)x * gx + (float)y * gy - 0.5f * (gx * (float)f->w + gy * (float)f->h), 0, 1);
+            float n = 0.85f + 0.3f * synth_vnoise((float)x * nscale, (float)y * nscale, seed);
+            float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x);
+            for (int c = 0; c < 3; c++)
+                p[c] = mixf(c0[c], c1[c], t) * n;
+            for (int b = 0; b < 4; b++) {
+                float dx = (float)x - blob[b][0], dy = (float)y - blob[b][1];
+                float d = (dx * dx + dy * dy) * blob[b][2];
+                if (d < 1.0f) {
+                    float a = 0.5f * bump2(d);
+                    for (int c = 0; c < 3; c++)
+                        p[c] += (blob[b][3 + c] - p[c]) * a;
+                }
+            }
+        }
+}
+
+void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
+{
+    int r = (int)ceilf(3.0f * sigma);
+    if (r < 1)
+        return;
+    if (r > 24)
+        r = 24;
+    float k[49], sum = 0.0f;
+    for (int i = -r; i <= r; i++)
+        sum += k[i + r] = expf(-(float)(i * i) / (2.0f * sigma * sigma));
+    for (int i = 0; i <= 2 * r; i++)
+        k[i] /= sum;
+    /* rows into tmp, then columns back into rgb; edges clamp */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                float a = 0.0f;
+                for (int i = -r; i <= r; i++) {
+                    int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
+                    a += k[i + r] * rgb[3 * ((size_t)y * (size_t)w + (size_t)xx) + c];
+                }
+                tmp[3 * ((size_t)y * (size_t)w + (size_t)x) + c] = a;
+            }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                float a = 0.0f;
+                for (int i = -r; i <= r; i++) {
+                    int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
+                    a += k[i + r] * tmp[3 * ((size_t)yy * (size_t)w + (size_t)x) + c];
+                }
+                rgb[3 * ((size_t)y * (size_t)w + (size_t)x) + c] = a;
+            }
+}
+
+void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
+                  mfr_image *out)
+{
+    const int w = f->w, h = f->h;
+    if (nz->blur > 0.2f) {
+        float *tmp = mfr_alloc((size_t)w * (size_t)h * 3 * sizeof(float));
+        if (tmp) {
+            synth_gaussian_blur(f->rgb, w, h, nz->blur, tmp);
+            mfr_free(tmp);
+        }
+    }
+    mfr_rng r;
+    mfr_rng_init(&r, noise_seed, MFR_STREAM_NOISE, noise_item);
+    const float sd = nz->noise / 147.8f; /* a sum of four uniform bytes has sd 147.8 */
+    for (int y = 0; y < h; y++) {
+        uint8_t *row = mfr_image_row(out, y);
+        const float *src = f->rgb + 3 * (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                float v = (float)synth_to_srgb8(src[3 * x + c]);
+                if (sd > 0.0f) {
+                    uint32_t b = mfr_rng_u32(&r);
+                    float g = (float)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
+                    v += g * sd;
+                }
+                row[3 * x + c] = (uint8_t)clampf(v + 0.5f, 0.0f, 255.0f);
+            }
+    }
+    if (nz->jpeg_quality > 0)
+        synth_jpeg_artefacts(out, nz->jpeg_quality);
+}
+
+/* ------------------------------------------------------------- JPEG-like */
+
+static const uint8_t q_luma[64] = {
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
+static const uint8_t q_chroma[64] = {
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99};
+
+/* 8x8 DCT-II and its inverse through an orthonormal basis matrix. */
+static void dct8(const float in[64], float out[64], const float C[64], int inverse)
+{
+    float t[64];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            float a = 0.0f;
+            for (int k = 0; k < 8; k++)
+                a += (inverse ? C[k * 8 + i] : C[i * 8 + k]) * in[k * 8 + j];
+            t[i * 8 + j] = a;
+        }
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            float a = 0.0f;
+            for (int k = 0; k < 8; k++)
+                a += t[i * 8 + k] * (inverse ? C[k * 8 + j] : C[j * 8 + k]);
+            out[i * 8 + j] = a;
+        }
+}
+
+void synth_jpeg_artefacts(mfr_image *im, int quality)
+{
+    float C[64], Q[2][64];
+    int q = quality < 1 ? 1 : quality > 100 ? 100 : quality;
+    int scale = q < 50 ? 5000 / q : 200 - 2 * q;
+    for (int u = 0; u < 8; u++)
+        for (int x = 0; x < 8; x++)
+            C[u * 8 + x] = (u == 0 ? sqrtf(0.125f) : 0.5f) * cosf((float)((2 * x + 1) * u) * SYNTH_PI / 16.0f);
+    for (int i = 0; i < 64; i++) {
+        int a = (q_luma[i] * scale + 50) / 100, b = (q_chroma[i] * scale + 50) / 100;
+        Q[0][i] = (float)(a < 1 ? 1 : a > 255 ? 255 : a);
+        Q[1][i] = (float)(b < 1 ? 1 : b > 255 ? 255 : b);
+    }
+    for (int by = 0; by < im->height; by += 8)
+        for (int bx = 0; bx < im->width; bx += 8) {
+            float blk[3][64];
+            for (int y = 0; y < 8; y++)
+                for (int x = 0; x < 8; x++) {
+                    int yy = by + y < im->height ? by + y : im->height - 1;
+                    int xx = bx + x < im->width ? bx + x : im->width - 1;
+                    const uint8_t *p = mfr_image_row(im, yy) + 3 * xx;
+                    float r = p[0], g = p[1], b = p[2];
+                    blk[0][y * 8 + x] = 0.299f * r + 0.587f * g + 0.114f * b - 128.0f;
+                    blk[1][y * 8 + x] = -0.168736f * r - 0.331264f * g + 0.5f * b;
+                    blk[2][y * 8 + x] = 0.5f * r - 0.418688f * g - 0.081312f * b;
+                }
+            for (int c = 0; c < 3; c++) {
+                float F[64];
+                dct8(blk[c], F, C, 0);
+                for (int i = 0; i < 64; i++) {
+                    float qq = Q[c ? 1 : 0][i];
+                    F[i] = roundf(F[i] / qq) * qq;
+                }
+                dct8(F, blk[c], C, 1);
+            }
+            for (int y = 0; y < 8 && by + y < im->height; y++)
+                for (int x = 0; x < 8 && bx + x < im->width; x++) {
+                    uint8_t *p = mfr_image_row(im, by + y) + 3 * (bx + x);
+                    float Y = blk[0][y * 8 + x] + 128.0f, cb = blk[1][y * 8 + x], cr = blk[2][y * 8 + x];
+                    p[0] = (uint8_t)clampf(Y + 1.402f * cr + 0.5f, 0, 255);
+                    p[1] = (uint8_t)clampf(Y - 0.344136f * cb - 0.714136f * cr + 0.5f, 0, 255);
+                    p[2] = (uint8_t)clampf(Y + 1.772f * cb + 0.5f, 0, 255);
+                }
+        }
+}

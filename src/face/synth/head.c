@@ -1,0 +1,151 @@
+/* The parametric head: a deformed ellipsoid whose features (eye sockets,
+ * eyeballs, brow ridge, cheekbones, nose, lips, chin, ears, hair volume) are
+ * smooth displacements along the surface direction, placed in face units
+ * X = 0.75 u, Y = v of the base ellipsoid (u longitude, v latitude). */
+#include "config.h"
+#include "synth.h"
+
+void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz)
+{
+    static const float thick[MFR_HAIR_COUNT] = {0.0f, 0.012f, 0.05f, 0.09f, 0.07f};
+    float smile = nz ? nz->smile : 0.0f, open = nz ? nz->mouth_open : 0.0f;
+    h->id = id;
+    h->rx = 0.75f * id->width;
+    h->ry_up = 1.0f * id->length;
+    h->ry_low = 1.05f * id->length;
+    h->rz = 0.92f * id->depth;
+    h->eye_x = 0.305f * id->eye_spacing;
+    h->eye_y = 0.05f + id->eye_height;
+    h->eye_w = 0.13f * id->eye_size;
+    h->eye_h = 0.052f * id->eye_size;
+    h->nose_top = h->eye_y - 0.03f;
+    h->nose_tip = h->eye_y - 0.34f * id->nose_length;
+    h->nose_base = h->nose_tip - 0.075f;
+    h->nose_w = 0.085f * id->nose_width;
+    h->nose_h = 0.19f * id->nose_tip;
+    h->mouth_y = h->eye_y - 0.70f + id->mouth_height;
+    h->mouth_w = 0.225f * id->mouth_width * (1.0f + 0.12f * smile);
+    h->mouth_open = open;
+    h->smile = smile;
+    h->lip_up = 0.032f * id->lip_upper;
+    h->lip_low = 0.042f * id->lip_lower;
+    h->brow_raise = nz ? nz->brow_raise : 0.0f;
+    h->brow_y = h->eye_y + 0.145f + 0.05f * h->brow_raise;
+    h->eye_close = nz ? nz->eye_close : 0.0f;
+    h->hair_front = 0.64f + id->hairline;
+    h->hair_thick = thick[id->hair_style];
+}
+
+/* Piecewise-linear hairline latitude against |u|: forehead, temples,
+ * sideburns, above the ears, nape. */
+float synth_hairline(const synth_head *h, float u)
+{
+    float au = fabsf(u);
+    float hf = h->hair_front - 0.07f * h->id->hair_peak * bump2((u * 0.75f / 0.12f) * (u * 0.75f / 0.12f));
+    const float ku[8] = {0.0f, 0.75f, 1.15f, 1.33f, 1.48f, 1.85f, 2.25f, SYNTH_PI + 0.01f};
+    float kv[8] = {hf, hf + 0.05f, 0.30f, -0.02f, 0.24f, 0.24f, -0.45f, -0.6f};
+    if (h->id->hair_style == MFR_HAIR_LONG) {
+        kv[3] = 0.05f;
+        kv[4] = kv[5] = 0.10f;
+        kv[6] = kv[7] = -0.9f;
+    }
+    for (int i = 0; i < 7; i++)
+        if (au <= ku[i + 1])
+            return mixf(kv[i], kv[i + 1], (au - ku[i]) / (ku[i + 1] - ku[i]));
+    return kv[7];
+}
+
+v3 synth_head_point(const synth_head *h, float u, float v, int hair)
+{
+    const mfr_identity *id = h->id;
+    float cu = cosf(u), su = sinf(u), cv = cosf(v), sv = sinf(v);
+    v3 d = v3_make(cv * su, sv, cv * cu);
+    float ry = v > 0 ? h->ry_up : h->ry_low;
+    float s = clampf(-v / 1.3f, 0.0f, 1.0f);
+    float kx = 1.0f - 0.28f * id->jaw * s * s;
+    v3 p = v3_make(h->rx * kx * d.x, ry * d.y, h->rz * d.z * (1.0f - 0.06f * s));
+    float X = u * 0.75f, Y = v, ax = fabsf(X), disp = 0.0f;
+
+    if (fabsf(u) < 1.25f) {
+        float t;
+        /* eye sockets and eyeballs */
+        t = (ax - h->eye_x) / 0.17f;
+        t = t * t + ((Y - h->eye_y) / 0.11f) * ((Y - h->eye_y) / 0.11f);
+        disp -= 0.05f * bump2(t);
+        t = (ax - h->eye_x) / h->eye_w;
+        t = t * t + ((Y - h->eye_y) / (h->eye_w * 0.8f)) * ((Y - h->eye_y) / (h->eye_w * 0.8f));
+        disp += 0.032f * bump2(t);
+        /* brow ridge */
+        t = (Y - (h->eye_y + 0.13f)) / 0.075f;
+        t = t * t + (X / 0.55f) * (X / 0.55f) * (X / 0.55f) * (X / 0.55f);
+        disp += 0.035f * id->brow_ridge * bump2(t);
+        /* cheekbones, lifted by a smile */
+        t = (ax - 0.43f) / 0.21f;
+        t = t * t + ((Y - (h->eye_y - 0.22f + 0.03f * h->smile)) / 0.15f) * ((Y - (h->eye_y - 0.22f + 0.03f * h->smile)) / 0.15f);
+        disp += (0.03f * id->cheekbone + 0.02f * h->smile) * bump2(t);
+        /* nose: a ridge from the bridge to the tip, wider at the base */
+        if (Y < h->nose_top + 0.03f && Y > h->nose_base - 0.06f && ax < 0.25f) {
+            float tt = clampf((h->nose_top - Y) / (h->nose_top - h->nose_tip), 0.0f, 1.0f);
+            float w = h->nose_w * (0.55f + 0.45f * tt);
+            float a = X / w;
+            float bridge = 0.05f * id->nose_bridge;
+            float hv = bridge + (h->nose_h - bridge) * powf(tt, 1.5f);
+            if (Y > h->nose_top)
+                hv *= 1.0f - smoothstep(h->nose_top, h->nose_top + 0.03f, Y);
+            if (Y < h->nose_tip) {
+                float q = (h->nose_tip - Y) / (h->nose_tip - h->nose_base);
+                hv = h->nose_h * bump2(q * q * 1.3f);
+            }
+            disp += hv * bump2(a * a);
+            /* alae (nostril wings) */
+            t = (ax - h->nose_w * 0.9f) / 0.055f;
+            t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.055f) * ((Y - (h->nose_tip - 0.035f)) / 0.055f);
+            disp += 0.075f * bump2(t);
+            /* a rounded tip */
+            t = (X / (h->nose_w * 0.75f)) * (X / (h->nose_w * 0.75f)) + ((Y - h->nose_tip) / 0.06f) * ((Y - h->nose_tip) / 0.06f);
+            disp += 0.03f * bump2(t);
+        }
+        /* lips */
+        {
+            float mw = h->mouth_w * 1.05f;
+            float yu = h->mouth_y + h->lip_up * 0.7f, yl = h->mouth_y - h->lip_low * 0.7f - 0.05f * h->mouth_open;
+            t = (X / mw) * (X / mw) + ((Y - yu) / h->lip_up) * ((Y - yu) / h->lip_up);
+            disp += 0.04f * bump2(t);
+            t = (X / mw) * (X / mw) + ((Y - yl) / h->lip_low) * ((Y - yl) / h->lip_low);
+            disp += 0.04f * bump2(t);
+            /* the area above the upper lip pushed out a little (maxilla) */
+            t = (X / 0.3f) * (X / 0.3f) + ((Y - (h->mouth_y + 0.1f)) / 0.12f) * ((Y - (h->mouth_y + 0.1f)) / 0.12f);
+            disp += 0.04f * bump2(t);
+        }
+        /* chin */
+        t = (X / 0.2f) * (X / 0.2f) + ((Y + 1.0f) / 0.16f) * ((Y + 1.0f) / 0.16f);
+        disp += 0.05f * id->chin * bump2(t);
+    }
+    /* ears */
+    {
+        float t = (fabsf(u) - 1.66f) / 0.13f;
+        float ev = (v - (h->eye_y - 0.12f)) / (0.22f * id->ear_size);
+        t = t * t + ev * ev;
+        disp += 0.17f * id->ear_size * bump2(t);
+    }
+    if (hair && h->hair_thick > 0.0f) {
+        float hv = synth_hairline(h, u);
+        disp += h->hair_thick * smoothstep(hv - 0.04f, hv + 0.22f, v);
+    }
+    p = v3_add(p, v3_scale(d, disp));
+    /* an open mouth drops the jaw */
+    if (h->mouth_open > 0.0f && Y < h->mouth_y && fabsf(u) < 1.4f)
+        p.y -= 0.12f * h->mouth_open * smoothstep(h->mouth_y, h->mouth_y - 0.06f, Y) *
+               (1.0f - smoothstep(0.9f, 1.4f, fabsf(u)));
+    return p;
+}
+
+void synth_head_landmarks(const synth_head *h, v3 lm[5])
+{
+    float lift = 0.035f * h->smile;
+    lm[0] = synth_head_point(h, -h->eye_x / 0.75f, h->eye_y, 0);
+    lm[1] = synth_head_point(h, h->eye_x / 0.75f, h->eye_y, 0);
+    lm[2] = synth_head_point(h, 0.0f, h->nose_tip, 0);
+    lm[3] = synth_head_point(h, -h->mouth_w / 0.75f, h->mouth_y + lift, 0);
+    lm[4] = synth_head_point(h, h->mouth_w / 0.75f, h->mouth_y + lift, 0);
+}

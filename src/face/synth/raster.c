@@ -1,0 +1,261 @@
+/* Triangle meshes and a z-buffer rasteriser that writes a G-buffer (mesh,
+ * triangle, perspective-correct barycentrics per pixel), so that each pixel
+ * is shaded once, after all geometry is in. */
+#include "config.h"
+#include "synth.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+float synth_vnoise(float x, float y, uint32_t seed)
+{
+    float fx = floorf(x), fy = floorf(y);
+    int32_t i = (int32_t)fx, j = (int32_t)fy;
+    float tx = x - fx, ty = y - fy;
+    float a = synth_hash2f(i, j, seed), b = synth_hash2f(i + 1, j, seed);
+    float c = synth_hash2f(i, j + 1, seed), d = synth_hash2f(i + 1, j + 1, seed);
+    tx = tx * tx * (3 - 2 * tx);
+    ty = ty * ty * (3 - 2 * ty);
+    return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
+}
+
+m3 synth_rotation(float yaw_deg, float pitch_deg, float roll_deg)
+{
+    /* R = Rz(-roll) Rx(-pitch) Ry(yaw): see mfr/face.h for the sign conventions. */
+    const float k = SYNTH_PI / 180.0f;
+    float cy = cosf(yaw_deg * k), sy = sinf(yaw_deg * k);
+    float cp = cosf(-pitch_deg * k), sp = sinf(-pitch_deg * k);
+    float cr = cosf(-roll_deg * k), sr = sinf(-roll_deg * k);
+    m3 ry = {{cy, 0, sy, 0, 1, 0, -sy, 0, cy}};
+    m3 rx = {{1, 0, 0, 0, cp, -sp, 0, sp, cp}};
+    m3 rz = {{cr, -sr, 0, sr, cr, 0, 0, 0, 1}};
+    m3 t, r;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            t.m[i * 3 + j] = rx.m[i * 3] * ry.m[j] + rx.m[i * 3 + 1] * ry.m[3 + j] + rx.m[i * 3 + 2] * ry.m[6 + j];
+        }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            r.m[i * 3 + j] = rz.m[i * 3] * t.m[j] + rz.m[i * 3 + 1] * t.m[3 + j] + rz.m[i * 3 + 2] * t.m[6 + j];
+    return r;
+}
+
+int synth_frame_init(synth_frame *f, int w, int h)
+{
+    size_t n = (size_t)w * (size_t)h;
+    memset(f, 0, sizeof *f);
+    f->w = w;
+    f->h = h;
+    f->depth = mfr_alloc(n * sizeof(float));
+    f->mesh = mfr_alloc(n * sizeof(int32_t));
+    f->tri = mfr_alloc(n * sizeof(int32_t));
+    f->b = mfr_alloc(2 * n * sizeof(float));
+    f->rgb = mfr_alloc(3 * n * sizeof(float));
+    if (!f->depth || !f->mesh || !f->tri || !f->b || !f->rgb) {
+        synth_frame_free(f);
+        return MFR_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        f->depth[i] = 1e30f;
+        f->mesh[i] = -1;
+    }
+    return MFR_OK;
+}
+
+void synth_frame_free(synth_frame *f)
+{
+    mfr_free(f->depth);
+    mfr_free(f->mesh);
+    mfr_free(f->tri);
+    mfr_free(f->b);
+    mfr_free(f->rgb);
+    memset(f, 0, sizeof *f);
+}
+
+static int mesh_alloc(synth_mesh *m, int nv, int nt)
+{
+    memset(m, 0, sizeof *m);
+    m->nv = nv;
+    m->nt = nt;
+    m->pos = mfr_alloc((size_t)nv * 3 * sizeof(float));
+    m->nrm = mfr_alloc((size_t)nv * 3 * sizeof(float));
+    m->uv = mfr_alloc((size_t)nv * 2 * sizeof(float));
+    m->scr = mfr_alloc((size_t)nv * 3 * sizeof(float));
+    m->tri = mfr_alloc((size_t)nt * 3 * sizeof(int));
+    if (!m->pos || !m->nrm || !m->uv || !m->scr || !m->tri) {
+        synth_mesh_free(m);
+        return MFR_ERR_NOMEM;
+    }
+    m->cull = 1;
+    return MFR_OK;
+}
+
+void synth_mesh_free(synth_mesh *m)
+{
+    mfr_free(m->pos);
+    mfr_free(m->nrm);
+    mfr_free(m->uv);
+    mfr_free(m->scr);
+    mfr_free(m->tri);
+    memset(m, 0, sizeof *m);
+}
+
+int synth_mesh_grid(synth_mesh *m, int nu, int nv, int wrap)
+{
+    int cu = wrap ? nu : nu - 1;
+    int rc = mesh_alloc(m, nu * nv, 2 * cu * (nv - 1));
+    if (rc != MFR_OK)
+        return rc;
+    int *t = m->tri;
+    for (int j = 0; j + 1 < nv; j++)
+        for (int i = 0; i < cu; i++) {
+            int i1 = (i + 1) % nu;
+            int a = j * nu + i, b = j * nu + i1, c = (j + 1) * nu + i, d = (j + 1) * nu + i1;
+            t[0] = a; t[1] = b; t[2] = d;
+            t[3] = a; t[4] = d; t[5] = c;
+            t += 6;
+        }
+    return MFR_OK;
+}
+
+static v3 get3(const float *p, int i) { return v3_make(p[3 * i], p[3 * i + 1], p[3 * i + 2]); }
+static void put3(float *p, int i, v3 v)
+{
+    p[3 * i] = v.x;
+    p[3 * i + 1] = v.y;
+    p[3 * i + 2] = v.z;
+}
+
+void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
+{
+    for (int j = 0; j < nv; j++)
+        for (int i = 0; i < nu; i++) {
+            int il = i - 1, ir = i + 1;
+            if (wrap) {
+                il = (il + nu) % nu;
+                ir = ir % nu;
+            } else {
+                il = il < 0 ? 0 : il;
+                ir = ir >= nu ? nu - 1 : ir;
+            }
+            int jd = j > 0 ? j - 1 : j, ju = j + 1 < nv ? j + 1 : j;
+            v3 du = v3_sub(get3(m->pos, j * nu + ir), get3(m->pos, j * nu + il));
+            v3 dv = v3_sub(get3(m->pos, ju * nu + i), get3(m->pos, jd * nu + i));
+            v3 n = v3_cross(du, dv);
+            if (v3_dot(n, n) < 1e-20f) /* a pole: point away from the mesh centre row */
+                n = v3_make(0, j == 0 ? -1.0f : 1.0f, 0);
+            n = v3_norm(n);
+            put3(m->nrm, j * nu + i, flip ? v3_scale(n, -1.0f) : n);
+        }
+}
+
+void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
+{
+    for (int i = 0; i < m->nv; i++) {
+        put3(m->pos, i, v3_add(m3_apply(r, v3_sub(get3(m->pos, i), pivot)), offset));
+        put3(m->nrm, i, m3_apply(r, get3(m->nrm, i)));
+    }
+}
+
+int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z)
+{
+    float d = -p.z;
+    if (d < 1e-3f) {
+        *x = *y = -1e9f;
+        *z = d;
+        return 0;
+    }
+    *x = cam->cx + cam->f * p.x / d;
+    *y = cam->cy - cam->f * p.y / d;
+    *z = d;
+    return 1;
+}
+
+void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
+{
+    for (int i = 0; i < m->nv; i++)
+        synth_project(cam, get3(m->pos, i), &m->scr[3 * i], &m->scr[3 * i + 1], &m->scr[3 * i + 2]);
+}
+
+void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
+{
+    const int w = f->w, h = f->h;
+    for (int t = 0; t < m->nt; t++) {
+        const int *ix = m->tri + 3 * t;
+        const float *p0 = m->scr + 3 * ix[0], *p1 = m->scr + 3 * ix[1], *p2 = m->scr + 3 * ix[2];
+        if (p0[2] < 1e-3f || p1[2] < 1e-3f || p2[2] < 1e-3f)
+            continue;
+        float area = (p1[0] - p0[0]) * (p2[1] - p0[1]) - (p1[1] - p0[1]) * (p2[0] - p0[0]);
+        if (area == 0.0f || (m->cull && area > 0.0f))
+            continue;
+        float minx = fminf(p0[0], fminf(p1[0], p2[0])), maxx = fmaxf(p0[0], fmaxf(p1[0], p2[0]));
+        float miny = fminf(p0[1], fminf(p1[1], p2[1])), maxy = fmaxf(p0[1], fmaxf(p1[1], p2[1]));
+        int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
+        int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 >= w) x1 = w - 1;
+        if (y1 >= h) y1 = h - 1;
+        if (x0 > x1 || y0 > y1)
+            continue;
+        float inv = 1.0f / area;
+        float iz0 = 1.0f / p0[2], iz1 = 1.0f / p1[2], iz2 = 1.0f / p2[2];
+        for (int y = y0; y <= y1; y++) {
+            float py = (float)y + 0.5f;
+            for (int x = x0; x <= x1; x++) {
+                float px = (float)x + 0.5f;
+                /* barycentric weights of vertices 1 and 2 (screen space) */
+                float b1 = ((px - p0[0]) * (p2[1] - p0[1]) - (py - p0[1]) * (p2[0] - p0[0])) * inv;
+                float b2 = ((p1[0] - p0[0]) * (py - p0[1]) - (p1[1] - p0[1]) * (px - p0[0])) * inv;
+                float b0 = 1.0f - b1 - b2;
+                if (b0 < 0.0f || b1 < 0.0f || b2 < 0.0f)
+                    continue;
+                float iz = b0 * iz0 + b1 * iz1 + b2 * iz2;
+                float z = 1.0f / iz;
+                size_t k = (size_t)y * (size_t)w + (size_t)x;
+                if (z >= f->depth[k])
+                    continue;
+                f->depth[k] = z;
+                f->mesh[k] = mesh_index;
+                f->tri[k] = t;
+                f->b[2 * k] = b1 * iz1 * z;
+                f->b[2 * k + 1] = b2 * iz2 * z;
+            }
+        }
+    }
+}
+
+void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
+{
+    float ax, ay, az, bx, by, bz;
+    if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
+        return;
+    float len = sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
+    float r = 0.5f * fmaxf(width_px, 0.6f);
+    int x0 = (int)floorf(fminf(ax, bx) - r - 1), x1 = (int)ceilf(fmaxf(ax, bx) + r + 1);
+    int y0 = (int)floorf(fminf(ay, by) - r - 1), y1 = (int)ceilf(fmaxf(ay, by) + r + 1);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 >= f->w) x1 = f->w - 1;
+    if (y1 >= f->h) y1 = f->h - 1;
+    float dx = bx - ax, dy = by - ay;
+    float den = len > 1e-6f ? 1.0f / (len * len) : 0.0f;
+    /* thin lines keep their weight as faint coverage instead of vanishing */
+    float thin = width_px < 0.6f ? width_px / 0.6f : 1.0f;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float px = (float)x + 0.5f, py = (float)y + 0.5f;
+            float t = clampf(((px - ax) * dx + (py - ay) * dy) * den, 0.0f, 1.0f);
+            float qx = ax + t * dx - px, qy = ay + t * dy - py;
+            float dist = sqrtf(qx * qx + qy * qy);
+            float cov = clampf(r + 0.5f - dist, 0.0f, 1.0f) * thin * alpha;
+            if (cov <= 0.0f)
+                continue;
+            size_t k = (size_t)y * (size_t)f->w + (size_t)x;
+            float z = az + t * (bz - az);
+            if (z > f->depth[k] + 0.03f + 0.003f * z)
+                continue;
+            for (int c = 0; c < 3; c++)
+                f->rgb[3 * k + c] += (rgb[c] - f->rgb[3 * k + c]) * cov;
+        }
+}

@@ -1,0 +1,499 @@
+/* Putting a head in a picture: meshes for the head, hair, neck, shoulders,
+ * mask and hand; Lambert + ambient + a little specular shading; glasses and
+ * mask loops as depth-tested 3D lines; truth read back from the 3D model. */
+#include "config.h"
+#include "synth.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static const v3 head_pivot = {0.0f, -0.75f, -0.1f};
+
+static void set3(float *p, int i, v3 v)
+{
+    p[3 * i] = v.x;
+    p[3 * i + 1] = v.y;
+    p[3 * i + 2] = v.z;
+}
+
+static int build_ellipsoid(synth_mesh *m, v3 c, v3 r, int nu, int nv, int material)
+{
+    int rc = synth_mesh_grid(m, nu, nv, 1);
+    if (rc != MFR_OK)
+        return rc;
+    for (int j = 0; j < nv; j++) {
+        float v = -1.5f + 3.0f * (float)j / (float)(nv - 1);
+        for (int i = 0; i < nu; i++) {
+            float u = -SYNTH_PI + 2.0f * SYNTH_PI * (float)i / (float)nu;
+            int k = j * nu + i;
+            set3(m->pos, k, v3_make(c.x + r.x * cosf(v) * sinf(u), c.y + r.y * sinf(v), c.z + r.z * cosf(v) * cosf(u)));
+            m->uv[2 * k] = u;
+            m->uv[2 * k + 1] = v;
+        }
+    }
+    synth_mesh_grid_normals(m, nu, nv, 1, 0);
+    m->material = material;
+    return MFR_OK;
+}
+
+static int build_head(synth_mesh *m, const synth_head *h, float lod)
+{
+    int nu = (int)(120 * lod), nv = (int)(84 * lod);
+    if (nu < 20) nu = 20;
+    if (nv < 14) nv = 14;
+    int rc = synth_mesh_grid(m, nu, nv, 1);
+    if (rc != MFR_OK)
+        return rc;
+    /* denser in front (u near 0) and around the eyes and mouth (v near 0) */
+    for (int j = 0; j < nv; j++) {
+        float tv = -1.0f + 2.0f * (float)j / (float)(nv - 1);
+        float v = 1.56f * (0.55f * tv + 0.45f * tv * tv * tv);
+        for (int i = 0; i < nu; i++) {
+            float s = -1.0f + 2.0f * (float)i / (float)nu;
+            float u = SYNTH_PI * (0.35f * s + 0.65f * s * s * s);
+            int k = j * nu + i;
+            set3(m->pos, k, synth_head_point(h, u, v, 1));
+            m->uv[2 * k] = u;
+            m->uv[2 * k + 1] = v;
+        }
+    }
+    synth_mesh_grid_normals(m, nu, nv, 1, 0);
+    m->material = MAT_HEAD;
+    return MFR_OK;
+}
+
+/* Long hair falling behind the ears to the shoulders. */
+static int build_curtain(synth_mesh *m, const synth_head *h, float lod)
+{
+    int nu = (int)(40 * lod) < 12 ? 12 : (int)(40 * lod), nv = 10;
+    int rc = synth_mesh_grid(m, nu, nv, 0);
+    if (rc != MFR_OK)
+        return rc;
+    for (int j = 0; j < nv; j++) {
+        float w = 1.0f - (float)j / (float)(nv - 1); /* 1 at the bottom */
+        float y = mixf(0.35f, -1.7f, w);
+        for (int i = 0; i < nu; i++) {
+            float a = 1.25f + (2.0f * SYNTH_PI - 2.5f) * (float)i / (float)(nu - 1);
+            float rx = h->rx * 1.12f + 0.12f * w, rz = h->rz * 1.05f + 0.08f * w;
+            int k = j * nu + i;
+            set3(m->pos, k, v3_make(rx * sinf(a), y, rz * cosf(a) - 0.05f));
+            m->uv[2 * k] = a;
+            m->uv[2 * k + 1] = y;
+        }
+    }
+    synth_mesh_grid_normals(m, nu, nv, 0, 0);
+    m->material = MAT_HAIR;
+    m->cull = 0;
+    return MFR_OK;
+}
+
+int synth_face_build(synth_face *F, const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask, v3 offset,
+                     float lod, const synth_camera *cam, uint32_t seed)
+{
+    int rc = MFR_OK;
+    memset(F, 0, sizeof *F);
+    F->id = *id;
+    F->nz = *nz;
+    if (mask)
+        F->mask = *mask;
+    synth_head_setup(&F->head, &F->id, &F->nz);
+    F->rot = synth_rotation(nz->yaw, nz->pitch, nz->roll);
+    F->pivot = head_pivot;
+    F->offset = offset;
+    {
+        /* clothing colour: muted, from the seed */
+        float g = 0.15f + 0.6f * synth_hash2f((int32_t)seed, 1, 77u);
+        F->cloth[0] = g * (0.6f + 0.6f * synth_hash2f((int32_t)seed, 2, 77u));
+        F->cloth[1] = g * (0.6f + 0.6f * synth_hash2f((int32_t)seed, 3, 77u));
+        F->cloth[2] = g * (0.6f + 0.6f * synth_hash2f((int32_t)seed, 4, 77u));
+    }
+    synth_mesh *m = F->mesh;
+    int n = 0;
+    rc = build_head(&m[n], &F->head, lod);
+    if (rc == MFR_OK)
+        n++, rc = build_ellipsoid(&m[n], v3_make(0, -1.15f, -0.12f), v3_make(0.40f * id->width, 0.85f, 0.38f),
+                                  (int)(24 * lod) < 8 ? 8 : (int)(24 * lod), 8, MAT_NECK);
+    if (rc == MFR_OK)
+        n++, rc = build_ellipsoid(&m[n], v3_make(0, -2.55f, -0.3f), v3_make(1.9f * id->width, 1.0f, 0.8f),
+                                  (int)(32 * lod) < 10 ? 10 : (int)(32 * lod), 12, MAT_CLOTH);
+    int body_first = 1, body_last = n;
+    if (rc == MFR_OK && id->hair_style == MFR_HAIR_LONG)
+        n++, rc = build_curtain(&m[n], &F->head, lod);
+    if (rc == MFR_OK && mask && mask->type != MFR_MASK_NONE)
+        n++, rc = synth_build_mask(&m[n], &F->head, mask, lod, F->straps);
+    if (rc == MFR_OK && nz->occluder == MFR_OCCLUDER_HAND) {
+        /* a flat hand over part of the lower face: palm and four fingers */
+        float hx = nz->occluder_x, hy = nz->occluder_y;
+        float zf = synth_head_point(&F->head, hx / 0.75f, hy, 0).z;
+        n++, rc = build_ellipsoid(&m[n], v3_make(hx, hy - 0.15f, zf + 0.2f), v3_make(0.27f, 0.33f, 0.09f), 14, 10,
+                                  MAT_HAND);
+        for (int k = 0; k < 4 && rc == MFR_OK; k++)
+            n++, rc = build_ellipsoid(&m[n], v3_make(hx - 0.19f + 0.125f * (float)k, hy + 0.33f - 0.03f * (float)((k - 1) * (k - 2)), zf + 0.19f),
+                                      v3_make(0.055f, 0.22f, 0.05f), 10, 8, MAT_HAND);
+    }
+    if (rc == MFR_OK)
+        n++;
+    F->nmesh = n;
+    if (rc != MFR_OK) {
+        synth_face_free(F);
+        return rc;
+    }
+    m3 ident = {{1, 0, 0, 0, 1, 0, 0, 0, 1}};
+    for (int i = 0; i < n; i++) {
+        int body = i >= body_first && i <= body_last;
+        synth_mesh_transform(&m[i], body ? &ident : &F->rot, head_pivot, offset);
+        synth_mesh_project(&m[i], cam);
+        m[i].owner = F;
+    }
+    return MFR_OK;
+}
+
+void synth_face_free(synth_face *F)
+{
+    for (int i = 0; i < SYNTH_FACE_MESHES; i++)
+        synth_mesh_free(&F->mesh[i]);
+    F->nmesh = 0;
+}
+
+v3 synth_face_to_camera(const synth_face *F, v3 p)
+{
+    return v3_add(m3_apply(&F->rot, v3_sub(p, F->pivot)), F->offset);
+}
+
+int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, int first)
+{
+    for (int i = 0; i < F->nmesh; i++) {
+        list[first + i] = &F->mesh[i];
+        synth_raster(f, &F->mesh[i], first + i);
+    }
+    F->head_mesh = first;
+    return F->nmesh;
+}
+
+/* ------------------------------------------------------------- shading */
+
+void synth_light_from(const mfr_nuisance *nz, synth_light *l)
+{
+    const float k = SYNTH_PI / 180.0f;
+    float az = nz->light_az * k, el = nz->light_el * k;
+    l->dir = v3_norm(v3_make(sinf(az) * cosf(el), sinf(el), cosf(az) * cosf(el)));
+    for (int c = 0; c < 3; c++)
+        l->color[c] = nz->light_intensity * nz->light_color[c];
+    l->ambient = nz->ambient;
+}
+
+static float lin_lut[257];
+static uint8_t srgb_lut[4097];
+static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
+
+static void lut_init(void)
+{
+    for (int i = 0; i <= 256; i++) {
+        float x = (float)i / 256.0f;
+        lin_lut[i] = x <= 0.04045f ? x / 12.92f : powf((x + 0.055f) / 1.055f, 2.4f);
+    }
+    for (int i = 0; i <= 4096; i++) {
+        float x = (float)i / 4096.0f;
+        float s = x <= 0.0031308f ? 12.92f * x : 1.055f * powf(x, 1.0f / 2.4f) - 0.055f;
+        srgb_lut[i] = (uint8_t)clampf(s * 255.0f + 0.5f, 0.0f, 255.0f);
+    }
+}
+
+void synth_tables_init(void) { pthread_once(&lut_once, lut_init); }
+
+float synth_to_linear(float s)
+{
+    /* sRGB decoding through a small table with linear interpolation; the
+     * table is filled by synth_tables_init, called before any rendering */
+    s = s > 0.0f ? (s < 1.0f ? s * 256.0f : 256.0f) : 0.0f; /* NaN -> 0 */
+    int i = (int)s;
+    if (i >= 256)
+        return lin_lut[256];
+    return mixf(lin_lut[i], lin_lut[i + 1], s - (float)i);
+}
+
+uint8_t synth_to_srgb8(float lin)
+{
+    return srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
+}
+
+static void interp3(const float *a, const int *ix, float b1, float b2, float out[3])
+{
+    float b0 = 1.0f - b1 - b2;
+    for (int c = 0; c < 3; c++)
+        out[c] = b0 * a[3 * ix[0] + c] + b1 * a[3 * ix[1] + c] + b2 * a[3 * ix[2] + c];
+}
+
+void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light)
+{
+    size_t np = (size_t)f->w * (size_t)f->h;
+    for (size_t k = 0; k < np; k++) {
+        int mi = f->mesh[k];
+        if (mi < 0 || mi >= n)
+            continue;
+        const synth_mesh *m = list[mi];
+        const synth_face *F = m->owner;
+        const int *ix = m->tri + 3 * f->tri[k];
+        float b1 = f->b[2 * k], b2 = f->b[2 * k + 1], b0 = 1.0f - b1 - b2;
+        float nn[3], pp[3];
+        interp3(m->nrm, ix, b1, b2, nn);
+        interp3(m->pos, ix, b1, b2, pp);
+        v3 nrm = v3_norm(v3_make(nn[0], nn[1], nn[2]));
+        v3 view = v3_norm(v3_make(-pp[0], -pp[1], -pp[2]));
+        if (v3_dot(nrm, view) < 0.0f)
+            nrm = v3_scale(nrm, -1.0f);
+        float u = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
+        float v = b0 * m->uv[2 * ix[0] + 1] + b1 * m->uv[2 * ix[1] + 1] + b2 * m->uv[2 * ix[2] + 1];
+        float alb[3], spec = 0.05f, bend = 0.0f;
+        const mfr_identity *id = &F->id;
+        switch (m->material) {
+        case MAT_HEAD:
+            synth_head_albedo(&F->head, u, v, alb, &spec);
+            break;
+        case MAT_HAIR:
+            synth_hair_albedo(&F->head, u, v, alb);
+            spec = 0.15f;
+            break;
+        case MAT_MASK:
+            synth_mask_albedo(&F->mask, u, v, alb, &bend);
+            break;
+        case MAT_CLOTH: {
+            float t = 1.0f + 0.08f * (synth_vnoise(u * 20.0f, v * 20.0f, id->texture_seed) - 0.5f);
+            for (int c = 0; c < 3; c++)
+                alb[c] = F->cloth[c] * t;
+            spec = 0.02f;
+            break;
+        }
+        default: { /* neck, hand: skin */
+            float t = 1.0f + 0.08f * (synth_vnoise(u * 30.0f, v * 30.0f, id->texture_seed + 2u) - 0.5f);
+            float dark = m->material == MAT_NECK ? 0.92f : 1.0f;
+            for (int c = 0; c < 3; c++)
+                alb[c] = id->skin[c] * t * dark;
+            spec = 0.08f;
+            break;
+        }
+        }
+        float ndl = v3_dot(nrm, light->dir);
+        float diff = clampf((ndl + 0.1f) / 1.1f, 0.0f, 1.0f) * (1.0f + bend);
+        v3 hv = v3_norm(v3_add(light->dir, view));
+        float sh = fmaxf(0.0f, v3_dot(nrm, hv));
+        float s2 = sh * sh, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8;
+        float sp = ndl > 0.0f ? spec * s16 * s8 : 0.0f;
+        /* a hint of ambient occlusion: surfaces turned away from the camera get less sky */
+        float ao = 0.75f + 0.25f * fmaxf(0.0f, v3_dot(nrm, view));
+        for (int c = 0; c < 3; c++) {
+            float a = synth_to_linear(alb[c]);
+            f->rgb[3 * k + c] = a * (light->ambient * ao + diff * light->color[c]) + sp * light->color[c];
+        }
+    }
+}
+
+/* ------------------------------------------------------------ overlays */
+
+void synth_face_overlay(const synth_face *F, synth_frame *f, const synth_camera *cam, const synth_light *light)
+{
+    const synth_head *h = &F->head;
+    float bright = light->ambient + 0.6f * (light->color[0] + light->color[1] + light->color[2]) / 3.0f;
+    /* mask ear loops */
+    if (F->mask.type != MFR_MASK_NONE) {
+        float c[3], lin[3];
+        synth_mask_color(F->mask.color == MFR_COLOR_PATTERN ? MFR_COLOR_WHITE : F->mask.color, c);
+        if (F->mask.type == MFR_MASK_SURGICAL || F->mask.type == MFR_MASK_N95 || F->mask.type == MFR_MASK_KN95)
+            c[0] = c[1] = c[2] = 0.9f;
+        if (F->mask.type == MFR_MASK_GAS)
+            c[0] = c[1] = c[2] = 0.06f;
+        float width = F->mask.type == MFR_MASK_GAS ? 0.06f : 0.018f;
+        for (int k = 0; k < 3; k++)
+            lin[k] = synth_to_linear(c[k]) * bright;
+        for (int s = 0; s < 8; s++) {
+            v3 a = synth_face_to_camera(F, F->straps[2 * s]), b = synth_face_to_camera(F, F->straps[2 * s + 1]);
+            synth_line3(f, cam, a, b, cam->f * width / -a.z, lin, 1.0f);
+        }
+    }
+    /* glasses: two rims, a bridge and the temples */
+    if (F->id.glasses) {
+        v3 lm[5];
+        synth_head_landmarks(h, lm);
+        float lin[3];
+        for (int k = 0; k < 3; k++)
+            lin[k] = synth_to_linear(F->id.glasses_color[k]) * bright;
+        v3 inner[2], outer[2];
+        for (int e = 0; e < 2; e++) {
+            v3 c = v3_add(lm[e], v3_make(0, 0.01f, 0.1f));
+            float rx = 0.14f, ry = F->id.glasses == 1 ? 0.12f : 0.09f;
+            v3 prev = c;
+            for (int i = 0; i <= 28; i++) {
+                float a = 2.0f * SYNTH_PI * (float)i / 28.0f;
+                float ca = cosf(a), sa = sinf(a);
+                if (F->id.glasses == 2) { /* rounded rectangle: a superellipse */
+                    ca = copysignf(powf(fabsf(ca), 0.45f), ca);
+                    sa = copysignf(powf(fabsf(sa), 0.45f), sa);
+                }
+                v3 p = v3_add(c, v3_make(rx * ca, ry * sa, -0.02f * ca * ca));
+                if (i > 0) {
+                    v3 a3 = synth_face_to_camera(F, prev), b3 = synth_face_to_camera(F, p);
+                    synth_line3(f, cam, a3, b3, cam->f * 0.022f / -a3.z, lin, 1.0f);
+                }
+                prev = p;
+            }
+            float sgn = e == 0 ? -1.0f : 1.0f;
+            inner[e] = v3_add(c, v3_make(-sgn * rx, 0.02f, 0));
+            outer[e] = v3_add(c, v3_make(sgn * rx, 0.02f, -0.01f));
+        }
+        v3 a = synth_face_to_camera(F, inner[0]), b = synth_face_to_camera(F, inner[1]);
+        synth_line3(f, cam, a, b, cam->f * 0.02f / -a.z, lin, 1.0f);
+        for (int e = 0; e < 2; e++) {
+            float sgn = e == 0 ? -1.0f : 1.0f;
+            v3 back = v3_make(sgn * (h->rx + 0.05f), h->eye_y + 0.05f, -0.15f);
+            a = synth_face_to_camera(F, outer[e]);
+            b = synth_face_to_camera(F, back);
+            synth_line3(f, cam, a, b, cam->f * 0.02f / -a.z, lin, 1.0f);
+        }
+    }
+    /* loose hair across the face */
+    if (F->nz.occluder == MFR_OCCLUDER_HAIR) {
+        float lin[3];
+        for (int k = 0; k < 3; k++)
+            lin[k] = synth_to_linear(F->id.hair_color[k]) * bright;
+        for (int s = 0; s < 14; s++) {
+            float x0 = F->nz.occluder_x + 0.02f * (float)s;
+            v3 prev = synth_head_point(h, x0 / 0.75f, h->hair_front + 0.1f, 0);
+            prev.z += 0.06f;
+            for (int i = 1; i <= 8; i++) {
+                float t = (float)i / 8.0f;
+                float x = x0 + 0.25f * t * t * (x0 > 0 ? 1.0f : -1.0f);
+                float y = mixf(h->hair_front + 0.1f, F->nz.occluder_y, t);
+                v3 p = synth_head_point(h, x / 0.75f, y, 0);
+                p.z += 0.04f;
+                v3 a = synth_face_to_camera(F, prev), b = synth_face_to_camera(F, p);
+                synth_line3(f, cam, a, b, cam->f * 0.012f / -a.z, lin, 0.9f);
+                prev = p;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- truth */
+
+void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_camera *cam, mfr_face_truth *t)
+{
+    const synth_head *h = &F->head;
+    v3 lm[5];
+    memset(t, 0, sizeof *t);
+    synth_head_landmarks(h, lm);
+    float bx0 = 1e30f, by0 = 1e30f, bx1 = -1e30f, by1 = -1e30f;
+    for (int i = 0; i < 5; i++) {
+        float x, y, z;
+        v3 p = synth_face_to_camera(F, lm[i]);
+        synth_project(cam, p, &x, &y, &z);
+        t->lm[2 * i] = x;
+        t->lm[2 * i + 1] = y;
+        /* seen when the head itself is drawn at about that depth in the pixel
+         * or a neighbour (a nose tip on its own silhouette still counts; the
+         * mesh lies a little inside the smooth surface, hence the asymmetry) */
+        int xi = (int)floorf(x), yi = (int)floorf(y);
+        if (xi >= 0 && yi >= 0 && xi < f->w && yi < f->h)
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = xi + dx, yy = yi + dy;
+                    if (xx < 0 || yy < 0 || xx >= f->w || yy >= f->h)
+                        continue;
+                    size_t k = (size_t)yy * (size_t)f->w + (size_t)xx;
+                    if (f->mesh[k] == F->head_mesh && f->depth[k] - z > -0.05f && f->depth[k] - z < 0.12f)
+                        t->vis[i] = 1;
+                }
+    }
+    /* the box: the visible part of the face from mid-forehead to chin */
+    for (int j = 0; j <= 10; j++) {
+        float v = mixf(-1.02f * h->id->length, h->brow_y + 0.12f, (float)j / 10.0f);
+        for (int i = 0; i <= 10; i++) {
+            float X = -0.70f + 1.4f * (float)i / 10.0f;
+            float u = X / 0.75f * (h->id->width > 0 ? 1.0f : 1.0f);
+            v3 p = synth_head_point(h, u, v, 0);
+            v3 d = v3_make(cosf(v) * sinf(u), sinf(v), cosf(v) * cosf(u));
+            v3 pc = synth_face_to_camera(F, p), dc = m3_apply(&F->rot, d);
+            if (v3_dot(dc, v3_scale(pc, -1.0f)) <= 0.0f)
+                continue;
+            float x, y, z;
+            if (!synth_project(cam, pc, &x, &y, &z))
+                continue;
+            bx0 = fminf(bx0, x), bx1 = fmaxf(bx1, x);
+            by0 = fminf(by0, y), by1 = fmaxf(by1, y);
+        }
+    }
+    /* clipped to the picture, as annotators do */
+    t->box[0] = clampf(bx0, 0.0f, (float)f->w);
+    t->box[1] = clampf(by0, 0.0f, (float)f->h);
+    t->box[2] = clampf(bx1, 0.0f, (float)f->w);
+    t->box[3] = clampf(by1, 0.0f, (float)f->h);
+    t->yaw = F->nz.yaw;
+    t->pitch = F->nz.pitch;
+    t->roll = F->nz.roll;
+    float bh = t->box[3] - t->box[1];
+    t->size_class = bh >= 64.0f ? MFR_SIZE_EASY : bh >= 24.0f ? MFR_SIZE_MEDIUM : MFR_SIZE_HARD;
+}
+
+/* --------------------------------------------------------------- a face */
+
+void synth_face_framing(const synth_head *head, const mfr_nuisance *nz, int w, int hh, synth_camera *cam, v3 *offset,
+                        float *lod)
+{
+    v3 lm[5];
+    synth_head_landmarks(head, lm);
+    /* scale from the frontal eye distance and eye-to-mouth height onto the template */
+    float s = (float)w / 112.0f;
+    float de = lm[1].x - lm[0].x;
+    float dm = 0.5f * (lm[0].y + lm[1].y) - 0.5f * (lm[3].y + lm[4].y);
+    float ppu = s * nz->scale * 0.5f * (35.24f / de + 40.68f / dm);
+    v3 c = v3_scale(v3_add(v3_scale(v3_add(lm[0], lm[1]), 0.5f), v3_scale(v3_add(lm[3], lm[4]), 0.5f)), 0.5f);
+    float D = nz->distance * 2.0f;
+    cam->f = ppu * (D - c.z);
+    cam->cx = 0.5f * (float)w;
+    cam->cy = 0.5f * (float)hh;
+    /* the template's centre, scaled to the width and centred vertically */
+    float tx = 56.03f * s + nz->shift_x * (float)w;
+    float ty = 0.5f * (float)hh + (71.94f - 56.0f) * s + nz->shift_y * (float)w;
+    float ox = (tx - cam->cx) * (D - c.z) / cam->f - c.x;
+    float oy = -(ty - cam->cy) * (D - c.z) / cam->f - c.y;
+    *offset = v3_add(head_pivot, v3_make(ox, oy, -D));
+    *lod = clampf(ppu / 90.0f, 0.25f, 1.2f);
+}
+
+int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask, mfr_image *out,
+                    mfr_face_truth *truth)
+{
+    if (!id || !nz || !out || !out->data || out->channels != 3 || out->width < 8 || out->height < 8)
+        return mfr_error(MFR_ERR_ARG, "mfr_face_render: needs an allocated 3-channel image of at least 8x8");
+    const int w = out->width, hh = out->height;
+    synth_head head;
+    synth_tables_init();
+    synth_head_setup(&head, id, nz);
+    synth_camera cam;
+    v3 offset;
+    float lod;
+    synth_face_framing(&head, nz, w, hh, &cam, &offset, &lod);
+
+    synth_frame f;
+    synth_face F;
+    int rc = synth_frame_init(&f, w, hh);
+    if (rc != MFR_OK)
+        return rc;
+    rc = synth_face_build(&F, id, nz, mask, offset, lod, &cam, nz->background);
+    if (rc != MFR_OK) {
+        synth_frame_free(&f);
+        return rc;
+    }
+    const synth_mesh *list[SYNTH_FACE_MESHES];
+    synth_light light;
+    synth_light_from(nz, &light);
+    synth_background(&f, nz->background, 0);
+    int n = synth_face_raster(&F, &f, list, 0);
+    synth_shade(&f, list, n, &light);
+    synth_face_overlay(&F, &f, &cam, &light);
+    if (truth)
+        synth_face_truth(&F, &f, &cam, truth);
+    synth_finish(&f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
+    synth_face_free(&F);
+    synth_frame_free(&f);
+    return MFR_OK;
+}

@@ -1,0 +1,207 @@
+/* Internal interfaces of the synthetic face generator: the parametric head,
+ * the triangle rasteriser with its per-pixel G-buffer, textures and the
+ * post-processing of the camera. Not installed. */
+#ifndef MFR_SYNTH_H
+#define MFR_SYNTH_H
+
+#include "mfr/face.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#define SYNTH_PI 3.14159265358979f
+
+typedef struct v3 { float x, y, z; } v3;
+
+static inline v3 v3_make(float x, float y, float z) { v3 r = {x, y, z}; return r; }
+static inline v3 v3_add(v3 a, v3 b) { return v3_make(a.x + b.x, a.y + b.y, a.z + b.z); }
+static inline v3 v3_sub(v3 a, v3 b) { return v3_make(a.x - b.x, a.y - b.y, a.z - b.z); }
+static inline v3 v3_scale(v3 a, float s) { return v3_make(a.x * s, a.y * s, a.z * s); }
+static inline float v3_dot(v3 a, v3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
+static inline v3 v3_cross(v3 a, v3 b)
+{
+    return v3_make(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
+}
+static inline v3 v3_norm(v3 a)
+{
+    float l = sqrtf(v3_dot(a, a));
+    return l > 1e-12f ? v3_scale(a, 1.0f / l) : v3_make(0, 0, 1);
+}
+static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+static inline float smoothstep(float e0, float e1, float x)
+{
+    float t = clampf((x - e0) / (e1 - e0), 0.0f, 1.0f);
+    return t * t * (3.0f - 2.0f * t);
+}
+static inline float mixf(float a, float b, float t) { return a + (b - a) * t; }
+/* A smooth bump: 1 at the centre, 0 from radius 1 on; t is the squared distance. */
+static inline float bump2(float t) { return t < 1.0f ? (1.0f - t) * (1.0f - t) : 0.0f; }
+
+/* Integer hash (lowbias32) and value noise in [0, 1) for textures. */
+static inline uint32_t synth_hash(uint32_t x)
+{
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    return x;
+}
+static inline float synth_hash2f(int32_t i, int32_t j, uint32_t seed)
+{
+    return (float)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + seed)) >> 8) * (1.0f / 16777216.0f);
+}
+float synth_vnoise(float x, float y, uint32_t seed);
+
+/* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
+typedef struct m3 { float m[9]; } m3;
+m3 synth_rotation(float yaw_deg, float pitch_deg, float roll_deg);
+static inline v3 m3_apply(const m3 *r, v3 p)
+{
+    return v3_make(r->m[0] * p.x + r->m[1] * p.y + r->m[2] * p.z, r->m[3] * p.x + r->m[4] * p.y + r->m[5] * p.z,
+                   r->m[6] * p.x + r->m[7] * p.y + r->m[8] * p.z);
+}
+
+/* ------------------------------------------------------------------ head */
+
+/* The head of one identity with one expression, in "face units": X = u *
+ * 0.75 and Y = v on the base ellipsoid (u longitude, v latitude, radians).
+ * Feature positions (eyes, nose, mouth) are kept in those units. */
+typedef struct synth_head {
+    const mfr_identity *id;
+    float rx, ry_up, ry_low, rz;
+    float eye_x, eye_y, eye_w, eye_h;   /* eye centre (|X|), half-width and half-height */
+    float nose_top, nose_tip, nose_base, nose_w, nose_h;
+    float mouth_y, mouth_w, mouth_open, smile, lip_up, lip_low;
+    float brow_y, brow_raise, eye_close;
+    float hair_front, hair_thick;
+} synth_head;
+
+void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
+/* Surface point at (u, v); `hair` adds the hair volume. */
+v3 synth_head_point(const synth_head *h, float u, float v, int hair);
+/* Hairline latitude at longitude u (where scalp hair starts). */
+float synth_hairline(const synth_head *h, float u);
+/* The 5 landmarks in head coordinates (image order for a frontal face). */
+void synth_head_landmarks(const synth_head *h, v3 lm[5]);
+
+/* ------------------------------------------------------------ rasteriser */
+
+enum { MAT_HEAD = 0, MAT_NECK, MAT_CLOTH, MAT_HAIR, MAT_MASK, MAT_HAND, MAT_PLAIN };
+
+typedef struct synth_mesh {
+    int nv, nt, material, cull;
+    float *pos;      /* 3 * nv, camera space */
+    float *nrm;      /* 3 * nv, camera space, unit */
+    float *uv;       /* 2 * nv */
+    float *scr;      /* 3 * nv: pixel x, pixel y, depth */
+    int *tri;        /* 3 * nt */
+    const void *owner; /* identity / mask parameters for the shader */
+    int tag;         /* face number within a scene */
+} synth_mesh;
+
+typedef struct synth_camera {
+    float f, cx, cy;   /* focal length and principal point in pixels */
+} synth_camera;
+
+/* Per-pixel buffers of one render. */
+typedef struct synth_frame {
+    int w, h;
+    float *depth;      /* w*h */
+    int32_t *mesh;     /* w*h: mesh index or -1 */
+    int32_t *tri;      /* w*h */
+    float *b;          /* 2*w*h: perspective-correct barycentrics of vertex 1 and 2 */
+    float *rgb;        /* 3*w*h, linear light */
+} synth_frame;
+
+int synth_frame_init(synth_frame *f, int w, int h);
+void synth_frame_free(synth_frame *f);
+/* Builds a mesh from a grid nu x nv of points (pos filled by the caller in
+ * head space, uv too); triangles, with u wrapping when `wrap`. */
+int synth_mesh_grid(synth_mesh *m, int nu, int nv, int wrap);
+void synth_mesh_free(synth_mesh *m);
+/* Normals from the grid's neighbours (call before transforming). */
+void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip);
+/* Transforms head space -> camera space: p' = R (p - pivot) + offset. */
+void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+void synth_mesh_project(synth_mesh *m, const synth_camera *cam);
+void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
+/* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
+int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
+
+/* ------------------------------------------------------------- shading */
+
+typedef struct synth_light {
+    v3 dir;            /* towards the light, camera space, unit */
+    float color[3];    /* intensity times colour */
+    float ambient;
+} synth_light;
+
+void synth_light_from(const mfr_nuisance *nz, synth_light *l);
+/* sRGB <-> linear through tables; synth_tables_init() (idempotent,
+ * thread-safe) must run before the first use. */
+void synth_tables_init(void);
+float synth_to_linear(float s);
+uint8_t synth_to_srgb8(float lin);
+
+/* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
+void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
+/* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
+ * also a normal tilt for pleats (*bend). */
+void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);
+/* Base colour of a mask colour index (sRGB). */
+void synth_mask_color(int color, float rgb[3]);
+/* Hair colour with strands, for the long-hair curtain (u: angle, v: height). */
+void synth_hair_albedo(const synth_head *h, float u, float v, float rgb[3]);
+
+int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, float lod, v3 straps[16]);
+
+/* Thick anti-aliased 3D line drawn over the shaded frame where it is in
+ * front of the depth buffer. */
+void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb_lin[3],
+                 float alpha);
+
+#define SYNTH_FACE_MESHES 10
+
+/* One head put in a frame: its parameters, meshes in camera space and where
+ * they went. Build, rasterise (synth_face_raster), shade the whole frame
+ * (synth_shade), then synth_face_overlay and synth_face_truth. */
+typedef struct synth_face {
+    mfr_identity id;
+    mfr_nuisance nz;
+    mfr_mask mask;
+    synth_head head;
+    m3 rot;
+    v3 pivot, offset;
+    synth_mesh mesh[SYNTH_FACE_MESHES];
+    int nmesh, head_mesh;   /* head_mesh: global index of the head mesh after rasterising */
+    v3 straps[16];   /* mask ear loops: 8 segments */
+    float cloth[3];
+    int tag;
+} synth_face;
+
+/* `offset`: where the head's neck pivot lands in camera space. The face keeps
+ * copies of id, nz and mask. */
+int synth_face_build(synth_face *F, const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask, v3 offset,
+                     float lod, const synth_camera *cam, uint32_t seed);
+void synth_face_free(synth_face *F);
+/* Rasterises the face's meshes; list[first..] receives pointers to them for
+ * synth_shade. Returns the number of meshes added. */
+int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, int first);
+void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light);
+void synth_face_overlay(const synth_face *F, synth_frame *f, const synth_camera *cam, const synth_light *light);
+void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_camera *cam, mfr_face_truth *t);
+/* Camera and head placement that put a face's eyes and mouth near the
+ * ArcFace template scaled to a w x h image (mfr_face_render's framing). */
+void synth_face_framing(const synth_head *head, const mfr_nuisance *nz, int w, int h, synth_camera *cam, v3 *offset,
+                        float *lod);
+/* Camera-space position of a head-space point. */
+v3 synth_face_to_camera(const synth_face *F, v3 p);
+
+/* ------------------------------------------------------------ camera */
+
+void synth_background(synth_frame *f, uint32_t seed, int clutter);
+/* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
+void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
+                  mfr_image *out);
+/* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
+void synth_jpeg_artefacts(mfr_image *im, int quality);
+void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp);
+
+#endif

@@ -1,0 +1,255 @@
+/* Surface colour of the head in its (u, v) space: skin with pores, blush,
+ * freckles, moles and wrinkles; eyes with iris, pupil, lids and lashes;
+ * brows; lips and an open mouth; nostrils; scalp and facial hair. */
+#include "config.h"
+#include "synth.h"
+
+static void blend(float rgb[3], const float c[3], float a)
+{
+    for (int k = 0; k < 3; k++)
+        rgb[k] += (c[k] - rgb[k]) * a;
+}
+static void scale3(float rgb[3], float s)
+{
+    for (int k = 0; k < 3; k++)
+        rgb[k] *= s;
+}
+
+/* Hair colour with strands running along `along`. */
+static void hair_texture(const float base[3], float across, float along, uint32_t seed, float out[3])
+{
+    float n = synth_vnoise(across * 55.0f, along * 5.0f, seed);
+    float m = synth_vnoise(across * 13.0f, along * 2.0f, seed + 7u);
+    float s = 0.70f + 0.45f * n + 0.2f * m;
+    for (int k = 0; k < 3; k++)
+        out[k] = clampf(base[k] * s + 0.03f * n, 0.0f, 1.0f);
+}
+
+void synth_hair_albedo(const synth_head *h, float u, float v, float rgb[3])
+{
+    hair_texture(h->id->hair_color, u * 0.8f, v * 0.5f, h->id->texture_seed + 12u, rgb);
+}
+
+/* Eye of one side: ex, ey in eye half-widths. Returns 1 and the colour when
+ * the point belongs to the eye (opening, lash line). */
+static int eye_color(const synth_head *h, float ex, float ey, float rgb[3], float *spec)
+{
+    const mfr_identity *id = h->id;
+    float q = 1.0f - ex * ex;
+    if (q <= 0.0f)
+        return 0;
+    float open = 1.0f - 0.92f * h->eye_close;
+    float hmax = h->eye_h / h->eye_w;
+    float up = hmax * powf(q, 0.7f) * open * (1.0f + 0.15f * ex);
+    float lo = -0.8f * hmax * powf(q, 0.8f) * (0.3f + 0.7f * open);
+    if (ey > lo && ey < up) {
+        float ri = sqrtf(ex * ex + ey * ey) / 0.43f;
+        if (ri < 1.0f) {
+            float fib = synth_vnoise(atan2f(ey, ex) * 9.0f, ri * 3.0f, id->texture_seed + 11u);
+            float s = 0.55f + 0.6f * ri * (0.6f + 0.4f * fib);
+            for (int k = 0; k < 3; k++)
+                rgb[k] = id->iris[k] * s;
+            if (ri > 0.85f)
+                scale3(rgb, 0.6f);
+            if (ri < 0.38f)
+                rgb[0] = rgb[1] = rgb[2] = 0.03f;
+        } else {
+            float sc = 0.86f - 0.18f * smoothstep(0.5f, 1.0f, fabsf(ex));
+            rgb[0] = sc;
+            rgb[1] = sc * 0.97f;
+            rgb[2] = sc * 0.94f;
+        }
+        /* the upper lid shades the top of the eye */
+        scale3(rgb, 1.0f - 0.45f * smoothstep(up - 0.25f, up, ey));
+        *spec = 0.9f;
+        return 1;
+    }
+    /* lash line along the upper lid, heavier at the outer corner */
+    float lash = 0.07f + 0.05f * smoothstep(-0.2f, 1.0f, ex);
+    if (ey >= up && ey < up + lash && fabsf(ex) < 1.0f) {
+        float c[3] = {id->brow_color[0] * 0.35f, id->brow_color[1] * 0.35f, id->brow_color[2] * 0.35f};
+        blend(rgb, c, 0.85f);
+        return 1;
+    }
+    return 0;
+}
+
+void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec)
+{
+    const mfr_identity *id = h->id;
+    const uint32_t ts = id->texture_seed;
+    float X = u * 0.75f, Y = v, ax = fabsf(X);
+    float t;
+    /* skin: low-frequency tone, pores */
+    {
+        float lf = synth_vnoise(u * 4.0f, v * 4.0f, ts) - 0.5f;
+        float pore = synth_vnoise(u * 70.0f, v * 70.0f, ts + 1u) - 0.5f;
+        float s = 1.0f + 0.10f * lf + 0.06f * pore;
+        for (int k = 0; k < 3; k++)
+            rgb[k] = id->skin[k] * s;
+        *spec = 0.10f + 0.10f * bump2((X / 0.2f) * (X / 0.2f) + ((Y - h->nose_tip - 0.15f) / 0.5f) * ((Y - h->nose_tip - 0.15f) / 0.5f));
+    }
+    if (fabsf(u) > 1.5f && fabsf(u) < 1.85f) /* ears a little redder */
+        rgb[0] *= 1.04f, rgb[1] *= 0.97f;
+    if (fabsf(u) < 1.3f) {
+        /* blush on the cheeks */
+        t = (ax - 0.38f) / 0.2f;
+        t = t * t + ((Y - (h->eye_y - 0.3f)) / 0.18f) * ((Y - (h->eye_y - 0.3f)) / 0.18f);
+        if (t < 1.0f) {
+            float r = id->cheek_red * 0.12f * bump2(t);
+            rgb[1] *= 1.0f - r;
+            rgb[2] *= 1.0f - r;
+        }
+        /* freckles over nose and cheeks */
+        if (id->freckles > 0.0f && Y > h->nose_tip - 0.1f && Y < h->eye_y - 0.05f && ax < 0.55f) {
+            float cx = X / 0.035f, cy = Y / 0.035f;
+            int32_t i = (int32_t)floorf(cx), j = (int32_t)floorf(cy);
+            float fx = synth_hash2f(i, j, ts + 3u), fy = synth_hash2f(i, j, ts + 4u);
+            float dx = cx - (float)i - fx, dy = cy - (float)j - fy;
+            if (synth_hash2f(i, j, ts + 5u) < id->freckles * 0.7f && dx * dx + dy * dy < 0.09f)
+                scale3(rgb, 0.82f), rgb[2] *= 0.9f;
+        }
+        /* wrinkles: forehead lines, crow's feet, nasolabial folds */
+        if (id->wrinkles > 0.05f) {
+            if (Y > h->brow_y + 0.06f && Y < h->hair_front - 0.04f && ax < 0.45f) {
+                float w = sinf(Y * 95.0f + synth_vnoise(u * 6.0f, 0.0f, ts + 6u) * 4.0f);
+                if (w > 0.8f)
+                    scale3(rgb, 1.0f - (0.05f + 0.05f * h->brow_raise) * id->wrinkles);
+            }
+            if (ax > h->eye_x + h->eye_w * 1.1f && ax < h->eye_x + h->eye_w * 1.6f && fabsf(Y - h->eye_y) < 0.06f &&
+                sinf(Y * 160.0f) > 0.7f)
+                scale3(rgb, 1.0f - 0.06f * id->wrinkles);
+        }
+        {
+            /* nasolabial fold: distance to the segment from the nose wing to past the mouth corner */
+            float x0 = h->nose_w * 1.15f, y0 = h->nose_tip - 0.03f;
+            float x1 = h->mouth_w * 1.25f, y1 = h->mouth_y - 0.05f;
+            float dx = x1 - x0, dy = y1 - y0;
+            float s = clampf(((ax - x0) * dx + (Y - y0) * dy) / (dx * dx + dy * dy), 0.0f, 1.0f);
+            float ex = ax - (x0 + s * dx), ey = Y - (y0 + s * dy);
+            float d2 = (ex * ex + ey * ey) / (0.012f * 0.012f);
+            if (d2 < 1.0f)
+                scale3(rgb, 1.0f - (0.03f + 0.08f * id->wrinkles + 0.08f * h->smile) * bump2(d2));
+        }
+        /* moles */
+        for (int i = 0; i < id->moles; i++) {
+            float dx = X - id->mole[i][0] * 0.75f, dy = Y - id->mole[i][1];
+            float r = id->mole[i][2];
+            if (dx * dx + dy * dy < r * r) {
+                const float c[3] = {id->skin[0] * 0.45f, id->skin[1] * 0.35f, id->skin[2] * 0.3f};
+                blend(rgb, c, 0.85f);
+            }
+        }
+        /* nostrils */
+        {
+            float dx = (ax - h->nose_w * 0.42f) / 0.028f, dy = (Y - (h->nose_base + 0.012f)) / 0.014f;
+            if (dx * dx + dy * dy < 1.0f)
+                scale3(rgb, 0.35f);
+        }
+        /* lips and mouth */
+        {
+            float mw = h->mouth_w;
+            float xr = X / mw;
+            if (fabsf(xr) < 1.05f) {
+                float q = fmaxf(0.0f, 1.0f - xr * xr);
+                float line = h->mouth_y + 0.035f * h->smile * xr * xr;
+                float gap = 0.05f * h->mouth_open;
+                float bow = 1.0f - 0.25f * bump2((xr / 0.25f) * (xr / 0.25f));
+                float top = line + h->lip_up * 1.25f * powf(q, 0.45f) * bow;
+                float bot = line - gap - h->lip_low * 1.35f * powf(q, 0.55f);
+                if (Y < top && Y > bot) {
+                    if (gap > 0.004f && Y < line && Y > line - gap) {
+                        /* inside an open mouth: teeth under the upper lip, then darkness */
+                        float c[3] = {0.25f, 0.08f, 0.07f};
+                        if (Y > line - 0.018f && fabsf(xr) < 0.75f)
+                            c[0] = 0.80f, c[1] = 0.78f, c[2] = 0.70f;
+                        rgb[0] = c[0], rgb[1] = c[1], rgb[2] = c[2];
+                    } else {
+                        float edge = smoothstep(0.0f, 0.35f, q);
+                        float lip[3];
+                        float shade = Y > line ? 0.92f : 1.05f;
+                        for (int k = 0; k < 3; k++)
+                            lip[k] = id->lip_color[k] * shade;
+                        blend(rgb, lip, edge * 0.9f);
+                        *spec = 0.3f;
+                        if (fabsf(Y - line) < 0.006f + 0.004f * q)
+                            scale3(rgb, 0.45f);
+                    }
+                }
+            }
+        }
+        /* eyes and lash lines (ex grows away from the nose on both sides) */
+        {
+            float ex = (ax - h->eye_x) / h->eye_w;
+            float ey = (Y - h->eye_y - id->eye_tilt * 0.4f * (ax - h->eye_x)) / h->eye_w;
+            if (fabsf(ex) < 1.3f && fabsf(ey) < 1.0f) {
+                if (!eye_color(h, ex, ey, rgb, spec)) {
+                    /* lid crease above, darker sockets */
+                    float hmax = h->eye_h / h->eye_w;
+                    float q = fmaxf(0.0f, 1.0f - ex * ex * 0.8f);
+                    float crease = hmax * 1.9f * powf(q, 0.6f);
+                    if (fabsf(ey - crease) < 0.06f && fabsf(ex) < 1.0f)
+                        scale3(rgb, 0.85f);
+                    scale3(rgb, 1.0f - 0.10f * bump2(ex * ex * 0.6f + ey * ey * 1.2f));
+                }
+            }
+        }
+        /* eyebrows: an arched band above each eye */
+        {
+            float bl = 0.17f * id->brow_length;
+            float bx = (ax - (h->eye_x - h->eye_w * 0.15f)) / bl;
+            if (fabsf(bx) < 1.0f) {
+                float yc = h->brow_y + 0.03f * (1.0f + 0.5f * id->brow_arch) * (1.0f - bx * bx) +
+                           0.015f * id->brow_slope * bx - 0.02f;
+                float th = 0.021f * id->brow_thick * (1.0f - 0.45f * (bx + 1.0f) * 0.5f);
+                float d = fabsf(Y - yc) / th;
+                if (d < 1.0f) {
+                    float hc[3];
+                    hair_texture(id->brow_color, X * 0.6f, Y * 4.0f, ts + 8u, hc);
+                    float a = (1.0f - d * d) * smoothstep(1.0f, 0.75f, fabsf(bx)) * 0.95f;
+                    blend(rgb, hc, a);
+                }
+            }
+        }
+        /* facial hair */
+        if (id->beard != MFR_BEARD_NONE) {
+            float a = 0.0f;
+            int jaw = Y < h->mouth_y + 0.1f && Y > -1.4f && fabsf(u) < 1.45f;
+            int lips = 0;
+            {
+                float xr = X / (h->mouth_w * 1.1f), yr = (Y - h->mouth_y) / 0.06f;
+                lips = xr * xr + yr * yr < 1.0f;
+            }
+            int mous = ax < h->mouth_w * 1.2f && Y > h->mouth_y + h->lip_up && Y < h->nose_base - 0.01f;
+            int goat = ax < 0.17f && Y < h->mouth_y - 0.06f && Y > -1.2f;
+            switch (id->beard) {
+            case MFR_BEARD_STUBBLE: a = jaw && !lips ? 0.35f : 0.0f; break;
+            case MFR_BEARD_MOUSTACHE: a = mous ? 0.9f : 0.0f; break;
+            case MFR_BEARD_GOATEE: a = (goat || mous) && !lips ? 0.9f : 0.0f; break;
+            default:
+                a = jaw && !lips && (Y < h->mouth_y - 0.03f || ax > h->mouth_w * 1.1f || mous) ? 0.9f : 0.0f;
+                a *= 1.0f - smoothstep(1.0f, 1.45f, fabsf(u)) * (Y > h->eye_y - 0.45f);
+                break;
+            }
+            if (a > 0.0f) {
+                float hc[3];
+                hair_texture(id->hair_color, X * 2.0f, Y * 3.0f, ts + 9u, hc);
+                blend(rgb, hc, a * id->beard_density * (0.7f + 0.3f * synth_vnoise(X * 90.0f, Y * 90.0f, ts + 10u)));
+            }
+        }
+    }
+    /* scalp hair */
+    if (id->hair_style != MFR_HAIR_BALD) {
+        float hv = synth_hairline(h, u);
+        float a = smoothstep(hv - 0.02f, hv + 0.04f, v);
+        if (a > 0.0f) {
+            float hc[3];
+            float along = v * 1.0f, across = u * 0.8f + 0.3f * id->hair_part * (v > 0.8f);
+            hair_texture(id->hair_color, across, along, ts + 12u, hc);
+            if (id->hair_style == MFR_HAIR_BUZZ)
+                a *= 0.75f;
+            blend(rgb, hc, a);
+            *spec = mixf(*spec, 0.2f, a);
+        }
+    }
+}

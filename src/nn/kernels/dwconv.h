@@ -1,0 +1,27 @@
+/* Depthwise convolution (groups == c_in == c_out), computed directly with
+ * channels innermost so that each tap is a vector multiply-add over C. */
+#ifndef MFR_DWCONV_H
+#define MFR_DWCONV_H
+
+#include "mfr/kernels.h"
+
+/* Weights here are tap-major: wt[(ky * kw + kx) * C + c] (repacked from OHWI).
+ * Computes output rows [row0, row1) of the flattened (n, oy) range. Each
+ * channel sums its taps in (ky, kx) order, then adds bias, residual and applies
+ * the activation: the same order as mfr_conv_reference. */
+typedef void (*dwconv_rows_fn)(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt,
+                               const float *bias, float *out, const mfr_epilogue *ep, int row0, int row1);
+
+void dwconv_rows_scalar(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt,
+                        const float *bias, float *out, const mfr_epilogue *ep, int row0, int row1);
+#ifdef MFR_HAVE_AVX512
+/* Any kernel size, stride and dilation; 3x3 and 5x5 have unrolled interiors. */
+void dwconv_rows_avx512(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt,
+                        const float *bias, float *out, const mfr_epilogue *ep, int row0, int row1);
+#endif
+#ifdef MFR_HAVE_AVX2
+void dwconv_rows_avx2(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt,
+                      const float *bias, float *out, const mfr_epilogue *ep, int row0, int row1);
+#endif
+
+#endif

@@ -1,0 +1,347 @@
+/* The GEMM driver: BLIS-style blocking and packing around a register-tiled
+ * micro-kernel chosen at run time.
+ *
+ *   for jc in N by NC:               B panel  KC x NC  (L3)
+ *     for pc in K by KC:             pack B once, shared by all threads
+ *       parallel for (ic, jr-chunk): pack A block MC x KC (L2), per thread
+ *         for jr in chunk by NR:     B micro-panel KC x NR (L1)
+ *           for ir in MC by MR:      micro-kernel on an MR x NR tile of C
+ *
+ * Threads split only M and N. Each element of C is the same sequence of
+ * k-blocks of the same micro-kernel whatever the split, so the result is
+ * bit-identical at any thread count. docs/kernels.md has the details. */
+#include "config.h"
+#include "gemm_internal.h"
+#include "gemm_pack.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef MFR_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+struct mfr_packed_b {
+    mfr_isa isa;     /* the micro-kernel the panels were packed for */
+    int k, n, nr;
+    float *data;     /* ceil(n / nr) panels of k x nr */
+};
+
+/* Problems up to this many multiply-adds skip packing (transb 'N' only). */
+#define GEMM_SMALL_MNK (64 * 64 * 64)
+
+const gemm_kernel *gemm_kernel_for(mfr_isa isa)
+{
+#ifdef MFR_HAVE_AVX512
+    if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512))
+        return &gemm_kernel_avx512_14x32;
+#endif
+#ifdef MFR_HAVE_AVX2
+    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+        return &gemm_kernel_avx2_6x16;
+#endif
+    (void)isa;
+    return &gemm_kernel_scalar_4x8;
+}
+
+static int clampi(long v, long lo, long hi)
+{
+    return (int)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* Block sizes from the caches (docs/kernels.md):
+ *  - KC: the KC x NR micro-panel of B is reused by every MR-row micro-panel
+ *    of A in the inner loop, so it should live in L1: KC = L1d / (NR * 4),
+ *    at most 384 (past that the C tile is revisited rarely enough that a
+ *    longer k-loop buys nothing, and the panel no longer fits);
+ *  - MC: the MC x KC block of A is re-read for every micro-panel of B, so it
+ *    should live in L2; half of L2 leaves room for the B panel streaming
+ *    through and for C;
+ *  - NC: the KC x NC panel of B lives in L3 (a share of it; L3 is shared).
+ * KC changes the summation order, so it depends only on the machine, never
+ * on the thread count; MC and NC only change which thread does what. */
+static mfr_gemm_blocking blocking_for(const gemm_kernel *kr)
+{
+    const mfr_cpu_info *ci = mfr_cpu();
+    long l1 = ci->l1d > 0 ? ci->l1d : 32 << 10;
+    long l2 = ci->l2 > 0 ? ci->l2 : 256 << 10;
+    long l3 = ci->l3 > 0 ? ci->l3 : 8 << 20;
+    mfr_gemm_blocking bl;
+    bl.isa = kr->isa;
+    bl.mr = kr->mr;
+    bl.nr = kr->nr;
+    bl.kc = clampi(l1 / ((long)kr->nr * 4) / 16 * 16, 128, 384);
+    bl.mc = clampi(l2 / 2 / ((long)bl.kc * 4) / kr->mr * kr->mr, kr->mr, 1024 / kr->mr * kr->mr);
+    bl.nc = clampi(l3 / 8 / ((long)bl.kc * 4) / kr->nr * kr->nr, kr->nr, 4096 / kr->nr * kr->nr);
+#ifdef MFR_GEMM_TUNING
+    if (getenv("KC")) bl.kc = atoi(getenv("KC"));
+    if (getenv("MC")) bl.mc = atoi(getenv("MC")) / kr->mr * kr->mr;
+    if (getenv("NC")) bl.nc = atoi(getenv("NC")) / kr->nr * kr->nr;
+#endif
+    return bl;
+}
+
+mfr_gemm_blocking mfr_gemm_get_blocking(void)
+{
+    return blocking_for(gemm_kernel_for(mfr_isa_best()));
+}
+
+/* A per-calling-thread workspace, kept between calls so that repeated small
+ * products (network layers) do not pay for fresh pages every time. */
+static _Thread_local float *ws_buf;
+static _Thread_local size_t ws_cap;
+
+static float *workspace(size_t floats)
+{
+    if (floats > ws_cap) {
+        mfr_free(ws_buf);
+        ws_cap = 0;
+        ws_buf = mfr_alloc(floats * sizeof(float));
+        if (!ws_buf)
+            return NULL;
+        ws_cap = floats;
+    }
+    return ws_buf;
+}
+
+static float a_value(const gemm_a_src *src, int i, int p)
+{
+    if (!src->conv)
+        return src->trans ? src->a[(ptrdiff_t)p * src->lda + i] : src->a[(ptrdiff_t)i * src->lda + p];
+    const gemm_conv_src *cs = src->conv;
+    int ohw = cs->oh * cs->ow, nimg = i / ohw, rem = i % ohw;
+    int oy = rem / cs->ow, ox = rem % cs->ow;
+    int tap = p / cs->cg, ci = p % cs->cg;
+    int iy = oy * cs->sh - cs->pt + (tap / cs->kw) * cs->dh;
+    int ix = ox * cs->sw - cs->pl + (tap % cs->kw) * cs->dw;
+    if (iy < 0 || iy >= cs->h || ix < 0 || ix >= cs->w)
+        return 0.0f;
+    return cs->in[(((ptrdiff_t)nimg * cs->h + iy) * cs->w + ix) * cs->c_in + cs->c0 + ci];
+}
+
+static void tile_ep(gemm_tile_ep *t, const mfr_epilogue *ep, float alpha, float beta, int i, int j)
+{
+    memset(t, 0, sizeof *t);
+    t->alpha = alpha;
+    t->beta = beta;
+    if (!ep)
+        return;
+    t->per_row = ep->bias_per_row;
+    int ch = ep->bias_per_row ? i : j;
+    t->bias = ep->bias ? ep->bias + ch : NULL;
+    t->prelu = ep->prelu ? ep->prelu + ch : NULL;
+    t->res = ep->residual ? ep->residual + (ptrdiff_t)i * ep->ldr + j : NULL;
+    t->ldr = ep->ldr;
+    t->act = ep->act;
+    t->act_param = ep->act_param;
+}
+
+/* Without workspace (allocation failed) or without k: one value at a time. */
+static void gemm_plain(int m, int n, int k, float alpha, const gemm_a_src *a, int transb, const float *b,
+                       ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
+                       const mfr_epilogue *ep)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++) {
+                float bv;
+                if (pb)
+                    bv = pb->data[(ptrdiff_t)(j / pb->nr) * pb->k * pb->nr + (ptrdiff_t)p * pb->nr + j % pb->nr];
+                else
+                    bv = transb ? b[(ptrdiff_t)j * ldb + p] : b[(ptrdiff_t)p * ldb + j];
+                s += a_value(a, i, p) * bv;
+            }
+            gemm_tile_ep t;
+            tile_ep(&t, ep, alpha, beta, i, j);
+            t.first = t.last = 1;
+            float *cp = c + (ptrdiff_t)i * ldc + j;
+            *cp = gemm_ep_value(s, cp, &t, 0, 0);
+        }
+}
+
+/* Small problems: the strided micro-kernel reads A and B in place. */
+static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, const gemm_a_src *a,
+                       const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+{
+    ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
+    for (int i = 0; i < m; i += kr->mr)
+        for (int j = 0; j < n; j += kr->nr) {
+            gemm_tile_ep t;
+            tile_ep(&t, ep, alpha, beta, i, j);
+            t.first = t.last = 1;
+            kr->strided(k, a->a + i * rsa, rsa, csa, b + j, ldb, c + (ptrdiff_t)i * ldc + j, ldc,
+                        m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &t);
+        }
+}
+
+void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb, const float *b,
+                ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    const gemm_kernel *kr = gemm_kernel_for(pb ? pb->isa : isa);
+    if (k <= 0) {
+        gemm_plain(m, n, 0, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep);
+        return;
+    }
+    if (!pb && !a->conv && !transb && (int64_t)m * n * k <= GEMM_SMALL_MNK) {
+        gemm_small(kr, m, n, k, alpha, a, b, ldb, beta, c, ldc, ep);
+        return;
+    }
+    mfr_gemm_blocking bl = blocking_for(kr);
+    const int MR = bl.mr, NR = bl.nr;
+    int nthreads = mfr_threads();
+    int kc_max = k < bl.kc ? k : bl.kc;
+    /* Blocks of M: at most MC rows, at least one per thread when there are
+     * enough rows, and of equal size (rounded to MR) so no thread waits. */
+    int nb_m = (m + bl.mc - 1) / bl.mc, row_panels = (m + MR - 1) / MR;
+    if (nb_m < nthreads)
+        nb_m = nthreads < row_panels ? nthreads : row_panels;
+    int mc_blk = ((m + nb_m - 1) / nb_m + MR - 1) / MR * MR;
+    nb_m = (m + mc_blk - 1) / mc_blk;
+    int mc_max = mc_blk;
+    int nc_max = n < bl.nc ? (n + NR - 1) / NR * NR : bl.nc;
+    size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
+    size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
+    float *ws = workspace(b_floats + a_floats * (size_t)nthreads);
+    if (!ws) {
+        mfr_log(MFR_LOG_WARN, "gemm: no memory for packing buffers; using the slow unpacked path");
+        mfr_clear_error();
+        gemm_plain(m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep);
+        return;
+    }
+    float *bbuf = ws;
+
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+#ifdef MFR_HAVE_OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        float *abuf = ws + b_floats + a_floats * (size_t)tid;
+        for (int jc = 0; jc < n; jc += bl.nc) {
+            int nc = n - jc < bl.nc ? n - jc : bl.nc;
+            int panels = (nc + NR - 1) / NR;
+            /* Enough (ic, jr-chunk) items to keep every thread busy. */
+            int nb_n = 1;
+            if (nthreads > 1 && nb_m % nthreads != 0)
+                nb_n = nthreads < panels ? nthreads : panels;
+            for (int pc = 0; pc < k; pc += bl.kc) {
+                int kc = k - pc < bl.kc ? k - pc : bl.kc, kcp = gemm_kc_padded(kr, kc);
+                if (!pb) {
+                    /* Each thread packs a contiguous range of panels. */
+#ifdef MFR_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+                    for (int chunk = 0; chunk < nthreads; chunk++) {
+                        int q0 = (int)((int64_t)panels * chunk / nthreads);
+                        int q1 = (int)((int64_t)panels * (chunk + 1) / nthreads);
+                        int j0 = q0 * NR, j1 = q1 * NR < nc ? q1 * NR : nc;
+                        if (j1 > j0)
+                            gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + j0, j1 - j0, bbuf + (ptrdiff_t)j0 * kc);
+                    }
+                }
+                int packed_ib = -1;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+                for (int item = 0; item < nb_m * nb_n; item++) {
+                    int ib = item / nb_n, jb = item % nb_n;
+                    int i0 = ib * mc_blk, mc = m - i0 < mc_blk ? m - i0 : mc_blk;
+                    if (ib != packed_ib) {
+                        gemm_pack_a(kr, a, i0, mc, pc, kc, abuf);
+                        packed_ib = ib;
+                    }
+                    int jp0 = (int)((int64_t)jb * panels / nb_n), jp1 = (int)((int64_t)(jb + 1) * panels / nb_n);
+                    for (int jp = jp0; jp < jp1; jp++) {
+                        int j = jc + jp * NR, nr = n - j < NR ? n - j : NR;
+                        const float *bp = pb ? pb->data + (ptrdiff_t)(j / NR) * pb->k * NR + (ptrdiff_t)pc * NR
+                                             : bbuf + (ptrdiff_t)jp * NR * kc;
+                        for (int ip = 0; ip < mc; ip += MR) {
+                            int i = i0 + ip, mr = m - i < MR ? m - i : MR;
+                            gemm_tile_ep t;
+                            tile_ep(&t, ep, alpha, beta, i, j);
+                            t.first = pc == 0;
+                            t.last = pc + kc == k;
+                            kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
+                                       ldc, mr, nr, &t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int trans_flag(char t)
+{
+    return t == 'T' || t == 't' || t == 'C' || t == 'c';
+}
+
+void mfr_sgemm_isa(mfr_isa isa, char transa, char transb, int m, int n, int k, float alpha, const float *a,
+                   int lda, const float *b, int ldb, float beta, float *c, int ldc, const mfr_epilogue *ep)
+{
+    gemm_a_src src = {a, lda, trans_flag(transa), NULL};
+    gemm_drive(isa, m, n, k, alpha, &src, trans_flag(transb), b, ldb, NULL, beta, c, ldc, ep);
+}
+
+void mfr_sgemm_ex(char transa, char transb, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc, const mfr_epilogue *ep)
+{
+    mfr_sgemm_isa(mfr_isa_best(), transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep);
+}
+
+void mfr_sgemm(char transa, char transb, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc)
+{
+    mfr_sgemm_isa(mfr_isa_best(), transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
+int mfr_gemm_pack_b(char transb, int k, int n, const float *b, int ldb, mfr_packed_b **out)
+{
+    *out = NULL;
+    if (k < 0 || n < 0 || (!b && k > 0 && n > 0))
+        return mfr_error(MFR_ERR_ARG, "gemm_pack_b: bad shape k=%d n=%d", k, n);
+    const gemm_kernel *kr = gemm_kernel_for(mfr_isa_best());
+    int tb = trans_flag(transb);
+    if (ldb < (tb ? k : n) || ldb < 1)
+        return mfr_error(MFR_ERR_ARG, "gemm_pack_b: ldb=%d too small for k=%d n=%d", ldb, k, n);
+    size_t panels = ((size_t)n + kr->nr - 1) / kr->nr, floats;
+    if (mfr_size_mul(panels * kr->nr, (size_t)k, &floats) != MFR_OK)
+        return MFR_ERR_NOMEM;
+    mfr_packed_b *pb = mfr_calloc(1, sizeof *pb);
+    if (!pb)
+        return MFR_ERR_NOMEM;
+    pb->isa = kr->isa;
+    pb->k = k;
+    pb->n = n;
+    pb->nr = kr->nr;
+    pb->data = mfr_alloc(floats * sizeof(float));
+    if (!pb->data) {
+        mfr_free(pb);
+        return MFR_ERR_NOMEM;
+    }
+    if (k > 0 && n > 0)
+        gemm_pack_b(kr, tb, b, ldb, 0, k, 0, n, pb->data);
+    *out = pb;
+    return MFR_OK;
+}
+
+void mfr_gemm_packed_free(mfr_packed_b *pb)
+{
+    if (!pb)
+        return;
+    mfr_free(pb->data);
+    mfr_free(pb);
+}
+
+void mfr_sgemm_packed(int m, const float *a, int lda, const mfr_packed_b *pb, float *c, int ldc,
+                      const mfr_epilogue *ep)
+{
+    gemm_a_src src = {a, lda, 0, NULL};
+    gemm_drive(pb->isa, m, pb->n, pb->k, 1.0f, &src, 0, NULL, 0, pb, 0.0f, c, ldc, ep);
+}

@@ -1,0 +1,106 @@
+/* Internal interface between the GEMM driver (gemm.c), the convolutions and
+ * the per-ISA micro-kernels. Not installed. */
+#ifndef MFR_GEMM_INTERNAL_H
+#define MFR_GEMM_INTERNAL_H
+
+#include <stddef.h>
+#include "mfr/kernels.h"
+
+/* What a micro-kernel does with its MR x NR tile once the k-loop is done.
+ * Pointers are already offset to the tile's first row/column. */
+typedef struct gemm_tile_ep {
+    float alpha;
+    float beta;            /* used only when first */
+    int first;             /* first k-block: v = alpha*acc + beta*C (C not read when beta == 0) */
+    int last;              /* last k-block: then bias, residual, activation */
+    const float *bias;     /* NULL or bias of the tile's first row (per_row) or column */
+    int per_row;           /* bias and PReLU slopes indexed by row instead of column */
+    const float *res;      /* NULL or residual at the tile's origin */
+    ptrdiff_t ldr;
+    mfr_act act;
+    float act_param;
+    const float *prelu;    /* slopes of the tile's first row/column */
+} gemm_tile_ep;
+
+/* One micro-kernel call: C[0:m, 0:n] (m <= MR, n <= NR) from a kc-long
+ * product. Packed: A is a packed panel (layout in gemm_pack.c, k-block kb)
+ * and B is read at b[p * NR + j], both zero padded to full MR and NR
+ * (rsa, csa, ldb are ignored). Strided (the no-packing path): A is read at
+ * a[i * rsa + p * csa] and B at b[p * ldb + j], only rows < m and
+ * columns < n. */
+typedef void (*gemm_ukernel_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                                ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
+
+/* Optional vectorised packing, zero padded; NULL: the portable packer.
+ * pack_a_n packs one panel (rows <= MR) of a row-major A; pack_b_n packs
+ * cols columns (any number: ceil(cols / NR) panels of kc x NR, panel q at
+ * dst + q * kc * NR) of a row-major B, walking B row by row so that the
+ * reads stream through memory. */
+typedef void (*gemm_pack_a_fn)(const float *a, ptrdiff_t lda, int rows, int kc, float *dst);
+typedef void (*gemm_pack_b_fn)(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst);
+
+typedef struct gemm_kernel {
+    mfr_isa isa;
+    int mr, nr;
+    int kb;                   /* k-block of the packed A layout (gemm_pack.c) */
+    gemm_ukernel_fn packed;   /* operands packed (rsa = 1, csa = MR, ldb = NR) */
+    gemm_ukernel_fn strided;  /* operands in place */
+    gemm_pack_a_fn pack_a_n;  /* A not transposed: a[i * lda + p] */
+    gemm_pack_b_fn pack_b_n;  /* B not transposed: b[p * ldb + j] */
+} gemm_kernel;
+
+/* The micro-kernel of an ISA (scalar when that ISA is not available). */
+const gemm_kernel *gemm_kernel_for(mfr_isa isa);
+
+extern const gemm_kernel gemm_kernel_scalar_4x8;
+#ifdef MFR_HAVE_AVX2
+extern const gemm_kernel gemm_kernel_avx2_6x16;
+#endif
+#ifdef MFR_HAVE_AVX512
+extern const gemm_kernel gemm_kernel_avx512_14x32;
+#endif
+
+/* The scalar tail every kernel shares: epilogue of one value of the tile
+ * (acc = the dot product of this k-block). */
+static inline float gemm_ep_value(float acc, float *cptr, const gemm_tile_ep *ep, int i, int j)
+{
+    float v;
+    if (ep->first)
+        v = ep->beta != 0.0f ? ep->alpha * acc + ep->beta * *cptr : ep->alpha * acc;
+    else
+        v = *cptr + ep->alpha * acc;
+    if (ep->last) {
+        int ch = ep->per_row ? i : j;
+        if (ep->bias)
+            v += ep->bias[ch];
+        if (ep->res)
+            v += ep->res[(ptrdiff_t)i * ep->ldr + j];
+        if (ep->act != MFR_ACT_NONE)
+            v = mfr_act_scalar(v, ep->act, ep->act_param, ep->prelu ? ep->prelu[ch] : 0.0f);
+    }
+    return v;
+}
+
+/* Where the A operand comes from: a matrix, or the patches of a convolution
+ * (implicit im2col: row = output pixel, column = (ky, kx, ci)). */
+typedef struct gemm_conv_src {
+    const float *in;
+    int h, w, c_in;           /* input geometry; c_in = all channels (row stride of a pixel) */
+    int c0, cg;               /* this group's first channel and its channel count */
+    int kh, kw, sh, sw, pt, pl, dh, dw;
+    int oh, ow;
+} gemm_conv_src;
+
+typedef struct gemm_a_src {
+    const float *a;           /* matrix A (conv == NULL) */
+    ptrdiff_t lda;
+    int trans;
+    const gemm_conv_src *conv;
+} gemm_a_src;
+
+/* The full driver: C = epilogue(alpha op(A) op(B) + beta C). B is either a
+ * matrix (pb == NULL) or prepacked. Used by mfr_sgemm*, the convolutions. */
+void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb, const float *b,
+                ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep);
+
+#endif

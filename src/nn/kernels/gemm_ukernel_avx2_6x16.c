@@ -1,0 +1,158 @@
+/* AVX2+FMA GEMM micro-kernel: a 6 x 16 tile of C in 12 ymm accumulators.
+ * Per k step: two 8-float loads of B, 6 broadcasts of A, 12 FMAs, using 15
+ * of the 16 ymm registers. Compiled with $(AVX2_CFLAGS); called only when
+ * mfr_isa_available says so. Column tails use maskload/maskstore; row tails
+ * skip stores (packed A is zero padded) or clamp the row read (unpacked A).
+ * The epilogue follows the operation order of gemm_ep_value. */
+#include "config.h"
+#include "gemm_internal.h"
+
+#include "simd_act.h"
+
+enum { MR = 6, NR = 16, KB = 8 };
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+/* Epilogue and store of 8 columns (mask k, cols valid columns) of row i at column j. */
+static inline __attribute__((always_inline)) void store8(__m256 acc, float *c, int i, int j, __m256i k, int cols, const gemm_tile_ep *ep)
+{
+    __m256 v = _mm256_mul_ps(_mm256_set1_ps(ep->alpha), acc);
+    if (ep->first) {
+        if (ep->beta != 0.0f)
+            v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(ep->beta), _mm256_maskload_ps(c, k)));
+    } else {
+        v = _mm256_add_ps(_mm256_maskload_ps(c, k), v);
+    }
+    if (ep->last) {
+        if (ep->bias)
+            v = _mm256_add_ps(v, ep->per_row ? _mm256_set1_ps(ep->bias[i]) : _mm256_maskload_ps(ep->bias + j, k));
+        if (ep->res)
+            v = _mm256_add_ps(v, _mm256_maskload_ps(ep->res + (ptrdiff_t)i * ep->ldr + j, k));
+        if (ep->act != MFR_ACT_NONE) {
+            __m256 slope = _mm256_set1_ps(ep->act_param);
+            if (ep->act == MFR_ACT_PRELU)
+                slope = !ep->prelu ? _mm256_setzero_ps()
+                        : ep->per_row ? _mm256_set1_ps(ep->prelu[i])
+                                      : _mm256_maskload_ps(ep->prelu + j, k);
+            v = act_avx2(v, ep->act, slope);
+        }
+    }
+    _mm256_maskstore_ps(c, k, v);
+    if (ep->last && act_is_scalar_only(ep->act))
+        for (int q = 0; q < cols; q++)
+            c[q] = mfr_act_scalar(c[q], ep->act, ep->act_param, 0.0f);
+}
+
+/* The C tile (and the residual) are touched only after the k-loop: fetch
+ * them now so that the misses overlap with the FMAs, not follow them. */
+static inline __attribute__((always_inline)) void prefetch_tile(const float *c, ptrdiff_t ldc, int m,
+                                                                const gemm_tile_ep *ep)
+{
+    for (int i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    if (ep->last && ep->res)
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr + NR - 1), _MM_HINT_T0);
+        }
+}
+
+#define DECL(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
+#define STORE(i)                                                                                   \
+    if (i < m) {                                                                                   \
+        store8(c##i##a, c + (ptrdiff_t)i * ldc, i, 0, k0, n < 8 ? n : 8, ep);                      \
+        if (n > 8)                                                                                 \
+            store8(c##i##b, c + (ptrdiff_t)i * ldc + 8, i, 8, k1, n - 8, ep);                      \
+    }
+
+/* Packed operands, zero padded: A in k-blocks of KB (a block holds MR rows
+ * of KB consecutive k: row i at + i * KB), B at b[p * NR + j]. */
+static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    (void)rsa;
+    (void)csa;
+    (void)ldb;
+    ROWS(DECL)
+    prefetch_tile(c, ldc, m, ep);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        const float *next = a + MR * KB;
+        for (int q = 0; q < qn; q++) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            if (q < MR)
+                _mm_prefetch((const char *)(next + q * KB), _MM_HINT_T0);
+#define FMA(i)                                                                                     \
+    {                                                                                              \
+        __m256 av = _mm256_broadcast_ss(a + i * KB + q);                                           \
+        c##i##a = _mm256_fmadd_ps(av, b0, c##i##a);                                                \
+        c##i##b = _mm256_fmadd_ps(av, b1, c##i##b);                                                \
+    }
+            ROWS(FMA)
+#undef FMA
+            b += NR;
+        }
+        a += MR * KB;
+    }
+    __m256i k0 = tail_mask_avx2(n), k1 = tail_mask_avx2(n - 8);
+    ROWS(STORE)
+}
+
+static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                            float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    ROWS(DECL)
+    __m256i k0 = tail_mask_avx2(n), k1 = tail_mask_avx2(n - 8);
+    const float *ar[MR];
+    for (int i = 0; i < MR; i++)
+        ar[i] = a + (i < m ? i : m - 1) * rsa;
+    for (int p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_maskload_ps(b, k0), b1 = _mm256_maskload_ps(b + 8, k1);
+        ptrdiff_t ap = p * csa;
+#define FMA(i)                                                                                     \
+    {                                                                                              \
+        __m256 av = _mm256_broadcast_ss(ar[i] + ap);                                               \
+        c##i##a = _mm256_fmadd_ps(av, b0, c##i##a);                                                \
+        c##i##b = _mm256_fmadd_ps(av, b1, c##i##b);                                                \
+    }
+        ROWS(FMA)
+#undef FMA
+        b += ldb;
+    }
+    ROWS(STORE)
+}
+
+/* A panel from a row-major A: every (row, k-block of 8) is one 32-byte copy. */
+static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
+{
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        __m256i km = tail_mask_avx2(kc - p0);
+        float *d = dst + (ptrdiff_t)p0 * MR;
+        for (int i = 0; i < MR; i++)
+            _mm256_storeu_ps(d + i * KB, i < rows ? _mm256_maskload_ps(a + i * lda + p0, km) : _mm256_setzero_ps());
+    }
+}
+
+/* Panels from a row-major B, row by row (reads stream through memory). */
+static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst)
+{
+    int full = cols / NR, rest = cols % NR;
+    __m256i k0 = tail_mask_avx2(rest), k1 = tail_mask_avx2(rest - 8);
+    ptrdiff_t ps = (ptrdiff_t)kc * NR;
+    for (int p = 0; p < kc; p++) {
+        const float *s = b + p * ldb;
+        float *d = dst + (ptrdiff_t)p * NR;
+        for (int q = 0; q < full; q++) {
+            _mm256_storeu_ps(d + q * ps, _mm256_loadu_ps(s + q * NR));
+            _mm256_storeu_ps(d + q * ps + 8, _mm256_loadu_ps(s + q * NR + 8));
+        }
+        if (rest) {
+            _mm256_storeu_ps(d + full * ps, _mm256_maskload_ps(s + full * NR, k0));
+            _mm256_storeu_ps(d + full * ps + 8, _mm256_maskload_ps(s + full * NR + 8, k1));
+        }
+    }
+}
+
+const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};

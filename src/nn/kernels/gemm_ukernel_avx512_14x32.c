@@ -1,0 +1,164 @@
+/* AVX-512 GEMM micro-kernel: a 14 x 32 tile of C in 28 zmm accumulators.
+ * Per k step: two 16-float loads of B, 14 broadcasts of A, 28 FMAs; that
+ * leaves 4 of the 32 zmm registers for B, the broadcast and the epilogue.
+ * Compiled with $(AVX512_CFLAGS); called only when mfr_isa_available says so.
+ * Column tails use masked loads/stores; row tails skip stores (packed A is
+ * zero padded) or clamp the row read (unpacked A). The epilogue is applied
+ * in registers with the same operation order as gemm_ep_value. */
+#include "config.h"
+#include "gemm_internal.h"
+
+#include "simd_act.h"
+
+enum { MR = 14, NR = 32, KB = 16 };
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+
+/* Epilogue and store of 16 columns (mask k) of row i, column offset j. */
+static inline __attribute__((always_inline)) void store16(__m512 acc, float *c, int i, int j, __mmask16 k, const gemm_tile_ep *ep)
+{
+    __m512 v = _mm512_mul_ps(_mm512_set1_ps(ep->alpha), acc);
+    if (ep->first) {
+        if (ep->beta != 0.0f)
+            v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(ep->beta), _mm512_maskz_loadu_ps(k, c)));
+    } else {
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, c), v);
+    }
+    if (ep->last) {
+        if (ep->bias)
+            v = _mm512_add_ps(v, ep->per_row ? _mm512_set1_ps(ep->bias[i]) : _mm512_maskz_loadu_ps(k, ep->bias + j));
+        if (ep->res)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, ep->res + (ptrdiff_t)i * ep->ldr + j));
+        if (ep->act != MFR_ACT_NONE) {
+            __m512 slope = _mm512_set1_ps(ep->act_param);
+            if (ep->act == MFR_ACT_PRELU)
+                slope = !ep->prelu ? _mm512_setzero_ps()
+                        : ep->per_row ? _mm512_set1_ps(ep->prelu[i])
+                                      : _mm512_maskz_loadu_ps(k, ep->prelu + j);
+            v = act_avx512(v, ep->act, slope);
+        }
+    }
+    _mm512_mask_storeu_ps(c, k, v);
+    if (ep->last && act_is_scalar_only(ep->act))
+        for (int q = 0; q < 16; q++)
+            if (k & (1u << q))
+                c[q] = mfr_act_scalar(c[q], ep->act, ep->act_param, 0.0f);
+}
+
+/* The C tile (and the residual) are touched only after the k-loop: fetch
+ * them now so that the misses overlap with the FMAs, not follow them. */
+static inline __attribute__((always_inline)) void prefetch_tile(const float *c, ptrdiff_t ldc, int m,
+                                                                const gemm_tile_ep *ep)
+{
+    for (int i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    if (ep->last && ep->res)
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ep->res + i * ep->ldr + NR - 1), _MM_HINT_T0);
+        }
+}
+
+#define DECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
+#define STORE(i)                                                                                   \
+    if (i < m) {                                                                                   \
+        store16(c##i##a, c + (ptrdiff_t)i * ldc, i, 0, k0, ep);                                    \
+        if (k1)                                                                                    \
+            store16(c##i##b, c + (ptrdiff_t)i * ldc + 16, i, 16, k1, ep);                          \
+    }
+
+/* Packed operands, zero padded: A in k-blocks of KB (a block holds MR rows
+ * of KB consecutive k: row i at + i * KB), B at b[p * NR + j]. */
+static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    (void)rsa;
+    (void)csa;
+    (void)ldb;
+    ROWS(DECL)
+    prefetch_tile(c, ldc, m, ep);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        const float *next = a + MR * KB; /* the next k-block: prefetched a line per step */
+        for (int q = 0; q < qn; q++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            if (q < MR)
+                _mm_prefetch((const char *)(next + q * KB), _MM_HINT_T0);
+#define FMA(i)                                                                                     \
+    {                                                                                              \
+        __m512 av = _mm512_set1_ps(a[i * KB + q]);                                                 \
+        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
+        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
+    }
+            ROWS(FMA)
+#undef FMA
+            b += NR;
+        }
+        a += MR * KB;
+    }
+    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
+    ROWS(STORE)
+}
+
+/* Operands in place: a[i * rsa + p * csa] for i < m, b[p * ldb + j] for j < n. */
+static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                            float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    ROWS(DECL)
+    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
+    /* Rows past m re-read the last row; their results are never stored. */
+    const float *ar[MR];
+    for (int i = 0; i < MR; i++)
+        ar[i] = a + (i < m ? i : m - 1) * rsa;
+    for (int p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(k0, b), b1 = _mm512_maskz_loadu_ps(k1, b + 16);
+        ptrdiff_t ap = p * csa;
+#define FMA(i)                                                                                     \
+    {                                                                                              \
+        __m512 av = _mm512_set1_ps(ar[i][ap]);                                                     \
+        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
+        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
+    }
+        ROWS(FMA)
+#undef FMA
+        b += ldb;
+    }
+    ROWS(STORE)
+}
+
+/* A panel from a row-major A: with KB = 16 every (row, k-block) is one
+ * 64-byte copy; the tail block is zero filled by the masked load. */
+static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
+{
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        __mmask16 km = tail_mask_avx512(kc - p0);
+        float *d = dst + (ptrdiff_t)p0 * MR;
+        for (int i = 0; i < MR; i++)
+            _mm512_storeu_ps(d + i * KB, i < rows ? _mm512_maskz_loadu_ps(km, a + i * lda + p0) : _mm512_setzero_ps());
+    }
+}
+
+/* Panels from a row-major B, row by row: each k-row of B is read once,
+ * front to back, and scattered 32 floats to each panel. */
+static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst)
+{
+    int full = cols / NR, rest = cols % NR;
+    __mmask16 k0 = tail_mask_avx512(rest), k1 = tail_mask_avx512(rest - 16);
+    ptrdiff_t ps = (ptrdiff_t)kc * NR;
+    for (int p = 0; p < kc; p++) {
+        const float *s = b + p * ldb;
+        float *d = dst + (ptrdiff_t)p * NR;
+        for (int q = 0; q < full; q++) {
+            _mm512_storeu_ps(d + q * ps, _mm512_loadu_ps(s + q * NR));
+            _mm512_storeu_ps(d + q * ps + 16, _mm512_loadu_ps(s + q * NR + 16));
+        }
+        if (rest) {
+            _mm512_storeu_ps(d + full * ps, _mm512_maskz_loadu_ps(k0, s + full * NR));
+            _mm512_storeu_ps(d + full * ps + 16, _mm512_maskz_loadu_ps(k1, s + full * NR + 16));
+        }
+    }
+}
+
+const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};

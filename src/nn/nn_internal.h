@@ -1,0 +1,157 @@
+/* Inside src/nn: the op table and the compiled step every op works on.
+ *
+ * Each op is one unit (kann style) described by an nn_opdef: how it reads
+ * and writes its keys in a network definition, how it infers its output
+ * shape and declares its parameters, how it prepares (prepacks) itself at
+ * compile time and how it runs forward. Backward passes (issue #6) get
+ * their own slot in nn_opdef next to forward. */
+#ifndef MFR_NN_INTERNAL_H
+#define MFR_NN_INTERNAL_H
+
+#include "mfr/nn.h"
+#include "nn/memplan.h"
+
+/* Fixed limits that keep a hostile definition from asking for absurd work. */
+#define NN_MAX_LAYERS 100000
+#define NN_MAX_DIM 65536            /* any height, width or channel count */
+#define NN_MAX_KERNEL 255
+#define NN_MAX_ELEMS (1ull << 31)   /* elements of one tensor or activation per sample */
+#define NN_NAME_MAX 255
+
+/* One step of a compiled network: a main layer plus the layers fused into
+ * it (a folded batch norm, a residual add, an activation). */
+typedef struct nn_step {
+    int layer;                  /* main layer index */
+    const mfr_layer *l;
+    const mfr_net *net;
+    int fused[3];               /* absorbed layers, in order */
+    int n_fused;
+    const float *in[MFR_LAYER_MAX_INPUTS];  /* inputs in the arena */
+    int in_h[MFR_LAYER_MAX_INPUTS], in_w[MFR_LAYER_MAX_INPUTS], in_c[MFR_LAYER_MAX_INPUTS];
+    float *out;                 /* output in the arena */
+    int max_batch;
+
+    /* conv / fc state prepared by compile */
+    mfr_conv_plan *plan;
+    mfr_packed_b *packed;
+    float *bias;                /* folded bias (c_out), owned */
+    float *bn_scale, *bn_shift; /* an unfolded batch norm as scale/shift (c), owned */
+    mfr_act act;                /* activation applied by this step */
+    float act_param;
+    const float *prelu;
+    int act_in_epilogue;        /* the kernel applies act (else a separate pass) */
+    const float *residual;      /* fused add: the other input */
+    int fold_bn;                /* 1: batch norm folded into weights/bias */
+    const mfr_layer *bn_layer;  /* standalone batch norm absorbed (folded), or NULL */
+
+    /* profile */
+    uint64_t macs;
+    double seconds;
+    long calls;
+    char what[64];
+} nn_step;
+
+/* A compiled network (mfr_exec_create). */
+struct mfr_exec {
+    const mfr_net *net;
+    int max_batch, flags;
+    nn_step *steps;
+    int n_steps;
+    int *storage_of;        /* layer -> storage index */
+    int *kept;              /* layer -> its own output is readable after forward */
+    nn_membuf *bufs;        /* per storage */
+    int *buf_layer;         /* storage -> layer that writes it */
+    int n_bufs;
+    float *arena;
+    size_t arena_bytes, naive_bytes;
+    int *inputs, n_inputs;
+    int *outputs, n_outputs;
+    int profile;
+};
+
+/* Gradients flowing through one step (grad.c): everything accumulates. */
+typedef struct nn_grad_ctx {
+    const float *dy;                    /* dL/d(this layer's output), n x h x w x c */
+    float *dx[MFR_LAYER_MAX_INPUTS];    /* dL/d(input k): add to it */
+    float *dp[MFR_LAYER_MAX_PARAMS];    /* dL/d(parameter slot): add to it */
+    float *scratch;                     /* n x h x w x c floats of the output shape */
+    float *scratch2;                    /* as many again */
+} nn_grad_ctx;
+
+typedef struct nn_opdef {
+    const char *name;           /* section name in a definition */
+    mfr_op op;
+    mfr_act act;                /* activation layers: which one */
+    int min_inputs, max_inputs;
+    /* Reads the op's keys from section `sec` (defaults already in l). */
+    int (*parse)(mfr_ini *ini, int sec, mfr_layer *l);
+    /* Writes the op's keys, one "key = value" per line. */
+    void (*write)(FILE *fp, const mfr_layer *l);
+    /* Output shape (l->h, w, c), MACs and parameter tensors from the inputs. */
+    int (*shape)(mfr_net *net, mfr_layer *l);
+    /* Optional: prepares s (fold, prepack). */
+    int (*compile)(nn_step *s);
+    /* Runs on n samples. */
+    void (*forward)(nn_step *s, int n);
+    /* Gradients of the inputs and parameters from the gradient of the
+     * output, for a step compiled with MFR_EXEC_NO_FOLD | NO_FUSE |
+     * KEEP_ALL (grad.c); NULL where not written yet. */
+    void (*backward)(nn_step *s, int n, nn_grad_ctx *g);
+} nn_opdef;
+
+/* The op of a layer, and lookup by section name (NULL if unknown). */
+const nn_opdef *nn_opdef_of(const mfr_layer *l);
+const nn_opdef *nn_opdef_find(const char *section);
+const nn_opdef *nn_opdef_at(int i);   /* NULL past the end */
+
+/* Sets the defaults of a fresh layer of type op. */
+void nn_layer_defaults(mfr_layer *l, mfr_op op, mfr_act act);
+
+/* "file:line: [type] 'name': message" (or "layer 'name': ..." without a line). */
+int nn_layer_error(const mfr_net *net, const mfr_layer *l, int code, const char *fmt, ...) MFR_PRINTF(4, 5);
+
+/* Creates or keeps parameter slot `slot` of l, named "<layer>.<suffix>". */
+int nn_param(mfr_net *net, mfr_layer *l, int slot, const char *suffix, int ndim, const int *shape);
+/* The same, filling a newly created tensor with `value`. */
+int nn_param_fill(mfr_net *net, mfr_layer *l, int slot, const char *suffix, int ndim, const int *shape, float value);
+
+/* Input i of l (resolved). */
+static inline const mfr_layer *nn_input(const mfr_net *net, const mfr_layer *l, int i)
+{
+    return &net->layers[l->inputs[i]];
+}
+
+/* Shared helpers of the ops. */
+int nn_parse_nothing(mfr_ini *ini, int sec, mfr_layer *l);  /* ops without keys */
+void nn_write_nothing(FILE *fp, const mfr_layer *l);
+int nn_parse_act(mfr_ini *ini, int sec, mfr_layer *l);  /* activation, slope */
+void nn_write_act(FILE *fp, const mfr_layer *l);
+int nn_parse_window(mfr_ini *ini, int sec, mfr_layer *l, int need_size); /* size, stride, pad, dilation */
+void nn_write_window(FILE *fp, const mfr_layer *l, int dilation);
+/* Output size of a sliding window; resolves pad_same; error names the layer. */
+int nn_window_out(const mfr_net *net, mfr_layer *l, int in_h, int in_w, int *oh, int *ow);
+/* Batch norm as per-channel scale and shift (c values each, malloc'd via mfr_alloc). */
+int nn_bn_scale_shift(const mfr_layer *l, int c, float **scale, float **shift);
+/* Applies y = x * scale[c] + shift[c] in place over rows x c. */
+void nn_apply_scale_shift(float *x, size_t rows, int c, const float *scale, const float *shift);
+/* Activation in place over rows x c, parallel over rows. */
+void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const float *prelu);
+/* Elements of one sample of layer l's output. */
+static inline size_t nn_elems(const mfr_layer *l)
+{
+    return (size_t)l->h * (size_t)l->w * (size_t)l->c;
+}
+/* Backward helpers. dz = dy * act'(z) (dz may be dy); PReLU slopes' gradients
+ * added to dslope. */
+void nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
+                     const float *prelu, float *dslope);
+/* sum[i] += x[r][i] over rows. */
+void nn_channel_sum(const float *x, size_t rows, int c, float *sum);
+/* A batch norm with running statistics, backwards: u is its input, dz the
+ * gradient of its output, turned in place into the gradient of u. */
+void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
+                    float *dgamma, float *dbeta);
+/* Whether a parallel loop over `work` elements is worth the threads. */
+int nn_threads_for(size_t work);
+
+#endif

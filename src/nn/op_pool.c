@@ -1,0 +1,176 @@
+/* [maxpool], [avgpool] (size, stride, pad; padding is excluded: max over
+ * the taps inside the image, mean over them) and [gap] (global average
+ * pooling to 1 x 1 x c). */
+#include "config.h"
+#include "nn/nn_internal.h"
+
+#include <math.h>
+
+static int pool_parse(mfr_ini *ini, int sec, mfr_layer *l)
+{
+    int had_stride = mfr_ini_get(ini, sec, "stride") != NULL;
+    int rc = nn_parse_window(ini, sec, l, 0);
+    if (rc == MFR_OK && !had_stride) {
+        l->stride_h = l->kh; /* default stride: the window size */
+        l->stride_w = l->kw;
+    }
+    return rc;
+}
+
+static void pool_write(FILE *fp, const mfr_layer *l)
+{
+    nn_write_window(fp, l, 0);
+    if (l->stride_h == 1 && l->stride_w == 1)
+        fprintf(fp, "stride = 1\n"); /* the default would be the size */
+}
+
+static int pool_shape(mfr_net *net, mfr_layer *l)
+{
+    const mfr_layer *in = nn_input(net, l, 0);
+    int rc = nn_window_out(net, l, in->h, in->w, &l->h, &l->w);
+    if (rc != MFR_OK)
+        return rc;
+    if (l->pad_top >= l->kh || l->pad_bottom >= l->kh || l->pad_left >= l->kw || l->pad_right >= l->kw)
+        return nn_layer_error(net, l, MFR_ERR_FORMAT, "padding must be smaller than the window");
+    l->c = in->c;
+    return MFR_OK;
+}
+
+static void pool_forward(nn_step *s, int n)
+{
+    const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
+    int c = l->c, is_max = l->op == MFR_OP_MAXPOOL;
+    long rows = (long)n * l->h;
+#pragma omp parallel for num_threads(nn_threads_for((size_t)rows * (size_t)l->w * (size_t)c * (size_t)(l->kh * l->kw))) schedule(static)
+    for (long r = 0; r < rows; r++) {
+        int b = (int)(r / l->h), oy = (int)(r % l->h);
+        const float *src = s->in[0] + (size_t)b * nn_elems(in);
+        for (int ox = 0; ox < l->w; ox++) {
+            float *dst = s->out + ((size_t)r * (size_t)l->w + (size_t)ox) * (size_t)c;
+            int y0 = oy * l->stride_h - l->pad_top, x0 = ox * l->stride_w - l->pad_left, count = 0;
+            for (int i = 0; i < c; i++)
+                dst[i] = is_max ? -INFINITY : 0.0f;
+            for (int ky = 0; ky < l->kh; ky++) {
+                int y = y0 + ky;
+                if (y < 0 || y >= in->h)
+                    continue;
+                for (int kx = 0; kx < l->kw; kx++) {
+                    int x = x0 + kx;
+                    const float *p;
+                    if (x < 0 || x >= in->w)
+                        continue;
+                    p = src + ((size_t)y * (size_t)in->w + (size_t)x) * (size_t)c;
+                    count++;
+                    if (is_max) {
+                        for (int i = 0; i < c; i++)
+                            dst[i] = p[i] > dst[i] ? p[i] : dst[i];
+                    } else {
+                        for (int i = 0; i < c; i++)
+                            dst[i] += p[i];
+                    }
+                }
+            }
+            if (!is_max) {
+                float inv = 1.0f / (float)count;
+                for (int i = 0; i < c; i++)
+                    dst[i] *= inv;
+            }
+        }
+    }
+}
+
+static int gap_shape(mfr_net *net, mfr_layer *l)
+{
+    l->h = l->w = 1;
+    l->c = nn_input(net, l, 0)->c;
+    return MFR_OK;
+}
+
+static void gap_forward(nn_step *s, int n)
+{
+    const mfr_layer *in = nn_input(s->net, s->l, 0);
+    size_t pixels = (size_t)in->h * (size_t)in->w;
+    int c = in->c;
+    float inv = 1.0f / (float)pixels;
+#pragma omp parallel for num_threads(nn_threads_for((size_t)n * nn_elems(in))) schedule(static)
+    for (int b = 0; b < n; b++) {
+        const float *src = s->in[0] + (size_t)b * nn_elems(in);
+        float *dst = s->out + (size_t)b * (size_t)c;
+        for (int i = 0; i < c; i++)
+            dst[i] = 0.0f;
+        for (size_t p = 0; p < pixels; p++)
+            for (int i = 0; i < c; i++)
+                dst[i] += src[p * (size_t)c + (size_t)i];
+        for (int i = 0; i < c; i++)
+            dst[i] *= inv;
+    }
+}
+
+/* Each window sends its gradient to the tap the forward picked (the first
+ * maximum in scan order) or spreads it evenly; windows overlap, so one
+ * thread per sample scatters in a fixed order. */
+static void pool_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
+    int c = l->c, is_max = l->op == MFR_OP_MAXPOOL;
+#pragma omp parallel for num_threads(mfr_threads()) schedule(static)
+    for (int b = 0; b < n; b++) {
+        const float *src = s->in[0] + (size_t)b * nn_elems(in);
+        float *dsrc = g->dx[0] + (size_t)b * nn_elems(in);
+        for (int oy = 0; oy < l->h; oy++)
+            for (int ox = 0; ox < l->w; ox++) {
+                const float *dy = g->dy + (((size_t)b * l->h + oy) * l->w + ox) * (size_t)c;
+                int y0 = oy * l->stride_h - l->pad_top, x0 = ox * l->stride_w - l->pad_left;
+                for (int i = 0; i < c; i++) {
+                    float best = -INFINITY;
+                    size_t at = 0;
+                    int count = 0;
+                    for (int ky = 0; ky < l->kh; ky++)
+                        for (int kx = 0; kx < l->kw; kx++) {
+                            int y = y0 + ky, x = x0 + kx;
+                            size_t o;
+                            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
+                                continue;
+                            o = ((size_t)y * in->w + x) * (size_t)c + (size_t)i;
+                            count++;
+                            if (is_max && src[o] > best) {
+                                best = src[o];
+                                at = o;
+                            }
+                        }
+                    if (is_max) {
+                        if (count)
+                            dsrc[at] += dy[i];
+                        continue;
+                    }
+                    for (int ky = 0; ky < l->kh; ky++)
+                        for (int kx = 0; kx < l->kw; kx++) {
+                            int y = y0 + ky, x = x0 + kx;
+                            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
+                                continue;
+                            dsrc[((size_t)y * in->w + x) * (size_t)c + (size_t)i] += dy[i] * (1.0f / (float)count);
+                        }
+                }
+            }
+    }
+}
+
+static void gap_backward(nn_step *s, int n, nn_grad_ctx *g)
+{
+    const mfr_layer *in = nn_input(s->net, s->l, 0);
+    size_t pixels = (size_t)in->h * (size_t)in->w;
+    int c = in->c;
+    float inv = 1.0f / (float)pixels;
+#pragma omp parallel for num_threads(nn_threads_for((size_t)n * nn_elems(in))) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (size_t p = 0; p < pixels; p++)
+            for (int i = 0; i < c; i++)
+                g->dx[0][((size_t)b * pixels + p) * (size_t)c + (size_t)i] += g->dy[(size_t)b * (size_t)c + (size_t)i] * inv;
+}
+
+const nn_opdef nn_op_maxpool = {"maxpool", MFR_OP_MAXPOOL, MFR_ACT_NONE, 1, 1, pool_parse, pool_write, pool_shape,
+                                NULL, pool_forward, pool_backward};
+const nn_opdef nn_op_avgpool = {"avgpool", MFR_OP_AVGPOOL, MFR_ACT_NONE, 1, 1, pool_parse, pool_write, pool_shape,
+                                NULL, pool_forward, pool_backward};
+const nn_opdef nn_op_gap = {"gap", MFR_OP_GAP, MFR_ACT_NONE, 1, 1, nn_parse_nothing, nn_write_nothing, gap_shape, NULL, gap_forward,
+                            gap_backward};

@@ -1,0 +1,344 @@
+/* The op table and the helpers the ops share (keys, windows, batch norm,
+ * activations). Each op itself lives in its own op_*.c file. */
+#include "config.h"
+#include "nn/nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const nn_opdef nn_op_input, nn_op_conv, nn_op_dwconv, nn_op_fc, nn_op_batchnorm, nn_op_relu, nn_op_relu6,
+    nn_op_leaky, nn_op_prelu, nn_op_sigmoid, nn_op_tanh, nn_op_hswish, nn_op_maxpool, nn_op_avgpool, nn_op_gap,
+    nn_op_upsample, nn_op_add, nn_op_mul, nn_op_concat, nn_op_slice, nn_op_reshape, nn_op_flatten, nn_op_softmax,
+    nn_op_l2norm, nn_op_dropout;
+
+static const nn_opdef *const op_table[] = {
+    &nn_op_input,   &nn_op_conv,    &nn_op_dwconv,  &nn_op_fc,      &nn_op_batchnorm, &nn_op_relu,
+    &nn_op_relu6,   &nn_op_leaky,   &nn_op_prelu,   &nn_op_sigmoid, &nn_op_tanh,      &nn_op_hswish,
+    &nn_op_maxpool, &nn_op_avgpool, &nn_op_gap,     &nn_op_upsample, &nn_op_add,      &nn_op_mul,
+    &nn_op_concat,  &nn_op_slice,   &nn_op_reshape, &nn_op_flatten, &nn_op_softmax,   &nn_op_l2norm,
+    &nn_op_dropout, NULL,
+};
+
+const nn_opdef *nn_opdef_at(int i)
+{
+    if (i < 0 || i >= (int)(sizeof op_table / sizeof op_table[0]))
+        return NULL;
+    return op_table[i];
+}
+
+const nn_opdef *nn_opdef_find(const char *section)
+{
+    for (int i = 0; op_table[i]; i++)
+        if (strcmp(op_table[i]->name, section) == 0)
+            return op_table[i];
+    return NULL;
+}
+
+const nn_opdef *nn_opdef_of(const mfr_layer *l)
+{
+    for (int i = 0; op_table[i]; i++)
+        if (op_table[i]->op == l->op && (l->op != MFR_OP_ACT || op_table[i]->act == l->act))
+            return op_table[i];
+    return &nn_op_relu; /* an ACT layer with act none: treated as relu by nobody; see defaults */
+}
+
+const char *mfr_op_name(mfr_op op, mfr_act act)
+{
+    for (int i = 0; op_table[i]; i++)
+        if (op_table[i]->op == op && (op != MFR_OP_ACT || op_table[i]->act == act))
+            return op_table[i]->name;
+    return op == MFR_OP_ACT ? "activation" : "?";
+}
+
+void nn_layer_defaults(mfr_layer *l, mfr_op op, mfr_act act)
+{
+    l->op = op;
+    l->act = op == MFR_OP_ACT ? act : MFR_ACT_NONE;
+    l->act_param = 0.1f;
+    l->kh = l->kw = 1;
+    l->stride_h = l->stride_w = 1;
+    l->dil_h = l->dil_w = 1;
+    l->groups = 1;
+    l->has_bias = 1;
+    l->bn_eps = 1e-5f;
+    l->scale = 2;
+    l->eps = 1e-12f;
+    l->dropout_p = 0.5f;
+    if (op == MFR_OP_DWCONV)
+        l->kh = l->kw = 3;
+    if (op == MFR_OP_MAXPOOL || op == MFR_OP_AVGPOOL)
+        l->kh = l->kw = l->stride_h = l->stride_w = 2;
+}
+
+int nn_threads_for(size_t work)
+{
+    return work < (1u << 15) ? 1 : mfr_threads();
+}
+
+/* ----------------------------------------------------------- keys */
+
+int nn_parse_nothing(mfr_ini *ini, int sec, mfr_layer *l)
+{
+    (void)ini;
+    (void)sec;
+    (void)l;
+    return MFR_OK;
+}
+
+void nn_write_nothing(FILE *fp, const mfr_layer *l)
+{
+    (void)fp;
+    (void)l;
+}
+
+static const char *const act_names[] = {"none", "relu", "relu6", "leaky", "prelu", "sigmoid", "tanh", "hswish", NULL};
+
+int nn_parse_act(mfr_ini *ini, int sec, mfr_layer *l)
+{
+    int a, rc;
+    double slope;
+    if ((rc = mfr_ini_get_choice(ini, sec, "activation", act_names, (int)l->act, &a)) != MFR_OK)
+        return rc;
+    l->act = (mfr_act)a;
+    if (l->act == MFR_ACT_LEAKY) {
+        if ((rc = mfr_ini_get_double(ini, sec, "slope", l->act_param, -1e3, 1e3, &slope)) != MFR_OK)
+            return rc;
+        l->act_param = (float)slope;
+    }
+    return MFR_OK;
+}
+
+void nn_write_act(FILE *fp, const mfr_layer *l)
+{
+    if (l->act != MFR_ACT_NONE)
+        fprintf(fp, "activation = %s\n", act_names[l->act]);
+    if (l->act == MFR_ACT_LEAKY)
+        fprintf(fp, "slope = %.9g\n", l->act_param);
+}
+
+/* "3" or "3,5": one value for both, or height then width. */
+static int get_pair(mfr_ini *ini, int sec, const char *key, int lo, int hi, int *a, int *b)
+{
+    double v[2];
+    int n, rc;
+    if ((rc = mfr_ini_get_doubles(ini, sec, key, lo, hi, v, 2, &n)) != MFR_OK)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if (v[i] != floor(v[i]))
+            return mfr_ini_error(ini, sec, key, MFR_ERR_FORMAT, "%s: %g is not an integer", key, v[i]);
+    if (n >= 1)
+        *a = *b = (int)v[0];
+    if (n == 2)
+        *b = (int)v[1];
+    return MFR_OK;
+}
+
+int nn_parse_window(mfr_ini *ini, int sec, mfr_layer *l, int dilation)
+{
+    int rc;
+    const char *pad;
+    if ((rc = get_pair(ini, sec, "size", 1, NN_MAX_KERNEL, &l->kh, &l->kw)) != MFR_OK ||
+        (rc = get_pair(ini, sec, "stride", 1, NN_MAX_KERNEL, &l->stride_h, &l->stride_w)) != MFR_OK)
+        return rc;
+    if (dilation && (rc = get_pair(ini, sec, "dilation", 1, NN_MAX_KERNEL, &l->dil_h, &l->dil_w)) != MFR_OK)
+        return rc;
+    pad = mfr_ini_get(ini, sec, "pad");
+    if (pad && strcmp(pad, "same") == 0) {
+        l->pad_same = 1;
+    } else if (pad) {
+        double v[4];
+        int n;
+        if ((rc = mfr_ini_get_doubles(ini, sec, "pad", 0, NN_MAX_KERNEL, v, 4, &n)) != MFR_OK)
+            return rc;
+        for (int i = 0; i < n; i++)
+            if (v[i] != floor(v[i]))
+                return mfr_ini_error(ini, sec, "pad", MFR_ERR_FORMAT, "pad: %g is not an integer", v[i]);
+        if (n == 1) {
+            l->pad_top = l->pad_bottom = l->pad_left = l->pad_right = (int)v[0];
+        } else if (n == 2) {
+            l->pad_top = l->pad_bottom = (int)v[0];
+            l->pad_left = l->pad_right = (int)v[1];
+        } else if (n == 4) {
+            l->pad_top = (int)v[0];
+            l->pad_left = (int)v[1];
+            l->pad_bottom = (int)v[2];
+            l->pad_right = (int)v[3];
+        } else {
+            return mfr_ini_error(ini, sec, "pad", MFR_ERR_FORMAT,
+                                 "pad: expected 'same', one value, 'vertical, horizontal' or 'top, left, bottom, right'");
+        }
+    }
+    return MFR_OK;
+}
+
+static void write_pair(FILE *fp, const char *key, int a, int b, int def)
+{
+    if (a == b && a != def)
+        fprintf(fp, "%s = %d\n", key, a);
+    else if (a != b)
+        fprintf(fp, "%s = %d, %d\n", key, a, b);
+}
+
+void nn_write_window(FILE *fp, const mfr_layer *l, int dilation)
+{
+    write_pair(fp, "size", l->kh, l->kw, -1);
+    write_pair(fp, "stride", l->stride_h, l->stride_w, 1);
+    if (dilation)
+        write_pair(fp, "dilation", l->dil_h, l->dil_w, 1);
+    if (l->pad_same)
+        fprintf(fp, "pad = same\n");
+    else if (l->pad_top == l->pad_bottom && l->pad_left == l->pad_right && l->pad_top == l->pad_left) {
+        if (l->pad_top)
+            fprintf(fp, "pad = %d\n", l->pad_top);
+    } else if (l->pad_top == l->pad_bottom && l->pad_left == l->pad_right)
+        fprintf(fp, "pad = %d, %d\n", l->pad_top, l->pad_left);
+    else
+        fprintf(fp, "pad = %d, %d, %d, %d\n", l->pad_top, l->pad_left, l->pad_bottom, l->pad_right);
+}
+
+static int window_dim(int in, int k, int s, int d, int *pa, int *pb, int same, int *out)
+{
+    long eff = (long)(k - 1) * d + 1;
+    if (same) {
+        long o = (in + s - 1) / s;
+        long total = (o - 1) * s + eff - in;
+        if (total < 0)
+            total = 0;
+        *pa = (int)(total / 2);
+        *pb = (int)(total - total / 2);
+        *out = (int)o;
+        return 0;
+    }
+    if ((long)in + *pa + *pb < eff)
+        return -1;
+    *out = (int)(((long)in + *pa + *pb - eff) / s + 1);
+    return 0;
+}
+
+int nn_window_out(const mfr_net *net, mfr_layer *l, int in_h, int in_w, int *oh, int *ow)
+{
+    if (window_dim(in_h, l->kh, l->stride_h, l->dil_h, &l->pad_top, &l->pad_bottom, l->pad_same, oh) < 0 ||
+        window_dim(in_w, l->kw, l->stride_w, l->dil_w, &l->pad_left, &l->pad_right, l->pad_same, ow) < 0)
+        return nn_layer_error(net, l, MFR_ERR_FORMAT,
+                              "a %dx%d window (dilation %dx%d) does not fit the %dx%d input with padding %d,%d,%d,%d",
+                              l->kh, l->kw, l->dil_h, l->dil_w, in_h, in_w, l->pad_top, l->pad_left, l->pad_bottom,
+                              l->pad_right);
+    return MFR_OK;
+}
+
+/* ------------------------------------------------- batch norm, activations */
+
+int nn_bn_scale_shift(const mfr_layer *l, int c, float **scale, float **shift)
+{
+    const float *g = l->params[MFR_P_GAMMA]->data, *b = l->params[MFR_P_BETA]->data;
+    const float *m = l->params[MFR_P_MEAN]->data, *v = l->params[MFR_P_VAR]->data;
+    *scale = mfr_alloc((size_t)c * sizeof(float));
+    *shift = mfr_alloc((size_t)c * sizeof(float));
+    if (!*scale || !*shift) {
+        mfr_free(*scale);
+        mfr_free(*shift);
+        *scale = *shift = NULL;
+        return MFR_ERR_NOMEM;
+    }
+    for (int i = 0; i < c; i++) {
+        double var = (double)v[i] + (double)l->bn_eps;
+        double s = var > 0 ? (double)g[i] / sqrt(var) : NAN;
+        (*scale)[i] = (float)s;
+        (*shift)[i] = (float)((double)b[i] - (double)m[i] * s);
+    }
+    return MFR_OK;
+}
+
+void nn_apply_scale_shift(float *x, size_t rows, int c, const float *scale, const float *shift)
+{
+    long nr = (long)rows;
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long r = 0; r < nr; r++) {
+        float *row = x + (size_t)r * (size_t)c;
+        for (int i = 0; i < c; i++)
+            row[i] = row[i] * scale[i] + shift[i];
+    }
+}
+
+void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const float *prelu)
+{
+    long nr = (long)rows;
+    if (act == MFR_ACT_NONE)
+        return;
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long r = 0; r < nr; r++)
+        mfr_act_apply(x + (size_t)r * (size_t)c, (size_t)c, act, param, prelu, 0, c);
+}
+
+/* ---------------------------------------------------------- gradients */
+
+static float act_derivative(float z, mfr_act act, float param, float slope)
+{
+    switch (act) {
+    case MFR_ACT_NONE:
+        return 1.0f;
+    case MFR_ACT_RELU:
+        return z > 0.0f ? 1.0f : 0.0f;
+    case MFR_ACT_RELU6:
+        return z > 0.0f && z < 6.0f ? 1.0f : 0.0f;
+    case MFR_ACT_LEAKY:
+        return z < 0.0f ? param : 1.0f;
+    case MFR_ACT_PRELU:
+        return z < 0.0f ? slope : 1.0f;
+    case MFR_ACT_SIGMOID: {
+        float s = 1.0f / (1.0f + expf(-z));
+        return s * (1.0f - s);
+    }
+    case MFR_ACT_TANH: {
+        float t = tanhf(z);
+        return 1.0f - t * t;
+    }
+    case MFR_ACT_HSWISH:
+        return z < -3.0f ? 0.0f : z > 3.0f ? 1.0f : (2.0f * z + 3.0f) / 6.0f;
+    }
+    return 1.0f;
+}
+
+void nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
+                     const float *prelu, float *dslope)
+{
+    long nr = (long)rows;
+    /* Slopes first (dz may overwrite z below): per-channel sums in row order,
+     * on one thread, so the result does not depend on the thread count. */
+    if (act == MFR_ACT_PRELU && dslope)
+        for (size_t r = 0; r < rows; r++)
+            for (int i = 0; i < c; i++)
+                if (z[r * (size_t)c + (size_t)i] < 0.0f)
+                    dslope[i] += dy[r * (size_t)c + (size_t)i] * z[r * (size_t)c + (size_t)i];
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long r = 0; r < nr; r++) {
+        size_t o = (size_t)r * (size_t)c;
+        for (int i = 0; i < c; i++)
+            dz[o + (size_t)i] = dy[o + (size_t)i] * act_derivative(z[o + (size_t)i], act, param, prelu ? prelu[i] : 0.0f);
+    }
+}
+
+void nn_channel_sum(const float *x, size_t rows, int c, float *sum)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++)
+            sum[i] += x[r * (size_t)c + (size_t)i];
+}
+
+void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
+                    float *dgamma, float *dbeta)
+{
+    const float *mean = bn->params[MFR_P_MEAN]->data, *var = bn->params[MFR_P_VAR]->data;
+    if (dgamma)
+        for (size_t r = 0; r < rows; r++)
+            for (int i = 0; i < c; i++) {
+                size_t o = r * (size_t)c + (size_t)i;
+                dgamma[i] += (float)((double)dz[o] * ((double)u[o] - mean[i]) / sqrt((double)var[i] + bn->bn_eps));
+            }
+    if (dbeta)
+        nn_channel_sum(dz, rows, c, dbeta);
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++)
+            dz[r * (size_t)c + (size_t)i] *= scale[i];
+}

@@ -1,0 +1,416 @@
+/* Tests of src/nn/kernels: every optimised path against the references,
+ * every epilogue, tails, and bit-identical results at 1, 2 and 3 threads.
+ *
+ * Tolerances: the references accumulate in double; a float path summing k
+ * products in any order is within gamma_k * sum|a||b| of the exact value
+ * (Higham, Accuracy and Stability, 3.1), gamma_k ~ k u with u = 2^-24. The
+ * epilogue adds a few roundings (alpha, beta, bias, residual), and every
+ * activation is Lipschitz with constant <= 1.5, so we allow
+ * 2 (k + 4) u (|alpha| sum|a||b| + |beta c| + |bias| + |residual|). */
+#include "config.h"
+#include "testutil.h"
+#include "mfr/kernels.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double unit_roundoff = 1.0 / (1 << 24);
+
+static float *rand_buf(size_t n, uint64_t item)
+{
+    float *x = mfr_alloc((n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    mfr_rng r;
+    mfr_rng_init(&r, 1234, 7, item);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)mfr_rng_range(&r, -1.0, 1.0);
+    return x;
+}
+
+static mfr_isa isa_list[3];
+static int isa_count;
+
+static void find_isas(void)
+{
+    isa_count = 0;
+    for (int i = MFR_ISA_SCALAR; i <= MFR_ISA_AVX512; i++)
+        if (mfr_isa_available((mfr_isa)i))
+            isa_list[isa_count++] = (mfr_isa)i;
+}
+
+/* ------------------------------------------------------------ activations */
+
+START_TEST(test_act_definitions)
+{
+    ck_assert(mfr_act_scalar(-2.0f, MFR_ACT_NONE, 0, 0) == -2.0f);
+    ck_assert(mfr_act_scalar(-2.0f, MFR_ACT_RELU, 0, 0) == 0.0f);
+    ck_assert(mfr_act_scalar(3.0f, MFR_ACT_RELU, 0, 0) == 3.0f);
+    ck_assert(mfr_act_scalar(7.0f, MFR_ACT_RELU6, 0, 0) == 6.0f);
+    ck_assert(mfr_act_scalar(-1.0f, MFR_ACT_RELU6, 0, 0) == 0.0f);
+    ck_assert(mfr_act_scalar(-2.0f, MFR_ACT_LEAKY, 0.1f, 0) == 0.1f * -2.0f);
+    ck_assert(mfr_act_scalar(-2.0f, MFR_ACT_PRELU, 0, 0.25f) == -0.5f);
+    ck_assert(mfr_act_scalar(2.0f, MFR_ACT_PRELU, 0, 0.25f) == 2.0f);
+    ck_assert(fabsf(mfr_act_scalar(0.0f, MFR_ACT_SIGMOID, 0, 0) - 0.5f) < 1e-7f);
+    ck_assert(fabsf(mfr_act_scalar(1.0f, MFR_ACT_TANH, 0, 0) - 0.76159416f) < 1e-6f);
+    ck_assert(mfr_act_scalar(1.0f, MFR_ACT_HSWISH, 0, 0) == 4.0f / 6.0f);
+    ck_assert(mfr_act_scalar(-4.0f, MFR_ACT_HSWISH, 0, 0) == 0.0f);
+    ck_assert(mfr_act_scalar(5.0f, MFR_ACT_HSWISH, 0, 0) == 5.0f);
+    /* PReLU channels wrap: value i belongs to channel (channel0 + i) % channels. */
+    float x[5] = {-1, -1, -1, -1, -1}, slopes[3] = {0.1f, 0.2f, 0.3f};
+    mfr_act_apply(x, 5, MFR_ACT_PRELU, 0, slopes, 1, 3);
+    ck_assert(x[0] == -0.2f && x[1] == -0.3f && x[2] == -0.1f && x[3] == -0.2f && x[4] == -0.3f);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- GEMM */
+
+typedef struct gemm_case {
+    char ta, tb;
+    int m, n, k;
+    float alpha, beta;
+    int bias, per_row, residual;
+    mfr_act act;
+} gemm_case;
+
+/* Runs one case on one path and checks every element against the reference. */
+static void check_gemm(mfr_isa isa, const gemm_case *t, int packed_b)
+{
+    int m = t->m, n = t->n, k = t->k;
+    int lda = (t->ta == 'T' ? m : k) + 3, ldb = (t->tb == 'T' ? k : n) + 1, ldc = n + 2, ldr = n + 5;
+    size_t a_rows = t->ta == 'T' ? (size_t)k : (size_t)m, b_rows = t->tb == 'T' ? (size_t)n : (size_t)k;
+    float *a = rand_buf(a_rows * lda, 1), *b = rand_buf(b_rows * ldb, 2);
+    float *c0 = rand_buf((size_t)m * ldc, 3), *bias = rand_buf((size_t)(m > n ? m : n), 4);
+    float *res = rand_buf((size_t)m * ldr, 5), *slopes = rand_buf((size_t)(m > n ? m : n), 6);
+    float *c = mfr_alloc((size_t)m * ldc * sizeof(float)), *r = mfr_alloc((size_t)m * ldc * sizeof(float));
+    memcpy(c, c0, (size_t)m * ldc * sizeof(float));
+    memcpy(r, c0, (size_t)m * ldc * sizeof(float));
+    mfr_epilogue ep = {t->bias ? bias : NULL, t->per_row, t->residual ? res : NULL, ldr, t->act, 0.125f, slopes};
+    const mfr_epilogue *epp = t->bias || t->residual || t->act ? &ep : NULL;
+    mfr_sgemm_reference(t->ta, t->tb, m, n, k, t->alpha, a, lda, b, ldb, t->beta, r, ldc, epp);
+    if (packed_b) {
+        mfr_packed_b *pb;
+        tu_ok(mfr_gemm_pack_b(t->tb, k, n, b, ldb, &pb));
+        mfr_sgemm_packed(m, a, lda, pb, c, ldc, epp);
+        mfr_gemm_packed_free(pb);
+    } else {
+        mfr_sgemm_isa(isa, t->ta, t->tb, m, n, k, t->alpha, a, lda, b, ldb, t->beta, c, ldc, epp);
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) {
+                float av = t->ta == 'T' ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                float bv = t->tb == 'T' ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                s += fabs((double)av * bv);
+            }
+            s = fabs(t->alpha) * s + fabs(t->beta * c0[(size_t)i * ldc + j]);
+            if (t->bias)
+                s += fabs(bias[t->per_row ? i : j]);
+            if (t->residual)
+                s += fabs(res[(size_t)i * ldr + j]);
+            double tol = 2.0 * (k + 4) * unit_roundoff * s + 1e-30;
+            double got = c[(size_t)i * ldc + j], want = r[(size_t)i * ldc + j];
+            ck_assert_msg(fabs(got - want) <= tol,
+                          "isa %s%s %c%c m=%d n=%d k=%d alpha=%g beta=%g act=%d: C[%d][%d] = %.9g, want %.9g (tol %.3g)",
+                          mfr_isa_name(isa), packed_b ? " packed" : "", t->ta, t->tb, m, n, k, t->alpha, t->beta,
+                          (int)t->act, i, j, got, want, tol);
+        }
+    /* Padding columns between n and ldc are never written. */
+    for (int i = 0; i < m; i++)
+        for (int j = n; j < ldc; j++)
+            ck_assert(c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j]);
+    mfr_free(a), mfr_free(b), mfr_free(c0), mfr_free(bias), mfr_free(res), mfr_free(slopes), mfr_free(c), mfr_free(r);
+}
+
+static const int dims[] = {1, 2, 3, 5, 7, 13, 14, 15, 16, 17, 31, 32, 33, 47, 64, 97, 131, 257, 300};
+#define NDIMS ((int)(sizeof dims / sizeof dims[0]))
+
+START_TEST(test_gemm_shapes)
+{
+    /* Many shapes, all transposes, on every available path. */
+    mfr_rng r;
+    mfr_rng_init(&r, 99, 1, (uint64_t)_i);
+    for (int ii = 0; ii < isa_count; ii++) {
+        for (int trial = 0; trial < 24; trial++) {
+            gemm_case t = {"NT"[trial & 1], "NT"[(trial >> 1) & 1], dims[mfr_rng_below(&r, NDIMS)],
+                           dims[mfr_rng_below(&r, NDIMS)], dims[mfr_rng_below(&r, NDIMS)], 1.0f, 0.0f, 0, 0, 0,
+                           MFR_ACT_NONE};
+            check_gemm(isa_list[ii], &t, 0);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_gemm_alpha_beta_epilogues)
+{
+    static const float ab[][2] = {{1.0f, 0.0f}, {-0.5f, 1.0f}, {2.0f, -0.75f}, {0.0f, 0.5f}};
+    for (int ii = 0; ii < isa_count; ii++)
+        for (int act = MFR_ACT_NONE; act <= MFR_ACT_HSWISH; act++)
+            for (int v = 0; v < 4; v++) {
+                /* Small (unpacked path) and larger (packed, several k-blocks) shapes. */
+                int big = (v + act) & 1;
+                gemm_case t = {"NT"[v & 1], "NT"[(v + act) % 2], big ? 61 : 9, big ? 45 : 23, big ? 700 : 11,
+                               ab[v][0], ab[v][1], v != 0, v == 2, v >= 2, (mfr_act)act};
+                check_gemm(isa_list[ii], &t, 0);
+            }
+}
+END_TEST
+
+START_TEST(test_gemm_packed_b)
+{
+    for (int ii = 0; ii < isa_count; ii++) {
+        setenv("MFR_ISA", mfr_isa_name(isa_list[ii]), 1);
+        gemm_case t1 = {'N', 'T', 37, 70, 129, 1.0f, 0.0f, 1, 0, 1, MFR_ACT_RELU};
+        gemm_case t2 = {'N', 'N', 200, 33, 600, 1.0f, 0.0f, 0, 0, 0, MFR_ACT_NONE};
+        gemm_case t3 = {'N', 'N', 1, 5, 3, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_PRELU};
+        check_gemm(isa_list[ii], &t1, 1);
+        check_gemm(isa_list[ii], &t2, 1);
+        check_gemm(isa_list[ii], &t3, 1);
+    }
+    unsetenv("MFR_ISA");
+}
+END_TEST
+
+START_TEST(test_gemm_degenerate)
+{
+    /* k = 0: C = beta C (+ epilogue); m = 0 or n = 0: nothing is touched. */
+    float c[6] = {1, 2, 3, 4, 5, 6}, bias[3] = {10, 20, 30};
+    mfr_epilogue ep = {bias, 0, NULL, 0, MFR_ACT_NONE, 0, NULL};
+    mfr_sgemm_ex('N', 'N', 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 2.0f, c, 3, &ep);
+    ck_assert(c[0] == 12 && c[1] == 24 && c[2] == 36 && c[3] == 18 && c[4] == 30 && c[5] == 42);
+    mfr_sgemm('N', 'N', 0, 3, 4, 1.0f, NULL, 4, NULL, 3, 0.0f, c, 3);
+    mfr_sgemm('N', 'N', 2, 0, 4, 1.0f, NULL, 4, NULL, 3, 0.0f, c, 3);
+    ck_assert(c[0] == 12);
+    /* beta == 0 never reads C: NaN there must not leak into the result. */
+    float a[2] = {1, 2}, b[2] = {3, 4}, cn[1] = {NAN};
+    mfr_sgemm('N', 'N', 1, 1, 2, 1.0f, a, 2, b, 1, 0.0f, cn, 1);
+    ck_assert(cn[0] == 11.0f);
+}
+END_TEST
+
+/* Bitwise-identical output at 1, 2 and 3 threads, on every path. */
+START_TEST(test_gemm_threads_bitwise)
+{
+    int m = 333, n = 211, k = 517;
+    float *a = rand_buf((size_t)m * k, 11), *b = rand_buf((size_t)k * n, 12), *bias = rand_buf((size_t)n, 13);
+    float *c[3];
+    mfr_epilogue ep = {bias, 0, NULL, 0, MFR_ACT_RELU6, 0, NULL};
+    for (int ii = 0; ii < isa_count; ii++) {
+        for (int t = 0; t < 3; t++) {
+            c[t] = rand_buf((size_t)m * n, 14);
+            mfr_set_threads(t + 1);
+            mfr_sgemm_isa(isa_list[ii], 'N', 'T', m, n, k, 0.5f, a, k, b, k, 0.25f, c[t], n, &ep);
+        }
+        ck_assert_msg(memcmp(c[0], c[1], (size_t)m * n * sizeof(float)) == 0, "%s: 1 vs 2 threads",
+                      mfr_isa_name(isa_list[ii]));
+        ck_assert_msg(memcmp(c[0], c[2], (size_t)m * n * sizeof(float)) == 0, "%s: 1 vs 3 threads",
+                      mfr_isa_name(isa_list[ii]));
+        for (int t = 0; t < 3; t++)
+            mfr_free(c[t]);
+    }
+    mfr_set_threads(0);
+    mfr_free(a), mfr_free(b), mfr_free(bias);
+}
+END_TEST
+
+START_TEST(test_gemm_blocking)
+{
+    mfr_gemm_blocking bl = mfr_gemm_get_blocking();
+    ck_assert_int_gt(bl.mr, 0);
+    ck_assert_int_gt(bl.nr, 0);
+    ck_assert_int_eq(bl.mc % bl.mr, 0);
+    ck_assert_int_eq(bl.nc % bl.nr, 0);
+    ck_assert_int_ge(bl.kc, 64);
+}
+END_TEST
+
+/* ------------------------------------------------------------ convolution */
+
+typedef struct conv_case {
+    int n, h, w, c_in, c_out, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups;
+    int bias, residual;
+    mfr_act act;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    /* n  h   w  ci  co kh kw sh sw pt pl pb pr dh dw g  bias res act */
+    {1, 9, 11, 8, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_RELU},          /* pointwise */
+    {2, 7, 6, 13, 35, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, MFR_ACT_NONE},          /* pointwise + residual */
+    {1, 9, 9, 5, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, MFR_ACT_NONE},            /* 1x1 stride 2 */
+    {1, 12, 10, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem */
+    {2, 8, 9, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_HSWISH},        /* 3x3 s1 + residual */
+    {1, 11, 13, 6, 10, 5, 5, 2, 1, 2, 2, 1, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},        /* 5x5, odd pads */
+    {1, 10, 10, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_TANH},          /* dilation 2 */
+    {1, 8, 8, 12, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, MFR_ACT_SIGMOID},       /* groups 3 */
+    {1, 7, 9, 4, 4, 3, 2, 1, 3, 0, 1, 2, 0, 1, 1, 2, 1, 0, MFR_ACT_RELU6},           /* 3x2, groups 2 */
+    {1, 13, 11, 35, 35, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 35, 1, 1, MFR_ACT_PRELU},      /* depthwise 3x3 s1 */
+    {2, 14, 15, 20, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 1, 0, MFR_ACT_RELU},       /* depthwise 3x3 s2 */
+    {1, 12, 12, 16, 16, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16, 1, 1, MFR_ACT_HSWISH},     /* depthwise 5x5 s1 */
+    {1, 15, 13, 9, 9, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 9, 0, 0, MFR_ACT_SIGMOID},       /* depthwise 5x5 s2 */
+    {1, 10, 10, 7, 7, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 7, 1, 0, MFR_ACT_NONE},          /* depthwise 7x7 */
+    {1, 9, 9, 17, 17, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 17, 1, 0, MFR_ACT_LEAKY},        /* depthwise dilated */
+    {1, 7, 7, 128, 128, 7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 128, 1, 0, MFR_ACT_NONE},      /* global depthwise (GDConv) */
+    {1, 6, 6, 5, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 0, MFR_ACT_NONE},           /* depth multiplier 2 */
+    {1, 4, 4, 600, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_NONE},         /* k > KC */
+};
+#define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
+
+static float *conv_run_isa(mfr_isa isa, const mfr_conv_params *p, const float *in, const float *w,
+                           const float *bias, const mfr_epilogue *ep, size_t out_n)
+{
+    setenv("MFR_ISA", mfr_isa_name(isa), 1);
+    mfr_conv_plan *plan;
+    tu_ok(mfr_conv_plan_create(p, w, bias, &plan));
+    unsetenv("MFR_ISA");
+    float *out = rand_buf(out_n, 77); /* garbage that must be overwritten */
+    mfr_conv_run(plan, in, out, ep);
+    mfr_conv_plan_free(plan);
+    return out;
+}
+
+START_TEST(test_conv_against_reference)
+{
+    const conv_case *t = &conv_cases[_i];
+    mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
+                         t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+    int oh, ow;
+    tu_ok(mfr_conv_output_size(&p, &oh, &ow));
+    int cin_g = t->c_in / t->groups, cout_g = t->c_out / t->groups;
+    size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;
+    size_t w_n = (size_t)t->c_out * t->kh * t->kw * cin_g;
+    float *in = rand_buf(in_n, 20), *w = rand_buf(w_n, 21), *bias = rand_buf((size_t)t->c_out, 22);
+    float *res = rand_buf(out_n, 23), *slopes = rand_buf((size_t)t->c_out, 24);
+    float *ref = mfr_alloc(out_n * sizeof(float));
+    mfr_epilogue ep = {NULL, 0, t->residual ? res : NULL, 0, t->act, 0.1f, slopes};
+    mfr_conv_reference(&p, in, w, t->bias ? bias : NULL, ref, &ep);
+    for (int ii = 0; ii < isa_count; ii++) {
+        float *out = conv_run_isa(isa_list[ii], &p, in, w, t->bias ? bias : NULL, &ep, out_n);
+        for (int nimg = 0; nimg < t->n; nimg++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int co = 0; co < t->c_out; co++) {
+                        size_t o = (((size_t)nimg * oh + oy) * ow + ox) * t->c_out + co;
+                        int g = co / cout_g;
+                        double s = 0;
+                        for (int ky = 0; ky < t->kh; ky++)
+                            for (int kx = 0; kx < t->kw; kx++) {
+                                int iy = oy * t->sh - t->pt + ky * t->dh, ix = ox * t->sw - t->pl + kx * t->dw;
+                                if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
+                                    continue;
+                                for (int ci = 0; ci < cin_g; ci++)
+                                    s += fabs((double)in[(((size_t)nimg * t->h + iy) * t->w + ix) * t->c_in +
+                                                         g * cin_g + ci] *
+                                              w[(((size_t)co * t->kh + ky) * t->kw + kx) * cin_g + ci]);
+                            }
+                        if (t->bias)
+                            s += fabs(bias[co]);
+                        if (t->residual)
+                            s += fabs(res[o]);
+                        double tol = 2.0 * (t->kh * t->kw * cin_g + 4) * unit_roundoff * s + 1e-30;
+                        ck_assert_msg(fabs((double)out[o] - ref[o]) <= tol,
+                                      "case %d isa %s: out[%d,%d,%d,%d] = %.9g, want %.9g (tol %.3g)", _i,
+                                      mfr_isa_name(isa_list[ii]), nimg, oy, ox, co, out[o], ref[o], tol);
+                    }
+        mfr_free(out);
+    }
+    mfr_free(in), mfr_free(w), mfr_free(bias), mfr_free(res), mfr_free(slopes), mfr_free(ref);
+}
+END_TEST
+
+START_TEST(test_conv_threads_bitwise)
+{
+    /* A 3x3 implicit GEMM, a pointwise GEMM and a depthwise conv. */
+    static const conv_case cases[] = {
+        {1, 28, 28, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
+        {1, 28, 28, 64, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_NONE},
+        {1, 28, 28, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64, 1, 0, MFR_ACT_PRELU},
+    };
+    for (int ci = 0; ci < 3; ci++) {
+        const conv_case *t = &cases[ci];
+        mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
+                             t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+        int oh, ow;
+        tu_ok(mfr_conv_output_size(&p, &oh, &ow));
+        size_t in_n = (size_t)t->h * t->w * t->c_in, out_n = (size_t)oh * ow * t->c_out;
+        float *in = rand_buf(in_n, 30), *w = rand_buf((size_t)t->c_out * 9 * t->c_in, 31);
+        float *bias = rand_buf((size_t)t->c_out, 32);
+        mfr_epilogue ep = {NULL, 0, NULL, 0, t->act, 0, bias};
+        for (int ii = 0; ii < isa_count; ii++) {
+            float *o[3];
+            for (int th = 0; th < 3; th++) {
+                mfr_set_threads(th + 1);
+                o[th] = conv_run_isa(isa_list[ii], &p, in, w, bias, &ep, out_n);
+            }
+            ck_assert_msg(memcmp(o[0], o[1], out_n * sizeof(float)) == 0 && memcmp(o[0], o[2], out_n * sizeof(float)) == 0,
+                          "conv case %d isa %s differs across thread counts", ci, mfr_isa_name(isa_list[ii]));
+            for (int th = 0; th < 3; th++)
+                mfr_free(o[th]);
+        }
+        mfr_set_threads(0);
+        mfr_free(in), mfr_free(w), mfr_free(bias);
+    }
+}
+END_TEST
+
+START_TEST(test_conv_bad_params)
+{
+    mfr_conv_params ok = {1, 8, 8, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    int oh, ow;
+    tu_ok(mfr_conv_output_size(&ok, &oh, &ow));
+    ck_assert_int_eq(oh, 8);
+    ck_assert_int_eq(ow, 8);
+    mfr_conv_params p = ok;
+    p.groups = 3;
+    ck_assert_int_eq(mfr_conv_output_size(&p, &oh, &ow), MFR_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mfr_last_error(), "groups"));
+    p = ok;
+    p.stride_h = 0;
+    ck_assert_int_eq(mfr_conv_output_size(&p, &oh, &ow), MFR_ERR_ARG);
+    p = ok;
+    p.kh = 11;
+    p.pad_top = p.pad_bottom = 0;
+    ck_assert_int_eq(mfr_conv_output_size(&p, &oh, &ow), MFR_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(mfr_last_error(), "larger"));
+    p = ok;
+    p.pad_left = -1;
+    ck_assert_int_eq(mfr_conv_output_size(&p, &oh, &ow), MFR_ERR_ARG);
+    p = ok;
+    p.h = 1 << 20;
+    ck_assert_int_eq(mfr_conv_output_size(&p, &oh, &ow), MFR_ERR_RANGE);
+    mfr_conv_plan *plan = (mfr_conv_plan *)&p;
+    float w[144] = {0};
+    p = ok;
+    p.groups = 3;
+    ck_assert_int_ne(mfr_conv_plan_create(&p, w, NULL, &plan), MFR_OK);
+    ck_assert_ptr_null(plan);
+}
+END_TEST
+
+static Suite *kernels_suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_act_definitions);
+    tcase_add_loop_test(tc, test_gemm_shapes, 0, 4);
+    tcase_add_test(tc, test_gemm_alpha_beta_epilogues);
+    tcase_add_test(tc, test_gemm_packed_b);
+    tcase_add_test(tc, test_gemm_degenerate);
+    tcase_add_test(tc, test_gemm_threads_bitwise);
+    tcase_add_test(tc, test_gemm_blocking);
+    tcase_add_loop_test(tc, test_conv_against_reference, 0, NCONV);
+    tcase_add_test(tc, test_conv_threads_bitwise);
+    tcase_add_test(tc, test_conv_bad_params);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    find_isas();
+    int rc = tu_run(kernels_suite());
+    tu_cleanup();
+    return rc;
+}

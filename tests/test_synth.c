@@ -1,0 +1,406 @@
+/* Tests of src/face: the synthetic generator, recipes, masks on photos,
+ * alignment and the LBP baseline. */
+#include "config.h"
+#include "testutil.h"
+#include "mfr/face.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------ helpers */
+
+static uint32_t file_crc(const char *path)
+{
+    void *data;
+    size_t size;
+    tu_ok(mfr_read_file(path, 1 << 26, &data, &size));
+    uint32_t c = mfr_crc32(0, data, size);
+    free(data);
+    return c;
+}
+
+/* CRC over manifest, pairs and every image of a written dataset. */
+static uint32_t dataset_crc(const char *dir, long images)
+{
+    char path[512];
+    uint32_t c = 0, v;
+    snprintf(path, sizeof path, "%s/manifest.csv", dir);
+    v = file_crc(path);
+    c = mfr_crc32(c, &v, sizeof v);
+    snprintf(path, sizeof path, "%s/pairs.csv", dir);
+    v = file_crc(path);
+    c = mfr_crc32(c, &v, sizeof v);
+    for (long i = 0; i < images; i++) {
+        snprintf(path, sizeof path, "%s/images/%07ld.png", dir, i);
+        v = file_crc(path);
+        c = mfr_crc32(c, &v, sizeof v);
+    }
+    return c;
+}
+
+static mfr_nuisance plain_nuisance(float yaw)
+{
+    mfr_nuisance nz;
+    memset(&nz, 0, sizeof nz);
+    nz.yaw = yaw;
+    nz.light_el = 20.0f;
+    nz.light_intensity = 0.8f;
+    nz.ambient = 0.4f;
+    nz.light_color[0] = nz.light_color[1] = nz.light_color[2] = 1.0f;
+    nz.distance = 5.0f;
+    nz.scale = 1.0f;
+    nz.noise = 2.0f;
+    nz.background = 7;
+    return nz;
+}
+
+/* Mean absolute difference of two RGB images in a square around (x, y). */
+static double patch_diff(const mfr_image *a, const mfr_image *b, float x, float y, int r)
+{
+    double d = 0;
+    int n = 0;
+    for (int yy = (int)y - r; yy <= (int)y + r; yy++)
+        for (int xx = (int)x - r; xx <= (int)x + r; xx++) {
+            if (xx < 0 || yy < 0 || xx >= a->width || yy >= a->height)
+                continue;
+            const uint8_t *p = mfr_image_row(a, yy) + 3 * xx, *q = mfr_image_row(b, yy) + 3 * xx;
+            for (int c = 0; c < 3; c++)
+                d += fabs((double)p[c] - q[c]);
+            n += 3;
+        }
+    return n ? d / n : 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+START_TEST(test_reproducible_across_threads)
+{
+    mfr_recipe *r;
+    tu_ok(mfr_recipe_load(tu_src("datasets/tiny.ini"), &r));
+    long n = mfr_recipe_count(r);
+    ck_assert_int_gt(n, 10);
+    mfr_set_threads(1);
+    tu_ok(mfr_gen_write(r, 5, tu_tmp("t1"), 1));
+    mfr_set_threads(2);
+    tu_ok(mfr_gen_write(r, 5, tu_tmp("t2"), 1));
+    tu_ok(mfr_gen_write(r, 5, tu_tmp("t3"), 1));
+    mfr_set_threads(0);
+    uint32_t a = dataset_crc(tu_tmp("t1"), n), b = dataset_crc(tu_tmp("t2"), n), c = dataset_crc(tu_tmp("t3"), n);
+    ck_assert_uint_eq(a, b);
+    ck_assert_uint_eq(b, c);
+    /* another seed gives other images */
+    tu_ok(mfr_gen_write(r, 6, tu_tmp("t4"), 1));
+    ck_assert_uint_ne(a, dataset_crc(tu_tmp("t4"), n));
+
+    /* the in-memory sample is the image on disk */
+    mfr_image im = {0}, disk = {0};
+    mfr_sample s;
+    tu_ok(mfr_recipe_sample(r, 5, 7, &im, &s));
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp("t1"), s.file);
+    tu_ok(mfr_image_read(path, &disk));
+    ck_assert_int_eq(disk.width, im.width);
+    ck_assert_int_eq(disk.height, im.height);
+    for (int y = 0; y < im.height; y++)
+        ck_assert(memcmp(mfr_image_row(&im, y), mfr_image_row(&disk, y), (size_t)im.width * 3) == 0);
+    mfr_image_free(&im);
+    mfr_image_free(&disk);
+    /* outside the recipe: an error, no crash */
+    ck_assert_int_ne(mfr_recipe_sample(r, 5, n, &im, &s), MFR_OK);
+    mfr_recipe_free(r);
+}
+END_TEST
+
+START_TEST(test_landmarks_follow_pose)
+{
+    mfr_image im = {0};
+    tu_ok(mfr_image_alloc(&im, 112, 112, 3));
+    for (int i = 0; i < 12; i++) {
+        mfr_identity id;
+        mfr_identity_sample(3, i, &id);
+        float nose_offset[2];
+        for (int s = 0; s < 2; s++) {
+            mfr_nuisance nz = plain_nuisance(s ? 25.0f : -25.0f);
+            nz.pitch = (float)(i % 5) * 3.0f - 6.0f;
+            nz.roll = (float)(i % 3) * 4.0f - 4.0f;
+            mfr_face_truth t;
+            tu_ok(mfr_face_render(&id, &nz, NULL, &im, &t));
+            /* every landmark inside the face box, the box inside the image */
+            for (int k = 0; k < 5; k++) {
+                ck_assert_msg(t.lm[2 * k] >= t.box[0] - 1 && t.lm[2 * k] <= t.box[2] + 1 &&
+                              t.lm[2 * k + 1] >= t.box[1] - 1 && t.lm[2 * k + 1] <= t.box[3] + 1,
+                              "identity %d landmark %d (%.1f, %.1f) outside box (%.1f %.1f %.1f %.1f)", i, k,
+                              t.lm[2 * k], t.lm[2 * k + 1], t.box[0], t.box[1], t.box[2], t.box[3]);
+            }
+            ck_assert(t.box[0] >= 0 && t.box[2] <= 112 && t.box[1] >= 0 && t.box[3] <= 112);
+            ck_assert(t.box[2] - t.box[0] > 40 && t.box[3] - t.box[1] > 50);
+            /* image order: the eye on the image left comes first; eyes above the nose above the mouth */
+            ck_assert(t.lm[0] < t.lm[2]);
+            ck_assert(t.lm[7] < t.lm[9] + 20 && t.lm[3] > t.lm[1] - 20);
+            ck_assert(t.lm[5] > 0.5f * (t.lm[1] + t.lm[3]));
+            ck_assert(t.lm[5] < 0.5f * (t.lm[7] + t.lm[9]));
+            ck_assert_msg(t.vis[2], "identity %d: an unmasked nose tip at yaw %g must be visible", i, nz.yaw);
+            nose_offset[s] = t.lm[4] - 0.5f * (t.lm[0] + t.lm[2]);
+        }
+        /* yaw > 0 turns the face to the image right: the nose moves right of the eyes */
+        ck_assert_msg(nose_offset[0] < -2.0f && nose_offset[1] > 2.0f, "identity %d: nose offsets %.1f, %.1f", i,
+                      nose_offset[0], nose_offset[1]);
+    }
+    mfr_image_free(&im);
+}
+END_TEST
+
+START_TEST(test_every_mask_variant)
+{
+    const char *text = "[dataset]\nkind = verification\nidentities = 4\n[masks]\n"
+                       "nist_colors = light_blue, black, white, red, green, grey, navy, pink, pattern\n"
+                       "[probe]\nyaw = 10\npitch = 5\nroll = 5\noccluder_prob = 0\n"
+                       "jpeg_prob = 0\nblur = 0, 0.5\n"; /* JPEG blocks and blur would carry the mask onto the eyes */
+    mfr_recipe *r;
+    tu_ok(mfr_recipe_parse(text, strlen(text), "grid.ini", &r));
+    /* 2 shapes x 3 coverages x 9 colours + 5 types, each a probe condition */
+    long per_id = mfr_recipe_count(r) / 4;
+    ck_assert_int_eq(per_id, 1 + 1 * (1 + 2 * 3 * 9 + 5));
+    mfr_image bare = {0}, im = {0};
+    mfr_sample s0, s;
+    long first = 1; /* identity 0: enrolment, then the unmasked probe */
+    tu_ok(mfr_recipe_sample(r, 1, first, &bare, &s0));
+    ck_assert_int_eq(s0.faces[0].mask.type, MFR_MASK_NONE);
+    int seen[MFR_MASK_TYPE_COUNT][MFR_SHAPE_COUNT][MFR_COVER_COUNT] = {{{0}}};
+    for (long i = first + 1; i < per_id; i++) {
+        tu_ok(mfr_recipe_sample(r, 1, i, &im, &s));
+        const mfr_mask *m = &s.faces[0].mask;
+        const mfr_face_truth *t = &s.faces[0].truth;
+        char label[64];
+        mfr_mask_label(m, label, sizeof label);
+        ck_assert_int_ne(m->type, MFR_MASK_NONE);
+        seen[m->type][m->shape][m->coverage]++;
+        /* the same capture: identical pose, so the landmarks agree */
+        ck_assert(fabsf(t->lm[4] - s0.faces[0].truth.lm[4]) < 1e-3f);
+        float mx = 0.5f * (t->lm[6] + t->lm[8]), my = 0.5f * (t->lm[7] + t->lm[9]);
+        double dm = patch_diff(&bare, &im, mx, my, 3);
+        double de = patch_diff(&bare, &im, t->lm[0], t->lm[1], 1) + patch_diff(&bare, &im, t->lm[2], t->lm[3], 1);
+        ck_assert_msg(dm > 8.0, "%s: the mouth barely changed (%.2f)", label, dm);
+        ck_assert_msg(de < 0.5, "%s: the eyes changed (%.2f)", label, de);
+        ck_assert_msg(!t->vis[3] && !t->vis[4], "%s: mouth corners reported visible under the mask", label);
+        ck_assert_msg(t->vis[0] && t->vis[1], "%s: eyes reported hidden", label);
+        if (m->type == MFR_MASK_NIST)
+            ck_assert_msg(t->vis[2] == (m->coverage == MFR_COVER_LOW), "%s: nose tip visibility %d", label, t->vis[2]);
+        mfr_image_free(&im);
+    }
+    for (int sh = 0; sh < MFR_SHAPE_COUNT; sh++)
+        for (int c = 0; c < MFR_COVER_COUNT; c++)
+            ck_assert_int_eq(seen[MFR_MASK_NIST][sh][c], 9);
+    for (int ty = MFR_MASK_SURGICAL; ty < MFR_MASK_TYPE_COUNT; ty++) {
+        int n = 0;
+        for (int sh = 0; sh < MFR_SHAPE_COUNT; sh++)
+            for (int c = 0; c < MFR_COVER_COUNT; c++)
+                n += seen[ty][sh][c];
+        ck_assert_int_eq(n, 1);
+    }
+    mfr_image_free(&bare);
+    mfr_recipe_free(r);
+}
+END_TEST
+
+static void expect_error(const char *text, const char *needle)
+{
+    mfr_recipe *r = NULL;
+    int rc = mfr_recipe_parse(text, strlen(text), "bad.ini", &r);
+    ck_assert_msg(rc != MFR_OK, "accepted: %s", text);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(mfr_last_error(), needle) != NULL, "error '%s' lacks '%s'", mfr_last_error(), needle);
+}
+
+START_TEST(test_recipe_errors)
+{
+    expect_error("[dataset]\nidentities = 10\nidentitys = 3\n", "bad.ini:3:");
+    expect_error("[dataset]\nkind = verification\nidentities = -4\n", "bad.ini:3:");
+    expect_error("[dataset]\nkind = videos\n", "bad.ini:2:");
+    expect_error("[dataset]\n[probe]\nyaw = 100\n", "bad.ini:3:");
+    expect_error("[dataset]\n[probe]\ndistance = 9, 3\n", "bad.ini:3:");
+    expect_error("[dataset]\n[masks]\n\nnist_colors = light_blue, purple\n", "bad.ini:4:");
+    expect_error("[dataset]\n[masks]\ntypes = surgical, bandana\n", "bandana");
+    expect_error("[dataset]\nidentities = 3\nnonmated = 5\n", "bad.ini:3:");
+    expect_error("[dataset]\n[scenes]\nfaces = 2, 99\n", "bad.ini:3:");
+    expect_error("[datasett]\nkind = scenes\n", "bad.ini");
+    /* the file loader names the file */
+    const char *typo = "[dataset]\n\n[enrol]\nyaw = 5\nyaw_max = 3\n";
+    tu_write(tu_tmp("typo.ini"), typo, strlen(typo));
+    mfr_recipe *r;
+    ck_assert_int_ne(mfr_recipe_load(tu_tmp("typo.ini"), &r), MFR_OK);
+    ck_assert_msg(strstr(mfr_last_error(), "typo.ini:5:") != NULL, "%s", mfr_last_error());
+}
+END_TEST
+
+START_TEST(test_scenes)
+{
+    const char *text = "[dataset]\nkind = scenes\nidentities = 50\nwidth = 320\nheight = 240\n"
+                       "[scenes]\ncount = 6\nfaces = 1, 6\nface_size = 10, 90\ndistractors = 2, 4\n";
+    mfr_recipe *r;
+    tu_ok(mfr_recipe_parse(text, strlen(text), "scenes.ini", &r));
+    ck_assert_int_eq(mfr_recipe_count(r), 6);
+    int total = 0, classes[3] = {0};
+    for (long i = 0; i < 6; i++) {
+        mfr_image im = {0};
+        mfr_sample s;
+        tu_ok(mfr_recipe_sample(r, 2, i, &im, &s));
+        ck_assert_int_eq(im.width, 320);
+        ck_assert_int_le(s.nfaces, 6);
+        for (int k = 0; k < s.nfaces; k++) {
+            const mfr_face_truth *t = &s.faces[k].truth;
+            ck_assert(t->box[0] >= -1 && t->box[1] >= -1 && t->box[2] <= 321 && t->box[3] <= 241);
+            ck_assert(t->box[2] > t->box[0] && t->box[3] > t->box[1]);
+            for (int j = 0; j < 5; j++)
+                if (t->vis[j])
+                    ck_assert(t->lm[2 * j] >= t->box[0] - 1 && t->lm[2 * j] <= t->box[2] + 1);
+            classes[t->size_class]++;
+        }
+        total += s.nfaces;
+        mfr_image_free(&im);
+    }
+    ck_assert_int_gt(total, 6);
+    ck_assert_int_gt(classes[MFR_SIZE_HARD] + classes[MFR_SIZE_MEDIUM], 0);
+    mfr_recipe_free(r);
+}
+END_TEST
+
+START_TEST(test_mask_photo)
+{
+    mfr_image im = {0}, before = {0};
+    tu_ok(mfr_image_read(tu_src("tests/data/face/photo.jpg"), &im));
+    tu_ok(mfr_image_copy(&im, &before));
+    /* face 0 of the fixture (tests/data/face/photo_landmarks.csv) */
+    const float lm[10] = {63.82f, 47.35f, 105.87f, 49.34f, 80.04f, 69.45f, 71.32f, 90.67f, 95.46f, 91.46f};
+    mfr_mask m = {MFR_MASK_NIST, MFR_SHAPE_WIDE, MFR_COVER_HIGH, MFR_COLOR_BLACK, 1};
+    float pose[3];
+    tu_ok(mfr_mask_photo(&im, lm, &m, pose));
+    ck_assert(fabsf(pose[2]) < 10.0f && fabsf(pose[0]) < 30.0f);
+    double mouth = patch_diff(&before, &im, 0.5f * (lm[6] + lm[8]), 0.5f * (lm[7] + lm[9]), 3);
+    double eyes = patch_diff(&before, &im, lm[0], lm[1], 2) + patch_diff(&before, &im, lm[2], lm[3], 2);
+    ck_assert_msg(mouth > 30.0, "mouth changed by %.1f only", mouth);
+    ck_assert_msg(eyes < 0.5, "eyes changed by %.1f", eyes);
+    /* a black mask is dark where it covers the mouth */
+    const uint8_t *p = mfr_image_row(&im, (int)lm[7]) + 3 * (int)(0.5f * (lm[6] + lm[8]));
+    ck_assert_int_lt(p[0] + p[1] + p[2], 150);
+    /* far from the face nothing moved */
+    ck_assert(patch_diff(&before, &im, 300, 180, 5) == 0.0);
+    /* bad landmarks: an error, the image untouched */
+    const float bad[10] = {10, 10, 10.5f, 10, 10, 12, 9, 14, 11, 14};
+    ck_assert_int_ne(mfr_mask_photo(&before, bad, &m, NULL), MFR_OK);
+    mfr_image_free(&im);
+    mfr_image_free(&before);
+}
+END_TEST
+
+START_TEST(test_mask_command)
+{
+    struct stat st;
+    if (stat("./mfr", &st) != 0) {
+        fprintf(stderr, "test_mask_command: ./mfr not built here, skipped\n");
+        return;
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "./mfr mask -q --landmarks %s --out %s --face 1 --mask surgical",
+             tu_src("tests/data/face/photo_landmarks.csv"), tu_tmp("masked"));
+    ck_assert_int_eq(system(cmd), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/photo.jpg", tu_tmp("masked"));
+    mfr_image im = {0};
+    tu_ok(mfr_image_read(path, &im));
+    ck_assert_int_eq(im.width, 320);
+    mfr_image_free(&im);
+    void *data;
+    size_t size;
+    snprintf(path, sizeof path, "%s/applied.csv", tu_tmp("masked"));
+    tu_ok(mfr_read_file(path, 1 << 20, &data, &size));
+    ck_assert_msg(strstr(data, "photo.jpg,1,surgical-wide-medium-light_blue,surgical,wide,medium,light_blue,") != NULL,
+                  "%s", (char *)data);
+    ck_assert_msg(strstr(data, "photo.jpg,0,") == NULL, "face 0 was masked too: %s", (char *)data);
+    free(data);
+    /* a path escaping the output directory is refused, nothing written */
+    const char *evil = "file,x0,y0,x1,y1,x2,y2,x3,y3,x4,y4\n../x.jpg,1,1,9,1,5,5,2,9,8,9\n";
+    tu_write(tu_tmp("evil.csv"), evil, strlen(evil));
+    snprintf(cmd, sizeof cmd, "./mfr mask -q --landmarks %s --out %s 2>/dev/null", tu_tmp("evil.csv"), tu_tmp("evil"));
+    int rc = system(cmd);
+    ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    ck_assert_int_ne(stat(tu_tmp("evil"), &st), 0);
+}
+END_TEST
+
+START_TEST(test_align_and_lbp)
+{
+    /* the template itself maps by the identity */
+    float m[6];
+    mfr_align_similarity(mfr_align_template, 112, m);
+    ck_assert(fabsf(m[0] - 1) < 1e-4f && fabsf(m[1]) < 1e-4f && fabsf(m[2]) < 1e-3f);
+    ck_assert(fabsf(m[3]) < 1e-4f && fabsf(m[4] - 1) < 1e-4f && fabsf(m[5]) < 1e-3f);
+    /* a rotated, scaled, shifted copy is recovered */
+    float lm[10], c = cosf(0.3f) * 2.0f, s = sinf(0.3f) * 2.0f;
+    for (int i = 0; i < 5; i++) {
+        float x = mfr_align_template[2 * i], y = mfr_align_template[2 * i + 1];
+        lm[2 * i] = c * x - s * y + 40;
+        lm[2 * i + 1] = s * x + c * y - 7;
+    }
+    mfr_align_similarity(lm, 112, m);
+    ck_assert(fabsf(m[0] - c) < 1e-3f && fabsf(m[1] + s) < 1e-3f && fabsf(m[2] - 40) < 1e-2f);
+    ck_assert(fabsf(m[3] - s) < 1e-3f && fabsf(m[4] - c) < 1e-3f && fabsf(m[5] + 7) < 1e-2f);
+
+    /* LBP: unit length; the same identity closer than a different one on average */
+    mfr_image im = {0}, crop = {0};
+    tu_ok(mfr_image_alloc(&im, 112, 112, 3));
+    static float e[6][MFR_LBP_DIM];
+    for (int k = 0; k < 6; k++) {
+        mfr_identity id;
+        mfr_identity_sample(9, k / 2, &id);
+        mfr_nuisance nz = plain_nuisance((k & 1) ? 8.0f : -8.0f);
+        nz.background = (uint32_t)k;
+        mfr_face_truth t;
+        tu_ok(mfr_face_render(&id, &nz, NULL, &im, &t));
+        tu_ok(mfr_align_crop(&im, t.lm, &crop));
+        tu_ok(mfr_lbp_embed(&crop, e[k]));
+        mfr_image_free(&crop);
+        double n = 0;
+        for (int i = 0; i < MFR_LBP_DIM; i++)
+            n += (double)e[k][i] * e[k][i];
+        ck_assert(fabs(n - 1.0) < 1e-4);
+    }
+    double mated = 0, non = 0;
+    for (int a = 0; a < 3; a++) {
+        mated += mfr_cosine(e[2 * a], e[2 * a + 1], MFR_LBP_DIM);
+        non += mfr_cosine(e[2 * a], e[(2 * a + 3) % 6], MFR_LBP_DIM);
+    }
+    ck_assert_msg(mated > non, "mated %.3f <= non-mated %.3f", mated / 3, non / 3);
+    mfr_image_free(&im);
+    tu_ok(mfr_image_alloc(&im, 64, 64, 3));
+    ck_assert_int_eq(mfr_lbp_embed(&im, e[0]), MFR_ERR_ARG);
+    mfr_image_free(&im);
+}
+END_TEST
+
+static Suite *synth_suite(void)
+{
+    Suite *s = suite_create("synth");
+    TCase *tc = tcase_create("synth");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_reproducible_across_threads);
+    tcase_add_test(tc, test_landmarks_follow_pose);
+    tcase_add_test(tc, test_every_mask_variant);
+    tcase_add_test(tc, test_recipe_errors);
+    tcase_add_test(tc, test_scenes);
+    tcase_add_test(tc, test_mask_photo);
+    tcase_add_test(tc, test_mask_command);
+    tcase_add_test(tc, test_align_and_lbp);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    int rc = tu_run(synth_suite());
+    tu_cleanup();
+    return rc;
+}
