@@ -261,22 +261,24 @@ typedef struct head_case {
     float *emb, *weight;
     const int *labels;
     int wrt_weight;   /* gradcheck: 0 the embeddings, 1 the weights */
+    int reference;    /* check_threads: 1 the double loops, 0 the GEMM path */
 } head_case;
 
 static int head_eval(void *arg, double *loss, float *grad)
 {
     head_case *c = arg;
     /* grad holds both: B x D embedding gradient, then C x D weight gradient */
-    return mfr_loss_margin(&c->head, c->batch, c->dim, c->classes, c->emb, c->weight, c->labels, loss, grad,
-                           grad + (size_t)c->batch * c->dim);
+    return (c->reference ? mfr_loss_margin_reference : mfr_loss_margin)(
+        &c->head, c->batch, c->dim, c->classes, c->emb, c->weight, c->labels, loss, grad,
+        grad + (size_t)c->batch * c->dim);
 }
 
 static int head_fn(void *arg, const float *x, double *f, float *grad)
 {
     head_case *c = arg;
     const float *e = c->wrt_weight ? c->emb : x, *w = c->wrt_weight ? x : c->weight;
-    return mfr_loss_margin(&c->head, c->batch, c->dim, c->classes, e, w, c->labels, f,
-                           c->wrt_weight ? NULL : grad, c->wrt_weight ? grad : NULL);
+    return mfr_loss_margin_reference(&c->head, c->batch, c->dim, c->classes, e, w, c->labels, f,
+                                     c->wrt_weight ? NULL : grad, c->wrt_weight ? grad : NULL);
 }
 
 START_TEST(test_margin_defaults)
@@ -286,6 +288,32 @@ START_TEST(test_margin_defaults)
     ck_assert(c.kind == MFR_MARGIN_COSFACE && c.s == 64 && c.m == 0.4);
 }
 END_TEST
+
+/* How far the GEMM path of the margin heads may stray from the double
+ * reference. Its cosines are float dot products of float-rounded unit
+ * vectors: off by at most about (D + 2) u, u = 2^-24, so each logit by
+ * s (D + 2) u and the loss of a row (log-sum-exp minus the target logit)
+ * by twice that; a factor 2 covers d phi / d cos of ArcFace, up to about 2
+ * at the angles tested. */
+static double gemm_loss_tol(double s, int dim)
+{
+    return 4 * s * (dim + 2) * 0x1p-24;
+}
+
+/* Gradients: d loss / d cos (sum of magnitudes <= 2 s / B per row) moves
+ * by the relative logit error 2 s (D + 2) u and is rounded to float; the
+ * products add C + D roundings. Measured against the largest gradient. */
+static void assert_gemm_near(const float *got, const float *want, size_t n, double s, int dim, int classes,
+                             const char *what)
+{
+    double big = 0, tol;
+    for (size_t i = 0; i < n; i++)
+        big = fabs(want[i]) > big ? fabs(want[i]) : big;
+    tol = 4 * (2 * s * (dim + 2) + classes + dim) * 0x1p-24 * big;
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= tol, "%s[%zu]: GEMM %.9g, reference %.9g (tolerance %.3g)", what, i,
+                      got[i], want[i], tol);
+}
 
 /* With m = 0 both heads are the softmax cross-entropy of s * cosines. */
 START_TEST(test_margin_zero_is_scaled_softmax)
@@ -309,9 +337,12 @@ START_TEST(test_margin_zero_is_scaled_softmax)
     tu_ok(mfr_loss_softmax_ce(B, C, z, labels, 0, &want, NULL));
     for (int k = 0; k < 2; k++) {
         mfr_margin_head h = {k ? MFR_MARGIN_COSFACE : MFR_MARGIN_ARCFACE, 30.0, 0.0};
-        tu_ok(mfr_loss_margin(&h, B, D, C, x, w, labels, &got, NULL, NULL));
+        tu_ok(mfr_loss_margin_reference(&h, B, D, C, x, w, labels, &got, NULL, NULL));
         /* the logits above were rounded to float: 30 * 2^-24 per logit at most */
         ck_assert_msg(fabs(got - want) < 1e-5, "%s m = 0: %.9g vs %.9g", k ? "CosFace" : "ArcFace", got, want);
+        tu_ok(mfr_loss_margin(&h, B, D, C, x, w, labels, &got, NULL, NULL));
+        ck_assert_msg(fabs(got - want) < 1e-5 + gemm_loss_tol(30, D), "%s m = 0, GEMM: %.9g vs %.9g",
+                      k ? "CosFace" : "ArcFace", got, want);
     }
     /* A margin makes the task harder: the loss grows. */
     {
@@ -335,16 +366,77 @@ START_TEST(test_margin_matches_torch)
     seq(w, C * D, 1.0, 0.7, 1.1);
     for (int d = 0; d < D; d++)
         w[3 * D + d] = -2 * x[2 * D + d] + dev[d];   /* row 2 takes ArcFace's theta + m > pi branch */
-    mfr_margin_head a = mfr_margin_defaults(MFR_MARGIN_ARCFACE);
-    tu_ok(mfr_loss_margin(&a, B, D, C, x, w, labels, &loss, gx, gw));
-    assert_near(loss, ref_arc_loss[0], 1e-10, 0, "arcface loss", 0);
-    assert_all_near(gx, ref_arc_gemb, B * D, 1e-5, 1e-9, "arcface grad emb");
-    assert_all_near(gw, ref_arc_gw, C * D, 1e-5, 1e-9, "arcface grad weight");
-    mfr_margin_head c = mfr_margin_defaults(MFR_MARGIN_COSFACE);
-    tu_ok(mfr_loss_margin(&c, B, D, C, x, w, labels, &loss, gx, gw));
-    assert_near(loss, ref_cos_loss[0], 1e-10, 0, "cosface loss", 0);
-    assert_all_near(gx, ref_cos_gemb, B * D, 1e-5, 1e-9, "cosface grad emb");
-    assert_all_near(gw, ref_cos_gw, C * D, 1e-5, 1e-9, "cosface grad weight");
+    for (int path = 0; path < 2; path++) {
+        /* path 0: the double reference, to PyTorch's precision; 1: the GEMM
+         * path, within its float rounding (gemm_loss_tol, assert_gemm_near) */
+        int (*fn)(const mfr_margin_head *, int, int, int, const float *, const float *, const int *, double *,
+                  float *, float *) = path ? mfr_loss_margin : mfr_loss_margin_reference;
+        const double rtol = path ? 0 : 1e-5, ltol = path ? gemm_loss_tol(64, D) : 1e-10 * ref_arc_loss[0];
+        float fx[B * D], fw[C * D];
+        mfr_margin_head a = mfr_margin_defaults(MFR_MARGIN_ARCFACE), c = mfr_margin_defaults(MFR_MARGIN_COSFACE);
+        tu_ok(fn(&a, B, D, C, x, w, labels, &loss, gx, gw));
+        assert_near(loss, ref_arc_loss[0], 0, ltol, "arcface loss", path);
+        if (path) {
+            for (int i = 0; i < B * D; i++)
+                fx[i] = (float)ref_arc_gemb[i];
+            for (int i = 0; i < C * D; i++)
+                fw[i] = (float)ref_arc_gw[i];
+            assert_gemm_near(gx, fx, B * D, 64, D, C, "arcface grad emb");
+            assert_gemm_near(gw, fw, C * D, 64, D, C, "arcface grad weight");
+        } else {
+            assert_all_near(gx, ref_arc_gemb, B * D, rtol, 1e-9, "arcface grad emb");
+            assert_all_near(gw, ref_arc_gw, C * D, rtol, 1e-9, "arcface grad weight");
+        }
+        tu_ok(fn(&c, B, D, C, x, w, labels, &loss, gx, gw));
+        assert_near(loss, ref_cos_loss[0], 0, path ? ltol : 1e-10 * ref_cos_loss[0], "cosface loss", path);
+        if (path) {
+            for (int i = 0; i < B * D; i++)
+                fx[i] = (float)ref_cos_gemb[i];
+            for (int i = 0; i < C * D; i++)
+                fw[i] = (float)ref_cos_gw[i];
+            assert_gemm_near(gx, fx, B * D, 64, D, C, "cosface grad emb");
+            assert_gemm_near(gw, fw, C * D, 64, D, C, "cosface grad weight");
+        } else {
+            assert_all_near(gx, ref_cos_gemb, B * D, rtol, 1e-9, "cosface grad emb");
+            assert_all_near(gw, ref_cos_gw, C * D, rtol, 1e-9, "cosface grad weight");
+        }
+    }
+}
+END_TEST
+
+/* The GEMM path against the double reference on a size where the GEMM
+ * packs and blocks (B 37, D 64, C 300). */
+START_TEST(test_margin_gemm_matches_reference)
+{
+    enum { B = 37, D = 64, C = 300 };
+    float *x = malloc(B * D * sizeof *x), *w = malloc(C * D * sizeof *w);
+    float *gx = malloc(B * D * sizeof *gx), *gw = malloc(C * D * sizeof *gw);
+    float *rx = malloc(B * D * sizeof *rx), *rw = malloc(C * D * sizeof *rw);
+    int labels[B];
+    ck_assert(x && w && gx && gw && rx && rw);
+    seq(x, B * D, 1.0, 0.123, 0.5);
+    seq(w, C * D, 0.3, 0.731, 0.1);
+    for (int i = 0; i < B; i++)
+        labels[i] = (i * 41) % C;
+    for (int k = 0; k < 2; k++) {
+        mfr_margin_head h = mfr_margin_defaults(k ? MFR_MARGIN_COSFACE : MFR_MARGIN_ARCFACE);
+        double lf, lr;
+        tu_ok(mfr_loss_margin(&h, B, D, C, x, w, labels, &lf, gx, gw));
+        tu_ok(mfr_loss_margin_reference(&h, B, D, C, x, w, labels, &lr, rx, rw));
+        ck_assert_msg(fabs(lf - lr) <= gemm_loss_tol(h.s, D), "loss: GEMM %.12g, reference %.12g", lf, lr);
+        assert_gemm_near(gx, rx, B * D, h.s, D, C, "grad emb");
+        assert_gemm_near(gw, rw, C * D, h.s, D, C, "grad weight");
+    }
+    {
+        head_case c = {mfr_margin_defaults(MFR_MARGIN_ARCFACE), B, D, C, x, w, labels, 0, 0};
+        check_threads(head_eval, &c, B * D + C * D, "ArcFace GEMM, B 37 D 64 C 300");
+    }
+    free(x);
+    free(w);
+    free(gx);
+    free(gw);
+    free(rx);
+    free(rw);
 }
 END_TEST
 
@@ -353,7 +445,7 @@ START_TEST(test_margin_gradcheck_and_threads)
     enum { B = 20, D = 6, C = 11 };
     float x[B * D], w[C * D];
     int labels[B];
-    head_case c = {{MFR_MARGIN_ARCFACE, 64.0, 0.5}, B, D, C, x, w, labels, 0};
+    head_case c = {{MFR_MARGIN_ARCFACE, 64.0, 0.5}, B, D, C, x, w, labels, 0, 1};
     seq(x, B * D, 1.0, 0.61, 0.2);
     seq(w, C * D, 1.0, 1.37, 0.9);
     for (int i = 0; i < B; i++)
@@ -364,7 +456,10 @@ START_TEST(test_margin_gradcheck_and_threads)
         check_grad(head_fn, &c, x, B * D, 0, 1e-4, k ? "CosFace d/d emb" : "ArcFace d/d emb");
         c.wrt_weight = 1;
         check_grad(head_fn, &c, w, C * D, 0, 1e-4, k ? "CosFace d/d weight" : "ArcFace d/d weight");
-        check_threads(head_eval, &c, B * D + C * D, k ? "CosFace" : "ArcFace");
+        c.reference = 1;
+        check_threads(head_eval, &c, B * D + C * D, k ? "CosFace reference" : "ArcFace reference");
+        c.reference = 0;
+        check_threads(head_eval, &c, B * D + C * D, k ? "CosFace GEMM" : "ArcFace GEMM");
     }
     /* A smaller scale exercises the softmax away from saturation. */
     c.head = (mfr_margin_head){MFR_MARGIN_ARCFACE, 8.0, 0.3};
@@ -1013,7 +1108,7 @@ START_TEST(test_clip_norm)
     float a[2] = {3, 0}, b[1] = {4}, va[2], vb[1];
     mfr_train_param p[2] = {{"a", va, a, 2, 0}, {"b", vb, b, 1, 0}};
     double norm;
-    tu_ok(mfr_grad_norm(p, 2, &norm));
+    tu_ok(mfr_train_grad_norm(p, 2, &norm));
     ck_assert_double_eq(norm, 5);
     tu_ok(mfr_clip_grad_norm(p, 2, 10, &norm));      /* below the limit: unchanged */
     ck_assert(a[0] == 3 && b[0] == 4 && norm == 5);
@@ -1021,7 +1116,7 @@ START_TEST(test_clip_norm)
     ck_assert_double_eq(norm, 5);
     ck_assert_float_eq_tol(a[0], (float)(3 / (5 + 1e-6)), 1e-7f);
     ck_assert_float_eq_tol(b[0], (float)(4 / (5 + 1e-6)), 1e-7f);
-    tu_ok(mfr_grad_norm(p, 2, &norm));
+    tu_ok(mfr_train_grad_norm(p, 2, &norm));
     ck_assert_double_eq_tol(norm, 1, 1e-6);
     /* A NaN anywhere: error, gradients untouched. */
     a[1] = NAN;
@@ -1046,10 +1141,10 @@ START_TEST(test_clip_value_and_norm_threads)
     for (int i = 0; i < N; i++)
         big[i] = (float)(sin(i * 0.1) * (i % 11 ? 1e-3 : 1e3));
     mfr_set_threads(1);
-    tu_ok(mfr_grad_norm(&q, 1, &n1));
+    tu_ok(mfr_train_grad_norm(&q, 1, &n1));
     for (int t = 2; t <= 3; t++) {
         mfr_set_threads(t);
-        tu_ok(mfr_grad_norm(&q, 1, &n));
+        tu_ok(mfr_train_grad_norm(&q, 1, &n));
         ck_assert_msg(memcmp(&n, &n1, sizeof n) == 0, "norm at %d threads: %.17g vs %.17g", t, n, n1);
     }
     mfr_set_threads(0);
@@ -1111,6 +1206,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_margin_defaults);
     tcase_add_test(tc, test_margin_zero_is_scaled_softmax);
     tcase_add_test(tc, test_margin_matches_torch);
+    tcase_add_test(tc, test_margin_gemm_matches_reference);
     tcase_add_test(tc, test_margin_gradcheck_and_threads);
     tcase_add_test(tc, test_margin_errors);
     tcase_add_test(tc, test_bce_focal_match_torch);

@@ -98,8 +98,17 @@ typedef struct mfr_margin_head {
 /* InsightFace's defaults: ArcFace s = 64, m = 0.5; CosFace s = 64, m = 0.4. */
 mfr_margin_head mfr_margin_defaults(mfr_margin_kind kind);
 
+/* The products over B x C (cosines and both gradients) run as float GEMMs
+ * (mfr_sgemm); norms, margins, softmax and the normalisation's backward pass
+ * are double. Memory: B x C doubles and floats, plus normalised float copies
+ * of the inputs (B x D and C x D). */
 int mfr_loss_margin(const mfr_margin_head *head, int batch, int dim, int classes, const float *emb,
                     const float *weight, const int *labels, double *loss, float *grad_emb, float *grad_weight);
+/* The same with every product as a plain double loop: the reference the GEMM
+ * path is tested against, and the one to gradient-check. */
+int mfr_loss_margin_reference(const mfr_margin_head *head, int batch, int dim, int classes, const float *emb,
+                              const float *weight, const int *labels, double *loss, float *grad_emb,
+                              float *grad_weight);
 
 /* Binary cross-entropy with logits: per item
  *   l_i = w_i * [max(x,0) - x t + log(1 + exp(-|x|))]   (= -t log p - (1-t) log(1-p))
@@ -253,7 +262,7 @@ double mfr_lr_at(const mfr_lr_schedule *s, long t);
 
 /* Global L2 norm of all gradients: squares summed in double per chunk of
  * 4096 elements, chunks in order within a parameter, parameters in order. */
-int mfr_grad_norm(const mfr_train_param *params, int count, double *norm);
+int mfr_train_grad_norm(const mfr_train_param *params, int count, double *norm);
 /* Scales every gradient by max_norm / (norm + 1e-6) when norm > max_norm
  * (PyTorch's clip_grad_norm_). *norm (may be NULL) gets the norm before
  * clipping. A non-finite norm returns MFR_ERR_RANGE and leaves the gradients

@@ -25,14 +25,14 @@ static int check_list(const char *f, const mfr_train_param *params, int count)
     return MFR_OK;
 }
 
-int mfr_grad_norm(const mfr_train_param *params, int count, double *norm)
+int mfr_train_grad_norm(const mfr_train_param *params, int count, double *norm)
 {
     double total = 0;
-    int rc = check_list("mfr_grad_norm", params, count);
+    int rc = check_list("mfr_train_grad_norm", params, count);
     if (rc != MFR_OK)
         return rc;
     if (!norm)
-        return mfr_error(MFR_ERR_ARG, "mfr_grad_norm: NULL result");
+        return mfr_error(MFR_ERR_ARG, "mfr_train_grad_norm: NULL result");
     for (int i = 0; i < count; i++) {
         double s;
         rc = mfr_train_chunked_sum(params[i].size, TR_CHUNK_GRAD, squares, params[i].grad, &s);
@@ -50,7 +50,7 @@ int mfr_clip_grad_norm(const mfr_train_param *params, int count, double max_norm
     int rc;
     if (!(max_norm > 0))
         return mfr_error(MFR_ERR_ARG, "mfr_clip_grad_norm: max_norm must be > 0, not %g", max_norm);
-    if ((rc = mfr_grad_norm(params, count, &n)) != MFR_OK)
+    if ((rc = mfr_train_grad_norm(params, count, &n)) != MFR_OK)
         return rc;
     if (norm)
         *norm = n;

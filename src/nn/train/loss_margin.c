@@ -2,9 +2,13 @@
  * class weights, a margin on the target cosine, scaled softmax cross-entropy.
  *
  * The three products over B x C (cosines, embedding gradient, weight
- * gradient) are plain double loops here (head_*_plain); they are the
- * reference the GEMM kernels of mfr/kernels.h will replace. */
+ * gradient) run either as float GEMMs (mfr_sgemm, mfr_loss_margin) or as
+ * plain double loops (head_*_plain, mfr_loss_margin_reference), the
+ * reference the tests hold the GEMM path to. Everything else (norms, margin,
+ * softmax, the backward pass through the normalisation) is shared and in
+ * double. */
 #include "config.h"
+#include "mfr/kernels.h"
 #include "mfr/train.h"
 #include "nn/train/train_impl.h"
 
@@ -180,6 +184,69 @@ static void head_grad_weight_plain(const head_ctx *h, double *scratch, float *gr
     }
 }
 
+/* The same backward step on a float gradient, in place. */
+static void unnormalize_grad_inplace(const float *a, double inv, float *g, int dim)
+{
+    double rg = 0;
+    for (int d = 0; d < dim; d++)
+        rg += a[d] * inv * g[d];
+    for (int d = 0; d < dim; d++)
+        g[d] = (float)((g[d] - a[d] * inv * rg) * inv);
+}
+
+/* rows x dim floats a_i / |a_i| (rounded to float), for the GEMMs. */
+static void normalized_copy(const float *a, const double *inv, int rows, int dim, float *out)
+{
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if ((long)rows * dim > 65536)
+#endif
+    for (int i = 0; i < rows; i++)
+        for (int d = 0; d < dim; d++)
+            out[(size_t)i * dim + d] = (float)(a[(size_t)i * dim + d] * inv[i]);
+}
+
+/* The GEMM path. xn: B x D, wn: C x D, cf: B x C float scratch. */
+static int head_gemm(head_ctx *h, float *xn, float *wn, float *cf, double *loss, float *grad_emb,
+                     float *grad_weight)
+{
+    const int b = h->batch, nc = h->classes, dim = h->dim;
+    const size_t bc = (size_t)b * nc;
+    double sum;
+    int rc;
+    normalized_copy(h->emb, h->inv_x, b, dim, xn);
+    normalized_copy(h->weight, h->inv_w, nc, dim, wn);
+    /* cosines = xn wn^T */
+    mfr_sgemm('N', 'T', b, nc, dim, 1.0f, xn, dim, wn, dim, 0.0f, cf, nc);
+    for (size_t e = 0; e < bc; e++)
+        h->cosm[e] = cf[e] > 1 ? 1 : cf[e] < -1 ? -1 : cf[e];
+    rc = mfr_train_chunked_sum((size_t)b, TR_CHUNK_ROWS, head_rows, h, &sum);
+    if (rc != MFR_OK)
+        return rc;
+    if (loss)
+        *loss = sum / b;
+    if (!h->want_grad)
+        return MFR_OK;
+    for (size_t e = 0; e < bc; e++)
+        cf[e] = (float)h->cosm[e];
+    if (grad_emb) {
+        /* g = dcos wn, then through the normalisation of each embedding */
+        mfr_sgemm('N', 'N', b, dim, nc, 1.0f, cf, nc, wn, dim, 0.0f, grad_emb, dim);
+        for (int i = 0; i < b; i++)
+            unnormalize_grad_inplace(h->emb + (size_t)i * dim, h->inv_x[i], grad_emb + (size_t)i * dim, dim);
+    }
+    if (grad_weight) {
+        /* h = dcos^T xn, then through the normalisation of each class weight */
+        mfr_sgemm('T', 'N', nc, dim, b, 1.0f, cf, nc, xn, dim, 0.0f, grad_weight, dim);
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if ((long)nc * dim > 65536)
+#endif
+        for (int j = 0; j < nc; j++)
+            unnormalize_grad_inplace(h->weight + (size_t)j * dim, h->inv_w[j], grad_weight + (size_t)j * dim,
+                                     dim);
+    }
+    return MFR_OK;
+}
+
 static int check_args(const mfr_margin_head *head, int batch, int dim, int classes, const float *emb,
                       const float *weight, const int *labels)
 {
@@ -203,23 +270,33 @@ static int check_args(const mfr_margin_head *head, int batch, int dim, int class
     return MFR_OK;
 }
 
-int mfr_loss_margin(const mfr_margin_head *head, int batch, int dim, int classes, const float *emb,
-                    const float *weight, const int *labels, double *loss, float *grad_emb, float *grad_weight)
+/* Both paths: arguments, norms and buffers, then the products. */
+static int margin_run(int use_gemm, const mfr_margin_head *head, int batch, int dim, int classes,
+                      const float *emb, const float *weight, const int *labels, double *loss, float *grad_emb,
+                      float *grad_weight)
 {
     head_ctx h;
     double sum, *scratch = NULL;
-    size_t bc;
+    float *xn = NULL, *wn = NULL, *cf = NULL;
+    size_t bc, cd;
     int rc = check_args(head, batch, dim, classes, emb, weight, labels);
     if (rc != MFR_OK)
         return rc;
-    if (mfr_size_mul((size_t)batch, (size_t)classes, &bc) != MFR_OK)
+    if (mfr_size_mul((size_t)batch, (size_t)classes, &bc) != MFR_OK ||
+        mfr_size_mul((size_t)classes, (size_t)dim, &cd) != MFR_OK)
         return mfr_error_context(MFR_ERR_NOMEM, "mfr_loss_margin");
     h = (head_ctx){batch, dim, classes, emb, weight, labels, head->kind, head->s, head->m,
                    mfr_calloc((size_t)batch, sizeof(double)), mfr_calloc((size_t)classes, sizeof(double)),
                    mfr_calloc(bc, sizeof(double)), grad_emb || grad_weight};
-    if (h.want_grad)
+    if (use_gemm) {
+        xn = mfr_calloc((size_t)batch * dim, sizeof(float));
+        wn = mfr_calloc(cd, sizeof(float));
+        cf = mfr_calloc(bc, sizeof(float));
+    } else if (h.want_grad) {
         scratch = mfr_calloc((size_t)mfr_threads() * (size_t)dim, sizeof(double));
-    if (!h.inv_x || !h.inv_w || !h.cosm || (h.want_grad && !scratch)) {
+    }
+    if (!h.inv_x || !h.inv_w || !h.cosm || (use_gemm && (!xn || !wn || !cf)) ||
+        (!use_gemm && h.want_grad && !scratch)) {
         rc = mfr_error_context(MFR_ERR_NOMEM, "mfr_loss_margin (%d x %d)", batch, classes);
         goto done;
     }
@@ -233,6 +310,10 @@ int mfr_loss_margin(const mfr_margin_head *head, int batch, int dim, int classes
             rc = mfr_error(MFR_ERR_RANGE, "mfr_loss_margin: class weight %d has zero or non-finite length", j);
     if (rc != MFR_OK)
         goto done;
+    if (use_gemm) {
+        rc = head_gemm(&h, xn, wn, cf, loss, grad_emb, grad_weight);
+        goto done;
+    }
     head_cosines_plain(&h);
     rc = mfr_train_chunked_sum((size_t)batch, TR_CHUNK_ROWS, head_rows, &h, &sum);
     if (rc != MFR_OK)
@@ -248,5 +329,21 @@ done:
     mfr_free(h.inv_w);
     mfr_free(h.cosm);
     mfr_free(scratch);
+    mfr_free(xn);
+    mfr_free(wn);
+    mfr_free(cf);
     return rc;
+}
+
+int mfr_loss_margin(const mfr_margin_head *head, int batch, int dim, int classes, const float *emb,
+                    const float *weight, const int *labels, double *loss, float *grad_emb, float *grad_weight)
+{
+    return margin_run(1, head, batch, dim, classes, emb, weight, labels, loss, grad_emb, grad_weight);
+}
+
+int mfr_loss_margin_reference(const mfr_margin_head *head, int batch, int dim, int classes, const float *emb,
+                              const float *weight, const int *labels, double *loss, float *grad_emb,
+                              float *grad_weight)
+{
+    return margin_run(0, head, batch, dim, classes, emb, weight, labels, loss, grad_emb, grad_weight);
 }
