@@ -195,10 +195,9 @@ static void pair_row(FILE *fp, long a, long b, long ia, long ib, const char *con
     int masked = m->type != MFR_MASK_NONE;
     mfr_mask_label(m, label, sizeof label);
     mfr_mask_label(em, elabel, sizeof elabel);
-    fprintf(fp, "images/%07ld.png,images/%07ld.png,%d,%s,%s,%s,%s,%s,%s,%s,%ld,%ld\n", a, b, ia == ib, cond, elabel,
-            label, mfr_mask_type_name(m->type), masked ? mfr_mask_shape_name(m->shape) : "none",
-            masked ? mfr_mask_coverage_name(m->coverage) : "none", masked ? mfr_mask_color_name(m->color) : "none",
-            ia, ib);
+    fprintf(fp, "images/%07ld.png,images/%07ld.png,%d,%s,%s,%s,%s,%s,%s,%s\n", a, b, ia == ib, cond, elabel, label,
+            mfr_mask_type_name(m->type), masked ? mfr_mask_shape_name(m->shape) : "none",
+            masked ? mfr_mask_coverage_name(m->coverage) : "none", masked ? mfr_mask_color_name(m->color) : "none");
 }
 
 static int write_pairs(const mfr_recipe *r, uint64_t seed, const char *dir)
@@ -212,8 +211,7 @@ static int write_pairs(const mfr_recipe *r, uint64_t seed, const char *dir)
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
     if (rc == MFR_OK) {
         FILE *fp = f.fp;
-        fprintf(fp, "enrol,probe,mated,condition,enrol_mask,probe_mask,mask_type,mask_shape,mask_coverage,mask_color,"
-                    "enrol_identity,probe_identity\n");
+        fprintf(fp, "enrol,probe,mated,condition,enrol_mask,probe_mask,mask_type,mask_shape,mask_coverage,mask_color\n");
         for (long i = 0; i < r->identities; i++)
             for (int p = 0; p < r->probes; p++) {
                 int cap = r->enrol + p;
