@@ -355,17 +355,17 @@ int mfr_gen_write(const mfr_recipe *r, uint64_t seed, const char *dir, int quiet
 
 /* ------------------------------------------------------- contact sheets */
 
-static void draw_truth(mfr_image *im, const mfr_sample *s)
+static void draw_truth(mfr_image *im, const mfr_sample *s, float scale)
 {
     static const uint8_t box_easy[3] = {255, 230, 0}, box_med[3] = {255, 140, 0}, box_hard[3] = {255, 40, 40};
     static const uint8_t seen[3] = {0, 255, 0}, hidden[3] = {255, 0, 255};
-    for (int k = 0; k < s->nfaces; k++) {
-        const mfr_face_truth *t = &s->faces[k].truth;
+    for (int f = 0; f < s->nfaces; f++) {
+        const mfr_face_truth *t = &s->faces[f].truth;
         const uint8_t *bc = t->size_class == MFR_SIZE_EASY ? box_easy : t->size_class == MFR_SIZE_MEDIUM ? box_med : box_hard;
-        mfr_draw_rect(im, t->box[0], t->box[1], t->box[2], t->box[3], bc, 1.0f, 1);
-        float r = fmaxf(1.0f, (t->box[3] - t->box[1]) / 40.0f);
+        mfr_draw_rect(im, scale * t->box[0], scale * t->box[1], scale * t->box[2], scale * t->box[3], bc, 1.0f, 1);
+        float r = fmaxf(0.8f, scale * (t->box[3] - t->box[1]) / 40.0f);
         for (int i = 0; i < 5; i++)
-            mfr_draw_point(im, t->lm[2 * i], t->lm[2 * i + 1], r, t->vis[i] ? seen : hidden, 1.0f);
+            mfr_draw_point(im, scale * t->lm[2 * i], scale * t->lm[2 * i + 1], r, t->vis[i] ? seen : hidden, 1.0f);
     }
 }
 
@@ -388,13 +388,14 @@ int mfr_gen_sheet(const mfr_recipe *r, uint64_t seed, long first, long count, in
     for (long i = 0; i < count && rc == MFR_OK; i++) {
         mfr_image im = {0};
         rc = mfr_recipe_sample(r, seed, first + i, &im, s);
-        if (rc == MFR_OK && truth)
-            draw_truth(&im, s);
-        const mfr_image *src = &im;
+        mfr_image *src = &im;
         if (rc == MFR_OK && (im.width != cell || im.height != ch)) {
             rc = mfr_image_resize_area(&im, &cellim);
             src = &cellim;
         }
+        /* truth drawn at the sheet's scale, so thin lines stay visible */
+        if (rc == MFR_OK && truth)
+            draw_truth(src, s, (float)cell / (float)im.width);
         if (rc == MFR_OK) {
             int cx = (int)(i % cols) * cell, cy = (int)(i / cols) * ch;
             for (int y = 0; y < ch; y++)
