@@ -24,11 +24,10 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
         for (int c = 0; c < 3; c++)
             blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
     }
-    float nscale = 8.0f / (float)(f->w > f->h ? f->w : f->h);
     for (int y = 0; y < f->h; y++)
         for (int x = 0; x < f->w; x++) {
             float t = clampf(0.5f + (float)x * gx + (float)y * gy - 0.5f * (gx * (float)f->w + gy * (float)f->h), 0, 1);
-            float n = 0.85f + 0.3f * synth_vnoise((float)x * nscale, (float)y * nscale, seed);
+            float n = 1.0f;
             float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x);
             for (int c = 0; c < 3; c++)
                 p[c] = mixf(c0[c], c1[c], t) * n;

@@ -83,8 +83,9 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
     /* skin: low-frequency tone, pores */
     {
         float lf = synth_vnoise(u * 4.0f, v * 4.0f, ts) - 0.5f;
-        float pore = synth_vnoise(u * 70.0f, v * 70.0f, ts + 1u) - 0.5f;
-        float s = 1.0f + 0.10f * lf + 0.06f * pore;
+        /* pores: one random value per texel of about a pixel (no interpolation: cheap) */
+        float pore = synth_hash2f((int32_t)floorf(u * 90.0f), (int32_t)floorf(v * 90.0f), ts + 1u) - 0.5f;
+        float s = 1.0f + 0.10f * lf + 0.05f * pore;
         for (int k = 0; k < 3; k++)
             rgb[k] = id->skin[k] * s;
         *spec = 0.10f + 0.10f * bump2((X / 0.2f) * (X / 0.2f) + ((Y - h->nose_tip - 0.15f) / 0.5f) * ((Y - h->nose_tip - 0.15f) / 0.5f));
