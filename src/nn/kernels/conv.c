@@ -160,7 +160,7 @@ static dwconv_rows_fn dwconv_for(mfr_isa isa)
         return dwconv_rows_avx512;
 #endif
 #ifdef MFR_HAVE_AVX2
-    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
         return dwconv_rows_avx2;
 #endif
     (void)isa;
@@ -174,7 +174,7 @@ static convsmall_rows_fn convsmall_for(mfr_isa isa)
         return convsmall_row_avx512;
 #endif
 #ifdef MFR_HAVE_AVX2
-    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
         return convsmall_row_avx2;
 #endif
     (void)isa;
