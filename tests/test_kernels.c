@@ -342,19 +342,22 @@ END_TEST
 
 START_TEST(test_conv_threads_bitwise)
 {
-    /* A 3x3 implicit GEMM, a pointwise GEMM and a depthwise conv. */
+    /* A 3x3 implicit GEMM, a pointwise GEMM, depthwise (stride 2, and
+     * stride 1 with two images: rows computed in pairs) and a stem. */
     static const conv_case cases[] = {
         {1, 28, 28, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
         {1, 28, 28, 64, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_NONE},
         {1, 28, 28, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64, 1, 0, MFR_ACT_PRELU},
+        {2, 15, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40, 1, 0, MFR_ACT_RELU6},
+        {1, 30, 20, 3, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
     };
-    for (int ci = 0; ci < 3; ci++) {
+    for (int ci = 0; ci < 5; ci++) {
         const conv_case *t = &cases[ci];
         mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
                              t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
         int oh, ow;
         tu_ok(mfr_conv_output_size(&p, &oh, &ow));
-        size_t in_n = (size_t)t->h * t->w * t->c_in, out_n = (size_t)oh * ow * t->c_out;
+        size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;
         float *in = rand_buf(in_n, 30), *w = rand_buf((size_t)t->c_out * 9 * t->c_in, 31);
         float *bias = rand_buf((size_t)t->c_out, 32);
         mfr_epilogue ep = {NULL, 0, NULL, 0, t->act, 0, bias};

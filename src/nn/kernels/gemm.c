@@ -31,6 +31,8 @@ struct mfr_packed_b {
  * so do products with fewer than MR rows. */
 #define GEMM_SMALL_MNK (64 * 64 * 64)
 
+/* The kernel of exactly that ISA; scalar when it is not compiled in or does
+ * not run here (mfr_isa_best() only ever asks for one that does). */
 const gemm_kernel *gemm_kernel_for(mfr_isa isa)
 {
 #ifdef MFR_HAVE_AVX512
@@ -38,7 +40,7 @@ const gemm_kernel *gemm_kernel_for(mfr_isa isa)
         return &gemm_kernel_avx512_14x32;
 #endif
 #ifdef MFR_HAVE_AVX2
-    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
         return &gemm_kernel_avx2_6x16;
 #endif
     (void)isa;
