@@ -31,6 +31,20 @@ static void settle(double s)
         ;
 }
 
+/* One thread: this thread's CPU time. Every contender then runs in the
+ * calling thread (OpenBLAS, BLIS and oneDNN do at one thread, as do we), so
+ * the time does not include other processes that share the cores. More
+ * threads: wall time. */
+static double sample_clock(int threads)
+{
+    if (threads == 1) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+            return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    }
+    return mfr_time_now();
+}
+
 int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r)
 {
     long iters[BENCH_MAX_CONTENDERS];
@@ -64,10 +78,10 @@ int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, 
             int i = (q + rep) % nc; /* rotate who goes first */
             if (c[i].set_threads)
                 c[i].set_threads(threads);
-            double t0 = mfr_time_now();
+            double t0 = sample_clock(threads);
             for (long it = 0; it < iters[i]; it++)
                 c[i].run(c[i].ctx);
-            samples[i][rep] = (mfr_time_now() - t0) / (double)iters[i];
+            samples[i][rep] = (sample_clock(threads) - t0) / (double)iters[i];
             settle(c[i].settle_s);
         }
     r->threads = threads;
@@ -163,7 +177,7 @@ double bench_fma_peak(mfr_isa isa)
     long iters = 2000000;
     int lanes = 1;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = mfr_time_now();
+        double t0 = sample_clock(1);
 #if defined(__x86_64__) && defined(__GNUC__)
         if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512)) {
             sink += peak_loop_avx512(iters);
@@ -177,7 +191,7 @@ double bench_fma_peak(mfr_isa isa)
             sink += peak_loop_scalar(iters);
             lanes = 1;
         }
-        double t = mfr_time_now() - t0;
+        double t = sample_clock(1) - t0;
         double gf = 2.0 * lanes * 12.0 * (double)iters / t * 1e-9;
         if (gf > best)
             best = gf; /* the peak is the best of a few tries (others share the machine) */
@@ -235,7 +249,7 @@ static double gflops(const bench_result *r, int i)
 static void print_table(const bench_table *t, const char *title)
 {
     printf("%s (isa %s, FMA peak %.1f GFLOP/s per core", title, t->isa, t->peak_gflops_core);
-    printf("; ratio = peer time / mfr time, > 1 means mfr is faster)\n");
+    printf("; ratio = peer time / mfr time, > 1 means mfr is faster;\n median of interleaved samples; 1 thread: thread CPU time, more: wall time)\n");
     printf("%-8s %-28s %3s %10s %8s %6s", "kind", "shape", "thr", "mfr ms", "GFLOP/s", "%peak");
     if (t->count > 0 && t->rows[0].bytes > 0)
         printf(" %7s %6s", "GB/s", "%copy");

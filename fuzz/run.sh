@@ -26,7 +26,6 @@ srcdir=$(cd "$(dirname "$0")" && pwd)
 builddir=${FUZZ_BUILDDIR:-.}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/mfr-fuzz-XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT INT TERM
-mkdir -p fuzz-artifacts || exit 1
 
 found=0
 failed=0
@@ -41,6 +40,7 @@ for bin in "$builddir"/fuzz/fuzz_*; do
         cp "$srcdir/corpus/$name"/* "$corpus"/ 2>/dev/null
     fi
     seeds=$(ls "$corpus" | wc -l)
+    mkdir -p fuzz-artifacts || exit 1
     set -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="fuzz-artifacts/$name-"
     if [ -f "$srcdir/$name.dict" ]; then

@@ -109,23 +109,30 @@ START_TEST(test_rates_by_hand)
     dist_of(&m, MATED, 4);
     dist_of(&n, NONMATED, 10);
     /* t = 0.5: matches are score >= t, so 0.5 counts: FMR 3/10, FNMR 1/4. */
-    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 0.0, 0.0, &p));
+    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 0, 0, &p));
     ck_assert_uint_eq(p.false_matches, 3);
     ck_assert_uint_eq(p.false_non_matches, 1);
     ck_assert(p.fmr == 0.3 && p.fnmr == 0.25 && p.tar == 0.75);
-    /* FAR and FRR with failures to acquire. */
-    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 0.2, 0.1, &p));
-    ck_assert(fabs(p.far - 0.3 * 0.9) < 1e-15);
-    ck_assert(fabs(p.frr - (0.2 + 0.25 * 0.8)) < 1e-15);
+    /* FAR and FRR with failures to acquire: 1 failed of 5 mated attempts
+     * (FTA_m 0.2), 2 of 12 non-mated (FTA_n 1/6): FAR = 0.3 (1 - 1/6) = 3/12,
+     * FRR = 0.2 + 0.25 * 0.8 = 2/5, each with its binomial interval. */
+    tu_ok(mfr_verify_at_threshold(&m, &n, 0.5f, 0.95, 1, 2, &p));
+    ck_assert(fabs(p.far - 0.3 * (1 - 2.0 / 12)) < 1e-15 && p.far == 3.0 / 12);
+    ck_assert(fabs(p.frr - (0.2 + 0.25 * 0.8)) < 1e-15 && p.frr == 2.0 / 5);
+    {
+        double lo, hi;
+        mfr_clopper_pearson(2, 5, 0.95, &lo, &hi);
+        ck_assert(p.frr_lo == lo && p.frr_hi == hi);
+    }
     /* FMR 0.1 of 10 allows 1 false match: the threshold lies just above the
      * second largest non-mated score (0.6), so only 0.75 matches. */
-    tu_ok(mfr_verify_at_fmr(&m, &n, 0.1, 0.95, 0.0, 0.0, &p));
+    tu_ok(mfr_verify_at_fmr(&m, &n, 0.1, 0.95, 0, 0, &p));
     ck_assert(p.supported);
     ck_assert(p.threshold == nextafterf(0.6f, INFINITY));
     ck_assert_uint_eq(p.false_matches, 1);
     ck_assert(p.fnmr == 0.25);
     /* 10 non-mated comparisons cannot support FMR 0.01. */
-    tu_ok(mfr_verify_at_fmr(&m, &n, 0.01, 0.95, 0.0, 0.0, &p));
+    tu_ok(mfr_verify_at_fmr(&m, &n, 0.01, 0.95, 0, 0, &p));
     ck_assert(!p.supported && isnan(p.fnmr));
     mfr_dist_free(&m);
     mfr_dist_free(&n);
@@ -323,6 +330,41 @@ START_TEST(test_hand_file)
 }
 END_TEST
 
+START_TEST(test_nist_by_hand)
+{
+    /* Reference none:none: 10 non-mated scores; FMR 0.1 allows 1 false match,
+     * so the threshold lies just above 0.45. none:surgical at that threshold:
+     * mated 0.3 and 0.4 fail (FNMR 1/2); non-mated 0.46 matches (FMR 1/2, five
+     * times the reference's 1/10). */
+    const char *csv = "score,mated,enrol_mask,probe_mask\n"
+                      "0.9,1,none,none\n0.8,1,none,none\n"
+                      "0.05,0,none,none\n0.1,0,none,none\n0.15,0,none,none\n0.2,0,none,none\n"
+                      "0.25,0,none,none\n0.3,0,none,none\n0.35,0,none,none\n0.4,0,none,none\n"
+                      "0.45,0,none,none\n0.5,0,none,none\n"
+                      "0.3,1,none,surgical\n0.6,1,none,surgical\n0.7,1,none,surgical\n0.4,1,none,surgical\n"
+                      "0.46,0,none,surgical\n0.2,0,none,surgical\n";
+    mfr_verify_opts o;
+    mfr_vset *s;
+    const char *t;
+    mfr_verify_opts_default(&o);
+    o.nist_fmr = 0.1;
+    o.bootstrap = 0;
+    tu_write(tu_tmp("n.csv"), csv, strlen(csv));
+    tu_ok(mfr_vset_load_scores(tu_tmp("n.csv"), &o, &s));
+    tu_ok(mfr_verify_write(s, &o, tu_tmp("nist")));
+    mfr_vset_free(s);
+    t = read_text(tu_tmp("nist/results.tsv"));
+    ck_assert(strstr(t, "verify/nist/reference\tmask_pair=none:none\n"));
+    ck_assert(strstr(t, "verify/nist/threshold\t0.450000018\n"));
+    ck_assert(strstr(t, "verify/nist/reference_fmr\t0.1\n"));
+    ck_assert(strstr(t, "verify/nist/fnmr/none:none\t0\n"));
+    ck_assert(strstr(t, "verify/nist/fnmr/none:surgical\t0.5\n"));
+    ck_assert(strstr(t, "verify/nist/conditions/none:surgical/fmr\t0.5\n"));
+    ck_assert(strstr(t, "verify/nist/conditions/none:surgical/fmr_ratio\t5\n"));
+    tu_cleanup();
+}
+END_TEST
+
 START_TEST(test_scores_csv_empty)
 {
     const char *csv = "score,mated\n";
@@ -505,6 +547,59 @@ START_TEST(test_bootstrap_deterministic)
 }
 END_TEST
 
+START_TEST(test_pairs_files)
+{
+    /* 4 images of 2 subjects; row 3 failed (acquired=0). */
+    const float e[] = {1, 0, 0.6f, 0.8f, 0, 1, 0.8f, 0.6f};
+    const char *man = "file,identity,mask,acquired\na,s1,none,1\nb,s1,surgical,1\nc,s2,none,1\nd,s2,none,0\n";
+    const char *pairs = "enrol,probe,mated\na,b,1\na,c,0\n2,3,1\nb,c,0\n";
+    const char *bad = "enrol,probe,mated\na,b,1\na,c,1\n";
+    mfr_verify_opts o;
+    mfr_vset *s;
+    mfr_verify_stats st;
+    int g;
+    mfr_verify_opts_default(&o);
+    tu_ok(mfr_npy_write(tu_tmp("e.npy"), e, 4, 2));
+    tu_write(tu_tmp("m.csv"), man, strlen(man));
+    tu_write(tu_tmp("p.csv"), pairs, strlen(pairs));
+    tu_write(tu_tmp("bad.csv"), bad, strlen(bad));
+    tu_ok(mfr_vset_load_pairs(tu_tmp("e.npy"), tu_tmp("m.csv"), tu_tmp("p.csv"), &o, &s));
+    tu_ok(mfr_vset_stats(s, 0, &o, &st));
+    ck_assert_uint_eq(st.mated, 1);
+    ck_assert_uint_eq(st.nonmated, 2);
+    ck_assert_uint_eq(st.fta_mated, 1);
+    /* a.b = 0.6 (mated); a.c = 0, b.c = 0.8 (non-mated). t1 = 0.6: FNMR 0,
+     * FMR 1/2; t2 = 0.8: FNMR 1, FMR 1/2. 0 + 1/2 <= 1/2 + 1, so [low, high]
+     * = [FNMR(t1), FMR(t1)] = [0, 1/2] and EER 1/4. */
+    ck_assert(st.eer.low == 0 && st.eer.high == 0.5 && st.eer.eer == 0.25);
+    g = mfr_vset_find(s, "mask_pair=none:surgical");
+    ck_assert_int_ge(g, 0);
+    tu_ok(mfr_vset_stats(s, g, &o, &st));
+    ck_assert_uint_eq(st.mated, 1);
+    mfr_vset_free(s);
+    ck_assert_int_ne(mfr_vset_load_pairs(tu_tmp("e.npy"), tu_tmp("m.csv"), tu_tmp("bad.csv"), &o, &s), MFR_OK);
+    ck_assert_msg(strstr(mfr_last_error(), "bad.csv:3"), "%s", mfr_last_error());
+    /* All pairs from the files: 6 pairs, 3 with the failed row. */
+    tu_ok(mfr_vset_all_pairs(tu_tmp("e.npy"), tu_tmp("m.csv"), &o, &s));
+    tu_ok(mfr_vset_stats(s, 0, &o, &st));
+    ck_assert_uint_eq(st.mated, 1);
+    ck_assert_uint_eq(st.nonmated, 2);
+    ck_assert_uint_eq(st.fta_mated + st.fta_nonmated, 3);
+    mfr_vset_free(s);
+    /* Without failures the embeddings are scored in place: rows a, b, c. */
+    {
+        const int ids[] = {1, 1, 2};
+        tu_ok(mfr_vset_all_pairs_mem(e, 3, 2, ids, NULL, NULL, 0, NULL, &o, &s));
+        tu_ok(mfr_vset_stats(s, 0, &o, &st));
+        ck_assert_uint_eq(st.mated, 1);
+        ck_assert_uint_eq(st.nonmated, 2);
+        ck_assert(st.eer.eer == 0.25);
+        mfr_vset_free(s);
+    }
+    tu_cleanup();
+}
+END_TEST
+
 /* ------------------------------------------------------------------- .npy */
 
 START_TEST(test_npy_roundtrip)
@@ -627,6 +722,10 @@ START_TEST(test_detect_files)
     ck_assert(strstr(js, "detect/subsets/easy/ap50\t1\n"));
     /* Hard (h < 32): face b, detected after no in-range FP... c's FP is 50 px: ignored. */
     ck_assert(strstr(js, "detect/subsets/hard/ap50\t1\n"));
+    /* Mask subsets: the FP on c (no face) counts in each; a's detection is
+     * ignored in the surgical subset. surgical: FP then TP: AP 1/2. */
+    ck_assert(strstr(js, "detect/subsets/mask=surgical/ap50\t0.5\n"));
+    ck_assert(strstr(js, "detect/subsets/mask=none/ap50\t1\n"));
     ck_assert(strstr(js, "detect/landmarks/nme\t0.05\n"));
     ck_assert(strstr(js, "detect/recall_at_fppi/1\t1\n"));
     tu_cleanup();
@@ -732,10 +831,12 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_properties);
     tcase_add_test(tc, test_scores_csv);
     tcase_add_test(tc, test_hand_file);
+    tcase_add_test(tc, test_nist_by_hand);
     tcase_add_test(tc, test_scores_csv_empty);
     tcase_add_test(tc, test_scores_csv_malformed);
     tcase_add_test(tc, test_all_pairs_equals_pairs);
     tcase_add_test(tc, test_bootstrap_deterministic);
+    tcase_add_test(tc, test_pairs_files);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_add_test(tc, test_npy_roundtrip);

@@ -999,6 +999,21 @@ START_TEST(test_exec_arguments)
         ck_assert_uint_eq(macs, mfr_net_macs(net));
     }
     mfr_exec_free(ex);
+    /* A partial batch gives the naive answer for the samples given. */
+    {
+        float *xs = rand_floats(4 * 3 * 2 * 2, 61, -1, 1), **ref;
+        const float *ins[1] = {xs};
+        const float *y;
+        int li;
+        tu_ok(mfr_exec_create(net, 5, 0, &ex));
+        tu_ok(mfr_exec_forward(ex, xs, 2));
+        ref = naive_forward(net, ins, 2);
+        y = mfr_exec_output(ex, 0, &li);
+        ck_assert_double_lt(rel_err(y, ref[li], 2 * (size_t)net->layers[li].c), 1e-5);
+        free_outs(net, ref);
+        mfr_exec_free(ex);
+        free(xs);
+    }
     mfr_net_free(net);
 }
 END_TEST
@@ -1051,7 +1066,7 @@ static int close_enough(double a, double b)
  * make a difference quotient meaningless when one lies within the step: such
  * points show up as a disagreement between steps h and h/2 and are replaced
  * by another element (at most a few times). Returns the values checked. */
-static int grad_check(mfr_net *net, int n, uint64_t seed, const char *what)
+static int grad_check(mfr_net *net, int n, uint64_t seed, const char *what, int train_bn)
 {
     mfr_grad *g;
     float *x, *r[16];
@@ -1069,6 +1084,8 @@ static int grad_check(mfr_net *net, int n, uint64_t seed, const char *what)
         r[o] = rand_floats((size_t)n * l->h * l->w * l->c, seed + 100 + (uint64_t)o, -1, 1);
     }
     tu_ok(mfr_grad_create(net, n, &g));
+    if (train_bn)
+        tu_ok(mfr_grad_train_bn(g, 1));
     mfr_rng_init(&pick, seed, 5, 0);
     for (int p = -1; p < mfr_net_param_count(net); p++) {
         mfr_tensor *t = p >= 0 ? mfr_net_param(net, p) : NULL;
@@ -1113,7 +1130,9 @@ START_TEST(test_gradients_each_op)
         snprintf(what, sizeof what, "op case %zu", i);
         net = parse(text);
         randomize(net, 2000 + i);
-        ck_assert_int_gt(grad_check(net, 2, 300 + i, what), 0);
+        ck_assert_int_gt(grad_check(net, 2, 300 + i, what, 0), 0);
+        if (strstr(op_cases[i], "batch"))
+            ck_assert_int_gt(grad_check(net, 2, 400 + i, what, 1), 0);
         mfr_net_free(net);
     }
 }
@@ -1130,7 +1149,67 @@ START_TEST(test_gradients_block)
                        "[dwconv]\nsize = 3\n[flatten]\n[fc]\nfilters = 5\nbatch_normalize = yes\n[l2norm]\n";
     mfr_net *net = parse(text);
     randomize(net, 71);
-    ck_assert_int_gt(grad_check(net, 3, 72, "block"), 40);
+    ck_assert_int_gt(grad_check(net, 3, 72, "block", 0), 40);
+    ck_assert_int_gt(grad_check(net, 3, 73, "block, batch statistics", 1), 40);
+    mfr_net_free(net);
+}
+END_TEST
+
+/* Training-mode batch norm normalises each channel over the batch, and the
+ * running statistics move toward the batch's. */
+START_TEST(test_batch_norm_training)
+{
+    const char *text = "[input]\nheight = 5\nwidth = 4\nchannels = 3\n"
+                       "[conv]\nname = c\nfilters = 6\nsize = 3\npad = 1\nbatch_normalize = yes\n";
+    mfr_net *net = parse(text);
+    mfr_grad *g;
+    float *x = rand_floats(4 * 5 * 4 * 3, 90, -1, 1), *ref;
+    const float *ins[1] = {x}, *y;
+    int c = 6;
+    size_t rows = 4 * 5 * 4;
+    randomize(net, 91);
+    tu_ok(mfr_grad_create(net, 4, &g));
+    tu_ok(mfr_grad_train_bn(g, 1));
+    tu_ok(mfr_grad_forward(g, ins, 4));
+    y = mfr_grad_value(g, 1);
+    for (int i = 0; i < c; i++) {
+        double m = 0, v = 0, gamma = net->layers[1].params[MFR_P_GAMMA]->data[i];
+        double beta = net->layers[1].params[MFR_P_BETA]->data[i];
+        for (size_t r = 0; r < rows; r++)
+            m += y[r * c + i];
+        m /= rows;
+        for (size_t r = 0; r < rows; r++)
+            v += (y[r * c + i] - m) * (y[r * c + i] - m);
+        v /= rows;
+        ck_assert_double_lt(fabs(m - beta), 1e-5);
+        ck_assert_double_lt(fabs(v - gamma * gamma), 1e-3); /* up to eps = 1e-5 */
+    }
+    /* The conv's raw output, to know the batch statistics. */
+    {
+        mfr_conv_params p = {.n = 4, .h = 5, .w = 4, .c_in = 3, .c_out = 6, .kh = 3, .kw = 3, .stride_h = 1,
+                             .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
+                             .dil_h = 1, .dil_w = 1, .groups = 1};
+        float rm[6], rv[6];
+        ref = malloc(rows * c * sizeof *ref);
+        mfr_conv_reference(&p, x, net->layers[1].params[MFR_P_WEIGHT]->data, NULL, ref, NULL);
+        memcpy(rm, net->layers[1].params[MFR_P_MEAN]->data, sizeof rm);
+        memcpy(rv, net->layers[1].params[MFR_P_VAR]->data, sizeof rv);
+        tu_ok(mfr_grad_update_running_stats(g, 0.1f));
+        for (int i = 0; i < c; i++) {
+            double m = 0, v = 0;
+            for (size_t r = 0; r < rows; r++)
+                m += ref[r * c + i];
+            m /= rows;
+            for (size_t r = 0; r < rows; r++)
+                v += (ref[r * c + i] - m) * (ref[r * c + i] - m);
+            v /= rows - 1;
+            ck_assert_double_lt(fabs(net->layers[1].params[MFR_P_MEAN]->data[i] - (0.9 * rm[i] + 0.1 * m)), 1e-5);
+            ck_assert_double_lt(fabs(net->layers[1].params[MFR_P_VAR]->data[i] - (0.9 * rv[i] + 0.1 * v)), 1e-4);
+        }
+        free(ref);
+    }
+    mfr_grad_free(g);
+    free(x);
     mfr_net_free(net);
 }
 END_TEST
@@ -1203,6 +1282,7 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, test_gradients_each_op);
     tcase_add_test(tc, test_gradients_block);
     tcase_add_test(tc, test_gradients_threads);
+    tcase_add_test(tc, test_batch_norm_training);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 120);

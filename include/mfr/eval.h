@@ -97,7 +97,8 @@ typedef struct mfr_verify_opts {
     const char *unmasked;     /* the unmasked mask state: "none" */
     const char *enrol_mask;   /* condition columns holding the mask states */
     const char *probe_mask;   /*   ("enrol_mask", "probe_mask") */
-    const char *manifest_mask;/* manifest column of the mask state ("mask") */
+    const char *manifest_mask;/* manifest column of the mask state (NULL: "mask_type" if
+                                 present, else "mask") */
     int bootstrap;            /* replicates for the EER interval (0: none) */
     uint64_t seed;
     const char *label;        /* system name in reports ("system") */
@@ -115,7 +116,7 @@ typedef struct mfr_verify_point {
     float threshold;          /* match: score >= threshold */
     uint64_t false_matches, false_non_matches;
     double fmr, fmr_lo, fmr_hi, fnmr, fnmr_lo, fnmr_hi;
-    double tar, far, frr;
+    double tar, far, far_lo, far_hi, frr, frr_lo, frr_hi;
 } mfr_verify_point;
 
 /* The equal error rate as defined for FVC2000 (Maio et al. 2002): with
@@ -142,13 +143,13 @@ typedef struct mfr_verify_stats {
     double min_fmr_supported; /* 1 / nonmated: the smallest FMR the sample supports */
 } mfr_verify_stats;
 
-/* Rates at threshold t (match: score >= t). fta_m, fta_nm are the failure
- * rates used for FRR and FAR. */
+/* Rates at threshold t (match: score >= t). fta_m, fta_nm count the failed
+ * mated and non-mated comparisons, for FRR and FAR. */
 int mfr_verify_at_threshold(const mfr_dist *mated, const mfr_dist *nonmated, float t, double level,
-                            double fta_m, double fta_nm, mfr_verify_point *out);
+                            uint64_t fta_m, uint64_t fta_nm, mfr_verify_point *out);
 /* The smallest threshold with FMR <= target, and the rates there. */
 int mfr_verify_at_fmr(const mfr_dist *mated, const mfr_dist *nonmated, double target, double level,
-                      double fta_m, double fta_nm, mfr_verify_point *out);
+                      uint64_t fta_m, uint64_t fta_nm, mfr_verify_point *out);
 int mfr_verify_eer(const mfr_dist *mated, const mfr_dist *nonmated, mfr_eer *out);
 
 /* A verification experiment: groups of comparisons ("overall" first, then one
@@ -211,7 +212,8 @@ int mfr_eval_identify(const char *npy, const char *manifest, const mfr_identify_
 /* -------------------------------------------------------------- detection */
 
 typedef struct mfr_detect_opts {
-    const char *mask_col;     /* manifest column of the mask state ("mask") */
+    const char *faces;        /* truth, one row per face (NULL: the manifest, else faces.csv beside it) */
+    const char *mask_col;     /* truth column of the mask state (NULL: "mask_type" if present, else "mask") */
     double level;
     const char *label;
 } mfr_detect_opts;

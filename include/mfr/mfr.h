@@ -5,6 +5,7 @@
 #include "mfr/img.h"
 #include "mfr/kernels.h"
 #include "mfr/nn.h"
+#include "mfr/train.h"
 #include "mfr/eval.h"
 #include "mfr/face.h"
 #endif

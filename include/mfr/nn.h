@@ -175,7 +175,9 @@ mfr_layer *mfr_net_conv(mfr_net *net, const char *name, const char *input, int f
 /* Resolves names, checks the graph (no cycles, one input layer at least),
  * orders it topologically, infers every shape, counts MACs and allocates the
  * parameter tensors (zeroed; batch-norm variances 1). Idempotent until the
- * next mfr_net_add. */
+ * next mfr_net_add. After changing a layer's fields by hand (say the input
+ * size), set net->resolved = 0 and resolve again: parameter tensors whose
+ * shapes stay the same keep their values. */
 int mfr_net_resolve(mfr_net *net);
 int mfr_net_find(const mfr_net *net, const char *name);     /* layer index or -1 */
 const char *mfr_op_name(mfr_op op, mfr_act act);            /* "conv", "relu6", ... */
@@ -223,6 +225,7 @@ enum {
     MFR_EXEC_NO_FOLD = 1,  /* keep batch norm as its own step (tests) */
     MFR_EXEC_NO_FUSE = 2,  /* run activations and adds as their own steps (tests) */
     MFR_EXEC_KEEP_ALL = 4, /* keep every layer's output until the next forward (no reuse) */
+    MFR_EXEC_TRAIN_BN = 8, /* batch norm uses the batch's statistics (implies NO_FOLD) */
 };
 
 typedef struct mfr_exec mfr_exec;
@@ -235,7 +238,9 @@ typedef struct mfr_exec mfr_exec;
 int mfr_exec_create(const mfr_net *net, int max_batch, int flags, mfr_exec **out);
 void mfr_exec_free(mfr_exec *ex);
 /* Runs the network on n <= max_batch samples (the first input layer; NHWC).
- * Thread count: mfr_threads(). Results do not depend on it. */
+ * Thread count: mfr_threads(). Results do not depend on it. One forward at
+ * a time per mfr_exec (its buffers are shared): one per thread for
+ * concurrent inference. */
 int mfr_exec_forward(mfr_exec *ex, const float *input, int n);
 /* Several input layers: inputs[i] for the i-th input layer in layer order. */
 int mfr_exec_forward_multi(mfr_exec *ex, const float *const *inputs, int n);
@@ -281,7 +286,8 @@ void mfr_exec_step_get(const mfr_exec *ex, int i, mfr_exec_step_info *info);
 /* Backward passes for training (issue #6 builds the optimisers on them).
  * The forward here keeps every layer's output, fuses and folds nothing,
  * and evaluates batch norm with its running statistics (mean, var): the
- * gradients are those of that function ("frozen" batch norm). Every op has
+ * gradients are those of that function ("frozen" batch norm), or, after
+ * mfr_grad_train_bn(g, 1), with the statistics of the batch. Every op has
  * a backward pass; results do not depend on the thread count.
  *
  *     mfr_grad *g;
@@ -309,6 +315,13 @@ int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs);
 const float *mfr_grad_layer(const mfr_grad *g, int layer);
 /* dL/d(parameter i): same order, name and shape as mfr_net_param(net, i). */
 mfr_tensor *mfr_grad_param(const mfr_grad *g, int i);
+/* Training-mode batch norm: on, forward normalises with the mean and
+ * (biased) variance of the batch over n x h x w per channel, and backward
+ * differentiates through them. Off (the default): running statistics. */
+int mfr_grad_train_bn(mfr_grad *g, int on);
+/* After a training-mode forward: running = (1 - momentum) running +
+ * momentum batch, with the unbiased batch variance (as PyTorch does). */
+int mfr_grad_update_running_stats(mfr_grad *g, float momentum);
 
 #ifdef __cplusplus
 }

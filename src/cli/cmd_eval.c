@@ -14,7 +14,7 @@
 enum {
     OPT_SCORES = CLI_OPT_FIRST_PRIVATE, OPT_EMB, OPT_MANIFEST, OPT_PAIRS, OPT_ALLPAIRS, OPT_FMR, OPT_TARGETS,
     OPT_THRESHOLD, OPT_LEVEL, OPT_BOOT, OPT_LABEL, OPT_UNMASKED, OPT_MASKCOL, OPT_HISTBITS, OPT_BLOCK,
-    OPT_GALLERY, OPT_PROBES, OPT_RANKS, OPT_PRED, OPT_TIMINGS, OPT_ENROLFRAC
+    OPT_GALLERY, OPT_PROBES, OPT_RANKS, OPT_PRED, OPT_TIMINGS, OPT_ENROLFRAC, OPT_FACES
 };
 
 static int parse_targets(const char *arg, mfr_verify_opts *o)
@@ -46,8 +46,14 @@ static void print_verify_summary(const mfr_vset *s, const mfr_verify_opts *o)
         for (int i = 0; i < st.n_points; i++)
             if (st.at_fmr[i].fmr_target == 1e-3 && st.at_fmr[i].supported)
                 f3 = st.at_fmr[i].fnmr;
-        printf("%-36s %10llu %12llu %8.4f %10.4f %10.3f\n", mfr_vset_group_name(s, g),
-               (unsigned long long)st.mated, (unsigned long long)st.nonmated, st.eer.eer, f3, st.dprime);
+        {
+            char e[32], f[32], dp[32];
+            snprintf(e, sizeof e, isnan(st.eer.eer) ? "-" : "%.4f", st.eer.eer);
+            snprintf(f, sizeof f, isnan(f3) ? "-" : "%.4f", f3);
+            snprintf(dp, sizeof dp, isnan(st.dprime) ? "-" : "%.3f", st.dprime);
+            printf("%-36s %10llu %12llu %8s %10s %10s\n", mfr_vset_group_name(s, g), (unsigned long long)st.mated,
+                   (unsigned long long)st.nonmated, e, f, dp);
+        }
     }
 }
 
@@ -236,6 +242,7 @@ static int eval_detect(int argc, char **argv)
     static const struct option opts[] = {
         CLI_COMMON_LONG_OPTIONS,
         {"predictions", required_argument, NULL, OPT_PRED},
+        {"faces", required_argument, NULL, OPT_FACES},
         {"manifest", required_argument, NULL, OPT_MANIFEST},
         {"mask-column", required_argument, NULL, OPT_MASKCOL},
         {"label", required_argument, NULL, OPT_LABEL},
@@ -253,6 +260,7 @@ static int eval_detect(int argc, char **argv)
             continue;
         switch (opt) {
         case OPT_PRED: pred = optarg; break;
+        case OPT_FACES: o.faces = optarg; break;
         case OPT_MANIFEST: man = optarg; break;
         case OPT_MASKCOL: o.mask_col = optarg; break;
         case OPT_LABEL: o.label = optarg; break;
@@ -345,7 +353,7 @@ const cli_command cli_cmd_eval = {
     "                       --out DIR [options]\n"
     "       mfr eval identify --embeddings E.npy --manifest M.csv --gallery COL=VALUE [--probes COL=VALUE]\n"
     "                       [--ranks K] [--enrol-fraction F] --out DIR\n"
-    "       mfr eval detect --predictions P.csv --manifest M.csv --out DIR\n"
+    "       mfr eval detect --predictions P.csv --manifest M.csv [--faces F.csv] --out DIR\n"
     "       mfr eval latency --timings T.csv [--label NAME] [--timings T2.csv --label NAME2] --out DIR\n"
     "\n"
     "Every evaluation writes DIR/results.json (each metric with its definition and sample\n"
@@ -363,7 +371,8 @@ const cli_command cli_cmd_eval = {
     "  --threshold T       also report the rates at threshold T (repeatable)\n"
     "  --fmr X             NIST mode: threshold at FMR X on unmasked pairs (default 1e-5)\n"
     "  --unmasked NAME     the unmasked mask state (default none)\n"
-    "  --mask-column COL   manifest column of the mask state (default mask)\n"
+    "  --mask-column COL   manifest column of the mask state (default: --pairs: mask,\n"
+    "                      else mask_type; --all-pairs: mask_type, else mask)\n"
     "  --level P           confidence level of the intervals (default 0.95)\n"
     "  --bootstrap N       subject-bootstrap replicates for the EER interval (default 200)\n"
     "  --label NAME        system name in reports (default system)\n"
@@ -374,7 +383,9 @@ const cli_command cli_cmd_eval = {
     "  --enrol-fraction F enrols a share F of the identities (by --seed) so that the\n"
     "  probes of the others are non-mated searches.\n"
     "detect: AP at IoU 0.5 and 0.5:0.95 (all-point), per size class and mask state, recall\n"
-    "  at fixed false positives per image, landmark NME.\n"
+    "  at fixed false positives per image, landmark NME. Predictions: image,score,x,y,w,h\n"
+    "  (or x0,y0,x1,y1)[,5 landmarks]. Truth: the manifest's boxes, or --faces F.csv (one\n"
+    "  row per face; default faces.csv beside the manifest when it has no boxes).\n"
     "latency: mean, p50, p90, p99, max per stage and throughput; several runs side by side.\n"
     "Common: --threads N, --seed N (bootstrap), --quiet.\n",
 };

@@ -75,6 +75,8 @@ typedef struct ap {
     double *psum;     /* npairs x ngc x 2 (pass 1) */
     const uint8_t *want;  /* ngc x nbins (pass 2) */
     const uint8_t *want_all;
+    mfr_progress *prog;   /* drawn by thread 0 only */
+    uint64_t done;        /* block pairs finished, both passes */
 } ap;
 
 static void block_of(size_t p, size_t nblk, size_t *bi, size_t *bj)
@@ -90,7 +92,7 @@ static void block_of(size_t p, size_t nblk, size_t *bi, size_t *bj)
     *bj = i + p;
 }
 
-static void run_pass(const ap *a, apt *th, int nth, int pass)
+static void run_pass(ap *a, apt *th, int nth, int pass)
 {
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
@@ -170,6 +172,15 @@ static void run_pass(const ap *a, apt *th, int nth, int pass)
                 ps[1] += q0 + q1;
             }
         }
+        {
+            uint64_t d;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp atomic capture
+#endif
+            d = ++a->done;
+            if (t == 0)
+                mfr_progress_update(a->prog, d);
+        }
     }
 }
 
@@ -196,6 +207,8 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
     mfr_vset *s = NULL;
     uint64_t *hist = NULL;
     int *gmap = NULL; /* score group -> vset group */
+    mfr_progress prog;
+    int prog_on = 0;
     *out = NULL;
     memset(&a, 0, sizeof a);
     if (!cond)
@@ -208,12 +221,12 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
                          o->hist_bits, o->block);
     if (dim == 0 || dim > (1u << 20))
         return mfr_error(MFR_ERR_ARG, "all-pairs: embedding dimension %zu", dim);
-    /* Failed rows (flagged, or all NaN) take part in no scoring. */
+    /* Failed rows (flagged, or all NaN) take part in no scoring; the others
+     * are copied together only when some row failed. */
     bad = calloc(n + 1, 1);
-    e = mfr_alloc((n + 1) * dim * sizeof *e);
     id = malloc((n + 1) * sizeof *id);
     cd = malloc((n + 1) * sizeof *cd);
-    if (!bad || !e || !id || !cd) {
+    if (!bad || !id || !cd) {
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory for %zu embeddings", n);
         goto done;
     }
@@ -223,11 +236,20 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
             allnan = isnan(emb[i * dim + k]);
         bad[i] = (failed && failed[i]) || allnan;
         if (!bad[i]) {
-            memcpy(e + m * dim, emb + i * dim, dim * sizeof *e);
             id[m] = identity[i];
             cd[m] = n_cond ? cond[i] : 0;
             m++;
         }
+    }
+    if (m < n) {
+        size_t k = 0;
+        if (!(e = mfr_alloc((m + 1) * dim * sizeof *e))) {
+            rc = mfr_error(MFR_ERR_NOMEM, "out of memory for %zu embeddings", m);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!bad[i])
+                memcpy(e + dim * k++, emb + i * dim, dim * sizeof *e);
     }
     /* Groups: overall, then one per unordered pair of condition values. */
     if (!(s = vset_new("all-pairs", "memory"))) {
@@ -266,7 +288,7 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
                 gid[x * n_cond + y] = gid[f * n_cond + l];
             }
     }
-    a.e = e;
+    a.e = e ? e : emb;
     a.m = m;
     a.dim = dim;
     a.block = (size_t)o->block;
@@ -300,6 +322,9 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
         }
     }
 
+    a.prog = &prog;
+    mfr_progress_begin(a.prog, "all-pairs", 2 * (uint64_t)a.npairs, o->quiet);
+    prog_on = 1;
     run_pass(&a, th, nth, 1);
     for (int t = 0; t < nth; t++)
         if (th[t].oom) {
@@ -423,6 +448,8 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
     }
 
     run_pass(&a, th, nth, 2);
+    mfr_progress_end(a.prog);
+    prog_on = 0;
     for (int t = 0; t < nth; t++)
         if (th[t].oom) {
             rc = mfr_error(MFR_ERR_NOMEM, "out of memory for refined scores");
@@ -456,6 +483,8 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
     *out = s;
     s = NULL;
 done:
+    if (prog_on)
+        mfr_progress_end(&prog);
     if (th)
         for (int t = 0; t < nth; t++) {
             mfr_free(th[t].c);
@@ -500,7 +529,7 @@ int mfr_vset_all_pairs(const char *npy, const char *mpath, const mfr_verify_opts
         rc = mfr_error(MFR_ERR_FORMAT, "%s:1: no 'identity' column", mpath);
         goto done;
     }
-    cmask = manifest_col(&m, o->manifest_mask);
+    cmask = manifest_col(&m, verify_mask_column(&m, o, 0));
     cacq = manifest_col(&m, "acquired");
     identity = malloc((m.n + 1) * sizeof *identity);
     cond = malloc((m.n + 1) * sizeof *cond);
@@ -517,8 +546,9 @@ int mfr_vset_all_pairs(const char *npy, const char *mpath, const mfr_verify_opts
             goto done;
         }
         if (conds.n > MAX_COND_VALUES) {
-            rc = mfr_error(MFR_ERR_RANGE, "%s:%zu: column '%s' has more than %d values", mpath, i + 2,
-                           o->manifest_mask, MAX_COND_VALUES);
+            rc = mfr_error(MFR_ERR_RANGE, "%s:%zu: column '%s' has more than %d values (all-pairs keeps a "
+                           "histogram per pair of values; choose another --mask-column)", mpath, i + 2,
+                           verify_mask_column(&m, o, 0), MAX_COND_VALUES);
             goto done;
         }
         if (cacq >= 0) {

@@ -9,13 +9,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NLM 5
 
 void mfr_detect_opts_default(mfr_detect_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->mask_col = "mask";
+    o->mask_col = NULL; /* "mask_type" if the truth has it, else "mask" */
     o->level = 0.95;
     o->label = "system";
 }
@@ -65,6 +66,7 @@ typedef struct truth {
     float lm[2 * NLM];
     int has_lm;
     int mask;     /* index into the mask values, -1 if none */
+    int size;     /* size class from the truth's size_class column: 0 easy, 1 medium, 2 hard; -1 absent */
 } truth;
 
 typedef struct det {
@@ -87,8 +89,15 @@ static int cmp_det(const void *x, const void *y)
 typedef struct subset {
     const char *name;
     float hmin, hmax;   /* truth (and unmatched detection) height range */
+    int size;           /* size class (-1: any); a truth's own size_class wins over its height */
     int mask;           /* -1: any */
 } subset;
+
+static int in_subset(const truth *b, const subset *s)
+{
+    int size_ok = b->size >= 0 && s->size >= 0 ? b->size == s->size : b->box[3] >= s->hmin && b->box[3] < s->hmax;
+    return size_ok && (s->mask < 0 || b->mask == s->mask);
+}
 
 /* Greedy VOC matching at one IoU: each detection, best score first, goes to
  * the truth of its image with the highest IoU; if that truth is matched
@@ -114,8 +123,7 @@ static size_t match(const det *d, size_t nd, const truth *t, const size_t *first
             match_of[i] = -1;
         if (best != (size_t)-1 && bi >= thr) {
             const truth *b = &t[best];
-            int inside = b->box[3] >= s->hmin && b->box[3] < s->hmax && (s->mask < 0 || b->mask == s->mask);
-            if (!inside)
+            if (!in_subset(b, s))
                 continue;
             if (!matched[best]) {
                 matched[best] = 1;
@@ -146,75 +154,175 @@ static int read_floats(mfr_csv *c, const int *cols, int n, float *out)
     return MFR_OK;
 }
 
-static void lm_cols(const char *const *names, int n, int *cols, int (*find)(const void *, const char *),
-                    const void *src)
+/* Column indices of a box (x, y, w, h, or the corners x0, y0, x1, y1) and
+ * of the 5 landmarks under either naming. */
+typedef struct colset {
+    int box[4];
+    int corners;      /* box[] are x0, y0, x1, y1 */
+    int lm[2 * NLM];
+    int has_lm;
+} colset;
+
+static const char *const LM_A[2 * NLM] = {"lm0_x", "lm0_y", "lm1_x", "lm1_y", "lm2_x",
+                                          "lm2_y", "lm3_x", "lm3_y", "lm4_x", "lm4_y"};
+static const char *const LM_B[2 * NLM] = {"leye_x", "leye_y", "reye_x", "reye_y", "nose_x",
+                                          "nose_y", "mouth_l_x", "mouth_l_y", "mouth_r_x", "mouth_r_y"};
+
+static int find_set(int (*find)(const void *, const char *), const void *src, const char *const *names, int n,
+                    int *out)
 {
     for (int k = 0; k < n; k++)
-        cols[k] = find(src, names[k]);
+        if ((out[k] = find(src, names[k])) < 0)
+            return 0;
+    return 1;
+}
+
+static int find_cols(int (*find)(const void *, const char *), const void *src, const char *const xywh[4],
+                     const char *const corners[4], colset *c)
+{
+    c->corners = 0;
+    if (!find_set(find, src, xywh, 4, c->box)) {
+        if (!find_set(find, src, corners, 4, c->box))
+            return 0;
+        c->corners = 1;
+    }
+    c->has_lm = find_set(find, src, LM_A, 2 * NLM, c->lm) || find_set(find, src, LM_B, 2 * NLM, c->lm);
+    return 1;
+}
+
+static void to_xywh(float b[4], int corners)
+{
+    if (corners) {
+        b[2] -= b[0];
+        b[3] -= b[1];
+    }
 }
 
 static int find_manifest(const void *m, const char *name) { return manifest_col(m, name); }
 static int find_csv(const void *c, const char *name) { return mfr_csv_column(c, name); }
 
-static const char *const LM_NAMES[2 * NLM] = {"lm0_x", "lm0_y", "lm1_x", "lm1_y", "lm2_x",
-                                              "lm2_y", "lm3_x", "lm3_y", "lm4_x", "lm4_y"};
+static const char *const TRUTH_XYWH[4] = {"box_x", "box_y", "box_w", "box_h"};
+static const char *const TRUTH_CORNERS[4] = {"box_x0", "box_y0", "box_x1", "box_y1"};
+static const char *const PRED_XYWH[4] = {"x", "y", "w", "h"};
+static const char *const PRED_CORNERS[4] = {"x0", "y0", "x1", "y1"};
+
+/* The truth table: `faces` if given; else the manifest itself when it has box
+ * columns; else faces.csv beside it (mfr gen's scene datasets). */
+static int load_truth_table(const char *mpath, const manifest *m, const char *faces, manifest *tm, int *own)
+{
+    colset c;
+    char *dir, *slash, *alt;
+    int rc;
+    *own = 0;
+    if (faces) {
+        *own = 1;
+        return manifest_load(faces, tm);
+    }
+    if (find_cols(find_manifest, m, TRUTH_XYWH, TRUTH_CORNERS, &c)) {
+        *tm = *m;
+        return MFR_OK;
+    }
+    if (!(dir = mfr_strdup(mpath)))
+        return MFR_ERR_NOMEM;
+    slash = strrchr(dir, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        dir[0] = '\0';
+    alt = mfr_path_join(*dir ? dir : ".", "faces.csv");
+    free(dir);
+    if (!alt)
+        return MFR_ERR_NOMEM;
+    if (access(alt, R_OK) != 0) {
+        rc = mfr_error(MFR_ERR_FORMAT, "%s:1: no face boxes (box_x,box_y,box_w,box_h or box_x0,box_y0,box_x1,"
+                       "box_y1) and no faces.csv beside it; give --faces FILE", mpath);
+        free(alt);
+        return rc;
+    }
+    *own = 1;
+    rc = manifest_load(alt, tm);
+    free(alt);
+    return rc;
+}
 
 int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts *o, const char *out)
 {
-    manifest m;
+    manifest m, tm;
     strtab images = {0}, masks = {0};
     truth *t = NULL;
     det *d = NULL;
     size_t nt = 0, nd = 0, capd = 0, *first = NULL, *count = NULL;
     uint8_t *matched = NULL, *tp = NULL;
     int *match_of = NULL;
-    int rc, cfile, cbox[4], clm[2 * NLM], has_lm = 1, cmask;
+    int rc, cfile, tfile, cmask, csize, own_tm = 0;
+    const char *mask_col;
+    colset tc;
     mfr_csv *csv = NULL;
     mfr_outdir od = {0};
-    static const char *const BOX[4] = {"box_x", "box_y", "box_w", "box_h"};
+    memset(&tm, 0, sizeof tm);
     if ((rc = manifest_load(mpath, &m)) != MFR_OK)
         return rc;
-    cfile = manifest_col(&m, "file");
-    lm_cols(BOX, 4, cbox, find_manifest, &m);
-    lm_cols(LM_NAMES, 2 * NLM, clm, find_manifest, &m);
-    cmask = manifest_col(&m, o->mask_col);
-    if (cfile < 0 || cbox[0] < 0 || cbox[1] < 0 || cbox[2] < 0 || cbox[3] < 0) {
-        rc = mfr_error(MFR_ERR_FORMAT, "%s:1: detection truth needs columns file, box_x, box_y, box_w, box_h", mpath);
+    if ((cfile = manifest_col(&m, "file")) < 0) {
+        rc = mfr_error(MFR_ERR_FORMAT, "%s:1: no 'file' column", mpath);
         goto done;
     }
-    for (int k = 0; k < 2 * NLM; k++)
-        if (clm[k] < 0)
-            has_lm = 0;
-    /* Truth: manifest rows sorted by image (rows of one file are its faces; a
-     * row with an empty box is an image without a face). */
-    t = calloc(m.n + 1, sizeof *t);
+    for (size_t i = 0; i < m.n; i++)
+        if (strtab_id(&images, m.cells[cfile][i]) < 0) {
+            rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    if ((rc = load_truth_table(mpath, &m, o->faces, &tm, &own_tm)) != MFR_OK)
+        goto done;
+    tfile = manifest_col(&tm, "file");
+    if (tfile < 0 || !find_cols(find_manifest, &tm, TRUTH_XYWH, TRUTH_CORNERS, &tc)) {
+        rc = mfr_error(MFR_ERR_FORMAT, "%s:1: detection truth needs columns file and box_x, box_y, box_w, box_h "
+                       "(or box_x0, box_y0, box_x1, box_y1)", tm.path);
+        goto done;
+    }
+    mask_col = o->mask_col ? o->mask_col : manifest_col(&tm, "mask_type") >= 0 ? "mask_type" : "mask";
+    cmask = manifest_col(&tm, mask_col);
+    csize = manifest_col(&tm, "size_class");
+    /* Truth: one row per face (rows of one file are its faces; a row with an
+     * empty box is an image without a face). */
+    t = calloc(tm.n + 1, sizeof *t);
     if (!t) {
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < m.n; i++) {
-        int img = strtab_id(&images, m.cells[cfile][i]);
+    for (size_t i = 0; i < tm.n; i++) {
+        int img = strtab_find(&images, tm.cells[tfile][i]);
         double v[4];
         if (img < 0) {
-            rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
+            rc = mfr_error(MFR_ERR_FORMAT, "%s: row %zu: file '%s' is not in the manifest %s", tm.path, i + 1,
+                           tm.cells[tfile][i], mpath);
             goto done;
         }
-        if (!*m.cells[cbox[0]][i])
+        if (!*tm.cells[tc.box[0]][i])
             continue;
         for (int k = 0; k < 4; k++)
-            if (mfr_parse_double(m.cells[cbox[k]][i], &v[k]) != MFR_OK || !isfinite(v[k])) {
-                rc = mfr_error(MFR_ERR_FORMAT, "%s: row %zu: column %s: '%s' is not a number", mpath, i + 1, BOX[k],
-                               m.cells[cbox[k]][i]);
+            if (mfr_parse_double(tm.cells[tc.box[k]][i], &v[k]) != MFR_OK || !isfinite(v[k])) {
+                rc = mfr_error(MFR_ERR_FORMAT, "%s: row %zu: column %s: '%s' is not a number", tm.path, i + 1,
+                               tm.names[tc.box[k]], tm.cells[tc.box[k]][i]);
                 goto done;
             }
         t[nt].image = img;
         for (int k = 0; k < 4; k++)
             t[nt].box[k] = (float)v[k];
-        t[nt].mask = cmask >= 0 ? strtab_id(&masks, m.cells[cmask][i]) : -1;
-        t[nt].has_lm = has_lm;
-        for (int k = 0; has_lm && k < 2 * NLM; k++) {
+        to_xywh(t[nt].box, tc.corners);
+        if (!(t[nt].box[2] >= 0 && t[nt].box[3] >= 0)) {
+            rc = mfr_error(MFR_ERR_FORMAT, "%s: row %zu: a box of negative size", tm.path, i + 1);
+            goto done;
+        }
+        t[nt].mask = cmask >= 0 ? strtab_id(&masks, tm.cells[cmask][i]) : -1;
+        t[nt].size = -1;
+        if (csize >= 0) {
+            const char *sc = tm.cells[csize][i];
+            t[nt].size = !strcmp(sc, "easy") ? 0 : !strcmp(sc, "medium") ? 1 : !strcmp(sc, "hard") ? 2 : -1;
+        }
+        t[nt].has_lm = tc.has_lm;
+        for (int k = 0; tc.has_lm && k < 2 * NLM; k++) {
             double x;
-            if (mfr_parse_double(m.cells[clm[k]][i], &x) != MFR_OK) {
+            if (mfr_parse_double(tm.cells[tc.lm[k]][i], &x) != MFR_OK) {
                 t[nt].has_lm = 0;
                 break;
             }
@@ -254,16 +362,14 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
     if ((rc = mfr_csv_open(ppath, &csv)) != MFR_OK)
         goto done;
     {
-        int cimg = mfr_csv_column(csv, "image"), cs = mfr_csv_column(csv, "score"), has, pbox[4], plm[2 * NLM];
-        int p_lm = 1;
-        static const char *const PB[4] = {"x", "y", "w", "h"};
-        lm_cols(PB, 4, pbox, find_csv, csv);
-        lm_cols(LM_NAMES, 2 * NLM, plm, find_csv, csv);
-        for (int k = 0; k < 2 * NLM; k++)
-            if (plm[k] < 0)
-                p_lm = 0;
-        if (cimg < 0 || cs < 0 || pbox[0] < 0 || pbox[1] < 0 || pbox[2] < 0 || pbox[3] < 0) {
-            rc = mfr_error(MFR_ERR_FORMAT, "%s:1: predictions need columns image, score, x, y, w, h", ppath);
+        int cimg = mfr_csv_column(csv, "image"), cs = mfr_csv_column(csv, "score"), has;
+        colset pc;
+        int have_box = find_cols(find_csv, csv, PRED_XYWH, PRED_CORNERS, &pc);
+        if (cimg < 0)
+            cimg = mfr_csv_column(csv, "file");
+        if (cimg < 0 || cs < 0 || !have_box) {
+            rc = mfr_error(MFR_ERR_FORMAT, "%s:1: predictions need columns image, score and x, y, w, h (or x0, y0, "
+                           "x1, y1)", ppath);
             goto done;
         }
         while ((rc = mfr_csv_next(csv, &has)) == MFR_OK && has) {
@@ -289,15 +395,16 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
             memset(x, 0, sizeof *x);
             x->image = img;
             x->order = nd;
-            if ((rc = mfr_csv_double(csv, cs, 0, &x->score)) != MFR_OK || (rc = read_floats(csv, pbox, 4, x->box)) != MFR_OK)
+            if ((rc = mfr_csv_double(csv, cs, 0, &x->score)) != MFR_OK || (rc = read_floats(csv, pc.box, 4, x->box)) != MFR_OK)
                 break;
+            to_xywh(x->box, pc.corners);
             if (!isfinite(x->score) || !(x->box[2] >= 0) || !(x->box[3] >= 0)) {
                 rc = mfr_error(MFR_ERR_FORMAT, "%s:%ld: a non-finite score or a negative box size", ppath,
                                mfr_csv_line(csv));
                 break;
             }
-            if (p_lm) {
-                if ((rc = read_floats(csv, plm, 2 * NLM, x->lm)) != MFR_OK)
+            if (pc.has_lm) {
+                if ((rc = read_floats(csv, pc.lm, 2 * NLM, x->lm)) != MFR_OK)
                     break;
                 x->has_lm = 1;
             }
@@ -317,9 +424,10 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
     {
         mfr_afile fj = {0}, ft = {0}, fp = {0};
         jw w;
-        subset subs[3 + 16];
+        subset subs[4 + 16];
+        char mask_names[4 + 16][128];
         int ns = 0;
-        subset all = {"all", -INFINITY, INFINITY, -1};
+        subset all = {"all", -INFINITY, INFINITY, -1, -1};
         double fppi[] = {0.01, 0.1, 1.0};
         if ((rc = mfr_outdir_begin(&od, out)) != MFR_OK)
             goto done;
@@ -329,11 +437,14 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
             goto done;
         }
         subs[ns++] = all;
-        subs[ns++] = (subset){"easy", 64, INFINITY, -1};
-        subs[ns++] = (subset){"medium", 32, 64, -1};
-        subs[ns++] = (subset){"hard", -INFINITY, 32, -1};
-        for (int k = 0; k < masks.n && ns < (int)(sizeof subs / sizeof *subs); k++)
-            subs[ns++] = (subset){masks.s[k], -INFINITY, INFINITY, k};
+        subs[ns++] = (subset){"easy", 64, INFINITY, 0, -1};
+        subs[ns++] = (subset){"medium", 24, 64, 1, -1};
+        subs[ns++] = (subset){"hard", -INFINITY, 24, 2, -1};
+        for (int k = 0; k < masks.n && ns < (int)(sizeof subs / sizeof *subs); k++) {
+            snprintf(mask_names[ns], sizeof mask_names[0], "%s=%s", mask_col, masks.s[k]);
+            subs[ns] = (subset){mask_names[ns], -INFINITY, INFINITY, -1, k};
+            ns++;
+        }
         jw_begin(&w, fj.fp, ft.fp);
         jw_str(&w, "kind", "detect");
         jw_str(&w, "label", o->label);
@@ -343,9 +454,10 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
         jw_str(&w, "ap50", "average precision at IoU >= 0.5, all-point interpolation (VOC 2010+, WIDER FACE); "
                            "greedy matching by descending score, each detection to its highest-IoU truth");
         jw_str(&w, "ap50_95", "mean AP over IoU thresholds 0.50, 0.55, ..., 0.95 (COCO)");
-        jw_str(&w, "size_classes", "by truth box height h in pixels: easy h >= 64, medium 32 <= h < 64, hard h < "
-                                   "32; detections matching truths of other classes, and unmatched detections "
-                                   "outside the class's height range, are ignored");
+        jw_str(&w, "size_classes", "the truth's size_class column (mfr gen) if present, else by box height h in "
+                                   "pixels: easy h >= 64, medium 24 <= h < 64, hard h < 24; detections matching "
+                                   "truths of other classes, and unmatched detections outside the class's height "
+                                   "range, are ignored");
         jw_str(&w, "mask_subsets", "truths of one mask state; detections matching other truths are ignored, "
                                    "unmatched detections count as false positives");
         jw_str(&w, "recall_at_fppi", "recall at the lowest score threshold with false positives / images <= v");
@@ -361,8 +473,7 @@ int mfr_eval_detect(const char *ppath, const char *mpath, const mfr_detect_opts 
             double ap50 = NAN, apsum = 0;
             int nap = 0;
             for (size_t k = 0; k < nt; k++)
-                npos += t[k].box[3] >= subs[si].hmin && t[k].box[3] < subs[si].hmax &&
-                        (subs[si].mask < 0 || t[k].mask == subs[si].mask);
+                npos += in_subset(&t[k], &subs[si]);
             for (int q = 0; q < 10; q++) {
                 double thr = 0.5 + 0.05 * q, ap;
                 size_t kept;
@@ -461,6 +572,8 @@ done:
     free(t), free(d), free(first), free(count), free(matched), free(tp), free(match_of);
     strtab_free(&images);
     strtab_free(&masks);
+    if (own_tm)
+        manifest_free(&tm);
     manifest_free(&m);
     return rc;
 }

@@ -614,7 +614,7 @@ static void detect_section(doc *d, plots *p, result *rs, int nr)
     if (!any)
         return;
     heading(d, 2, "Detection");
-    para(d, "Size classes by face height: easy >= 64 px, medium 32-64 px, hard < 32 px.");
+    para(d, "Size classes: the truth's size_class, else by face height: easy >= 64 px, medium 24-64 px, hard < 24 px.");
     table_row(d, hdr, 8, 1);
     for (int i = 0; i < nr; i++) {
         const result *r = &rs[i];

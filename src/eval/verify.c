@@ -22,7 +22,7 @@ void mfr_verify_opts_default(mfr_verify_opts *o)
     o->unmasked = "none";
     o->enrol_mask = "enrol_mask";
     o->probe_mask = "probe_mask";
-    o->manifest_mask = "mask";
+    o->manifest_mask = NULL; /* "mask_type" if the manifest has it, else "mask" */
     o->bootstrap = 200;
     o->seed = 1;
     o->label = "system";
@@ -49,8 +49,8 @@ static int count_ge64(const mfr_dist *d, uint64_t key, uint64_t *count, uint32_t
     return mfr_dist_count_ge(d, (uint32_t)key, count, bin);
 }
 
-static int point_at_key(const mfr_dist *m, const mfr_dist *nm, uint64_t key, double level, double fta_m,
-                        double fta_nm, mfr_verify_point *p, uint32_t *bin)
+static int point_at_key(const mfr_dist *m, const mfr_dist *nm, uint64_t key, double level, uint64_t fta_m,
+                        uint64_t fta_nm, mfr_verify_point *p, uint32_t *bin)
 {
     uint64_t fm, mge;
     int rc;
@@ -67,13 +67,18 @@ static int point_at_key(const mfr_dist *m, const mfr_dist *nm, uint64_t key, dou
     mfr_clopper_pearson(fm, nm->n, level, &p->fmr_lo, &p->fmr_hi);
     mfr_clopper_pearson(p->false_non_matches, m->n, level, &p->fnmr_lo, &p->fnmr_hi);
     p->tar = 1.0 - p->fnmr;
-    p->far = p->fmr * (1.0 - fta_nm);
-    p->frr = fta_m + p->fnmr * (1.0 - fta_m);
+    /* FAR = FMR (1 - FTA_n) = false matches / attempted non-mated, and
+     * FRR = FTA_m + FNMR (1 - FTA_m) = (failures + false non-matches) /
+     * attempted mated: both are binomial proportions of attempts. */
+    p->far = nm->n + fta_nm ? (double)fm / (double)(nm->n + fta_nm) : NAN;
+    p->frr = m->n + fta_m ? (double)(fta_m + p->false_non_matches) / (double)(m->n + fta_m) : NAN;
+    mfr_clopper_pearson(fm, nm->n + fta_nm, level, &p->far_lo, &p->far_hi);
+    mfr_clopper_pearson(fta_m + p->false_non_matches, m->n + fta_m, level, &p->frr_lo, &p->frr_hi);
     return MFR_OK;
 }
 
 int mfr_verify_at_threshold(const mfr_dist *mated, const mfr_dist *nonmated, float t, double level,
-                            double fta_m, double fta_nm, mfr_verify_point *out)
+                            uint64_t fta_m, uint64_t fta_nm, mfr_verify_point *out)
 {
     uint32_t bin = 0;
     int rc;
@@ -113,7 +118,7 @@ static int threshold_for_count(const mfr_dist *nm, uint64_t k, uint64_t *key, ui
     return MFR_OK;
 }
 
-static int at_fmr(const mfr_dist *m, const mfr_dist *nm, double target, double level, double fta_m, double fta_nm,
+static int at_fmr(const mfr_dist *m, const mfr_dist *nm, double target, double level, uint64_t fta_m, uint64_t fta_nm,
                   mfr_verify_point *p, uint32_t *bin)
 {
     uint64_t k, key;
@@ -125,7 +130,7 @@ static int at_fmr(const mfr_dist *m, const mfr_dist *nm, double target, double l
         p->supported = 0;
         p->threshold = NAN;
         p->fmr = p->fnmr = p->fmr_lo = p->fmr_hi = p->fnmr_lo = p->fnmr_hi = NAN;
-        p->tar = p->far = p->frr = NAN;
+        p->tar = p->far = p->frr = p->far_lo = p->far_hi = p->frr_lo = p->frr_hi = NAN;
         return MFR_OK;
     }
     if ((rc = threshold_for_count(nm, k, &key, bin)) != MFR_OK)
@@ -136,7 +141,7 @@ static int at_fmr(const mfr_dist *m, const mfr_dist *nm, double target, double l
 }
 
 int mfr_verify_at_fmr(const mfr_dist *mated, const mfr_dist *nonmated, double target, double level,
-                      double fta_m, double fta_nm, mfr_verify_point *out)
+                      uint64_t fta_m, uint64_t fta_nm, mfr_verify_point *out)
 {
     uint32_t bin = 0;
     int rc;
@@ -418,13 +423,13 @@ static int group_stats(const mfr_vset *s, int g, const mfr_verify_opts *o, mfr_v
         return rc;
     st->n_points = o->n_fmr_targets;
     for (int i = 0; i < o->n_fmr_targets; i++)
-        if ((rc = at_fmr(&grp->m, &grp->nm, o->fmr_targets[i], o->level, st->fta_mated_rate,
-                         st->fta_nonmated_rate, &st->at_fmr[i], bin)) != MFR_OK)
+        if ((rc = at_fmr(&grp->m, &grp->nm, o->fmr_targets[i], o->level, st->fta_mated,
+                         st->fta_nonmated, &st->at_fmr[i], bin)) != MFR_OK)
             return rc;
     st->n_fixed = o->n_thresholds;
     for (int i = 0; i < o->n_thresholds; i++) {
         if ((rc = point_at_key(&grp->m, &grp->nm, mfr_score_key((float)o->thresholds[i]), o->level,
-                               st->fta_mated_rate, st->fta_nonmated_rate, &st->at_threshold[i], bin)) != MFR_OK)
+                               st->fta_mated, st->fta_nonmated, &st->at_threshold[i], bin)) != MFR_OK)
             return rc;
         st->at_threshold[i].fmr_target = NAN;
     }
@@ -454,10 +459,17 @@ int mfr_vset_stats(const mfr_vset *s, int g, const mfr_verify_opts *o, mfr_verif
 
 int verify_nist_reference(const mfr_vset *s, const mfr_verify_opts *o)
 {
+    /* Unmasked enrolment and probe; else unmasked probes (a scores file
+     * with only a probe mask column); else everything. */
     char name[512];
+    int g;
     snprintf(name, sizeof name, "mask_pair=%s:%s", o->unmasked, o->unmasked);
-    int g = mfr_vset_find(s, name);
-    return g >= 0 ? g : 0;
+    if ((g = mfr_vset_find(s, name)) >= 0)
+        return g;
+    snprintf(name, sizeof name, "%s=%s", o->probe_mask, o->unmasked);
+    if ((g = mfr_vset_find(s, name)) >= 0)
+        return g;
+    return 0;
 }
 
 int verify_nist_threshold(const mfr_vset *s, int ref, const mfr_verify_opts *o, int *supported, uint32_t *key,
@@ -510,9 +522,7 @@ int verify_plan_bins(const mfr_vset *s, int g, const mfr_verify_opts *o, uint8_t
 int verify_group_point(const vgroup *grp, uint32_t key, const mfr_verify_opts *o, mfr_verify_point *p)
 {
     uint32_t bin = 0;
-    double fm = grp->m.n + grp->fta_m ? (double)grp->fta_m / (double)(grp->m.n + grp->fta_m) : 0.0;
-    double fn = grp->nm.n + grp->fta_nm ? (double)grp->fta_nm / (double)(grp->nm.n + grp->fta_nm) : 0.0;
     memset(p, 0, sizeof *p);
     p->fmr_target = NAN;
-    return point_at_key(&grp->m, &grp->nm, key, o->level, fm, fn, p, &bin);
+    return point_at_key(&grp->m, &grp->nm, key, o->level, grp->fta_m, grp->fta_nm, p, &bin);
 }

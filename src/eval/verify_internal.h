@@ -68,6 +68,12 @@ int verify_nist_reference(const mfr_vset *s, const mfr_verify_opts *o);
 int verify_nist_threshold(const mfr_vset *s, int ref, const mfr_verify_opts *o, int *supported, uint32_t *key,
                           uint32_t *bin);
 
+/* The manifest column of the mask state: o->manifest_mask, else for the
+ * pairs path (fine = 1) "mask" (mfr gen's full label, the vocabulary of its
+ * pairs.csv probe_mask) or "mask_type"; for all-pairs (fine = 0, few values
+ * wanted) "mask_type" or "mask". */
+const char *verify_mask_column(const manifest *m, const mfr_verify_opts *o, int fine);
+
 /* Rates of group grp at threshold key (FTA rates from the group). */
 int verify_group_point(const vgroup *grp, uint32_t key, const mfr_verify_opts *o, mfr_verify_point *p);
 

@@ -348,6 +348,26 @@ fail:
 
 /* ------------------------------------------------------------ scores CSV */
 
+/* Subject label columns are never conditions. */
+static int is_subject_column(const char *name)
+{
+    static const char *const cols[] = {"enrol_id", "probe_id", "a_identity", "b_identity", "enrol_identity",
+                                       "probe_identity", NULL};
+    for (int i = 0; cols[i]; i++)
+        if (!strcmp(name, cols[i]))
+            return 1;
+    return 0;
+}
+
+const char *verify_mask_column(const manifest *m, const mfr_verify_opts *o, int fine)
+{
+    if (o->manifest_mask)
+        return o->manifest_mask;
+    if (fine)
+        return manifest_col(m, "mask") >= 0 ? "mask" : "mask_type";
+    return manifest_col(m, "mask_type") >= 0 ? "mask_type" : "mask";
+}
+
 static int load_scores_csv(mfr_csv *csv, const char *path, const mfr_verify_opts *o, mfr_vset **out);
 
 int mfr_vset_load_scores(const char *path, const mfr_verify_opts *o, mfr_vset **out)
@@ -388,7 +408,7 @@ static int load_scores_csv(mfr_csv *csv, const char *path, const mfr_verify_opts
         return rc;
     }
     for (int c = 0; c < mfr_csv_columns(csv); c++) {
-        if (c == cs || c == cm || c == ca || c == cb)
+        if (c == cs || c == cm || c == ca || c == cb || is_subject_column(mfr_csv_header(csv, c)))
             continue;
         if (ncond == VROWS_MAX_COND) {
             mfr_csv_close(csv);
@@ -437,10 +457,6 @@ static int load_scores_csv(mfr_csv *csv, const char *path, const mfr_verify_opts
         }
         for (int c = 0; c < ncond; c++)
             vals[c] = mfr_csv_field(csv, cidx[c]);
-        if ((float)score != (float)score && !failed) {
-            rc = mfr_error(MFR_ERR_FORMAT, "%s: bad score", where);
-            break;
-        }
         if (!failed && fabs(score) > 3.4e38) {
             rc = mfr_error(MFR_ERR_FORMAT, "%s: score %g is outside the float range", where, score);
             break;
@@ -524,38 +540,25 @@ int mfr_vset_pairs_mem(const float *emb, size_t n, size_t dim, const int *identi
     return rc;
 }
 
-/* Resolves a pairs.csv reference: a manifest file name or a row index. */
-static int pair_row(const manifest *m, int cfile, const char *s, size_t *row, const char *where)
-{
-    long v;
-    if (cfile >= 0)
-        for (size_t i = 0; i < m->n; i++)
-            if (!strcmp(m->cells[cfile][i], s)) {
-                *row = i;
-                return MFR_OK;
-            }
-    if (mfr_parse_long(s, &v) == MFR_OK && v >= 0 && (size_t)v < m->n) {
-        *row = (size_t)v;
-        return MFR_OK;
-    }
-    return mfr_error(MFR_ERR_FORMAT, "%s: '%s' is neither a file of the manifest nor a row index 0..%zu", where,
-                     s, m->n ? m->n - 1 : 0);
-}
+/* A file name -> row lookup for big manifests: names sorted with their rows. */
+typedef struct name_row {
+    const char *name;
+    size_t row;
+} name_row;
 
-/* A file name -> row lookup for big manifests: sorted indices. */
 typedef struct name_index {
     const manifest *m;
-    int col;
-    size_t *ord;
+    name_row *ord;   /* NULL when the manifest has no 'file' column */
 } name_index;
 
-static const manifest *g_sort_m;
-static int g_sort_col;
-static int cmp_rows(const void *x, const void *y)
+static int cmp_name_row(const void *x, const void *y)
 {
-    return strcmp(g_sort_m->cells[g_sort_col][*(const size_t *)x], g_sort_m->cells[g_sort_col][*(const size_t *)y]);
+    const name_row *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->row > b->row) - (a->row < b->row);
 }
 
+/* A manifest file name, else a row index. */
 static int find_row(const name_index *ix, const char *s, size_t *row, const char *where)
 {
     size_t lo = 0, hi = ix->m->n;
@@ -563,9 +566,11 @@ static int find_row(const name_index *ix, const char *s, size_t *row, const char
     if (ix->ord) {
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            int c = strcmp(ix->m->cells[ix->col][ix->ord[mid]], s);
+            int c = strcmp(ix->ord[mid].name, s);
             if (c == 0) {
-                *row = ix->ord[mid];
+                while (mid > 0 && !strcmp(ix->ord[mid - 1].name, s))
+                    mid--; /* the first row of that name */
+                *row = ix->ord[mid].row;
                 return MFR_OK;
             }
             if (c < 0)
@@ -578,7 +583,8 @@ static int find_row(const name_index *ix, const char *s, size_t *row, const char
         *row = (size_t)v;
         return MFR_OK;
     }
-    return pair_row(ix->m, -1, s, row, where);
+    return mfr_error(MFR_ERR_FORMAT, "%s: '%s' is neither a file of the manifest nor a row index 0..%zu", where,
+                     s, ix->m->n ? ix->m->n - 1 : 0);
 }
 
 int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, const mfr_verify_opts *o,
@@ -592,7 +598,7 @@ int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, c
     name_index ix = {0};
     int rc, has, cid, cacq, cmask, ce, cp, cmated, ncond = 0, cidx[VROWS_MAX_COND];
     const char *names[VROWS_MAX_COND];
-    int add_masks = 0;
+    int add_e = -1, add_p = -1, n_add = 0;
     *out = NULL;
     memset(&r, 0, sizeof r);
     if ((rc = manifest_load(mpath, &m)) != MFR_OK)
@@ -608,36 +614,39 @@ int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, c
         goto done;
     }
     cacq = manifest_col(&m, "acquired");
-    cmask = manifest_col(&m, o->manifest_mask);
+    cmask = manifest_col(&m, verify_mask_column(&m, o, 1));
     ix.m = &m;
-    ix.col = manifest_col(&m, "file");
-    if (ix.col >= 0) {
-        if (!(ix.ord = malloc((m.n + 1) * sizeof *ix.ord))) {
-            rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
-            goto done;
+    {
+        int cfile = manifest_col(&m, "file");
+        if (cfile >= 0) {
+            if (!(ix.ord = malloc((m.n + 1) * sizeof *ix.ord))) {
+                rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            for (size_t i = 0; i < m.n; i++)
+                ix.ord[i] = (name_row){m.cells[cfile][i], i};
+            qsort(ix.ord, m.n, sizeof *ix.ord, cmp_name_row);
         }
-        for (size_t i = 0; i < m.n; i++)
-            ix.ord[i] = i;
-        g_sort_m = &m;
-        g_sort_col = ix.col;
-        qsort(ix.ord, m.n, sizeof *ix.ord, cmp_rows);
     }
     if ((rc = mfr_csv_open(ppath, &csv)) != MFR_OK)
         goto done;
-    ce = mfr_csv_column(csv, "enrol");
-    cp = mfr_csv_column(csv, "probe");
-    if (ce < 0 || cp < 0) {
-        ce = mfr_csv_column(csv, "enrol_index");
-        cp = mfr_csv_column(csv, "probe_index");
+    {
+        /* Enrolment and probe: 'enrol'/'probe', 'a'/'b' (mfr gen), or row indices. */
+        static const char *const names2[][2] = {{"enrol", "probe"}, {"a", "b"}, {"enrol_index", "probe_index"}};
+        ce = cp = -1;
+        for (size_t k = 0; k < 3 && (ce < 0 || cp < 0); k++) {
+            ce = mfr_csv_column(csv, names2[k][0]);
+            cp = mfr_csv_column(csv, names2[k][1]);
+        }
     }
     if (ce < 0 || cp < 0) {
-        rc = mfr_error(MFR_ERR_FORMAT, "%s:1: the header needs columns 'enrol' and 'probe' (file names or row "
-                       "indices)", ppath);
+        rc = mfr_error(MFR_ERR_FORMAT, "%s:1: the header needs columns 'enrol' and 'probe' (or 'a' and 'b'): "
+                       "file names or row indices", ppath);
         goto done;
     }
     cmated = mfr_csv_column(csv, "mated");
     for (int c = 0; c < mfr_csv_columns(csv); c++) {
-        if (c == ce || c == cp || c == cmated)
+        if (c == ce || c == cp || c == cmated || is_subject_column(mfr_csv_header(csv, c)))
             continue;
         if (ncond == VROWS_MAX_COND - 2) {
             rc = mfr_error(MFR_ERR_RANGE, "%s:1: too many condition columns", ppath);
@@ -646,14 +655,17 @@ int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, c
         cidx[ncond] = c;
         names[ncond++] = mfr_csv_header(csv, c);
     }
-    /* The manifest's mask state gives enrolment and probe conditions unless
-     * pairs.csv has them already. */
-    if (cmask >= 0 && mfr_csv_column(csv, o->enrol_mask) < 0 && mfr_csv_column(csv, o->probe_mask) < 0) {
-        names[ncond] = o->enrol_mask;
-        names[ncond + 1] = o->probe_mask;
-        add_masks = 1;
+    /* The manifest's mask state gives the enrolment and probe conditions
+     * that pairs.csv does not have. */
+    if (cmask >= 0 && mfr_csv_column(csv, o->enrol_mask) < 0) {
+        names[ncond + n_add] = o->enrol_mask;
+        add_e = ncond + n_add++;
     }
-    if ((rc = vrows_init(&r, ncond + 2 * add_masks, names)) != MFR_OK)
+    if (cmask >= 0 && mfr_csv_column(csv, o->probe_mask) < 0) {
+        names[ncond + n_add] = o->probe_mask;
+        add_p = ncond + n_add++;
+    }
+    if ((rc = vrows_init(&r, ncond + n_add, names)) != MFR_OK)
         goto done;
     r.has_subjects = 1;
     while ((rc = mfr_csv_next(csv, &has)) == MFR_OK && has) {
@@ -691,10 +703,10 @@ int mfr_vset_load_pairs(const char *npy, const char *mpath, const char *ppath, c
             fail = 1;
         for (int c = 0; c < ncond; c++)
             vals[c] = mfr_csv_field(csv, cidx[c]);
-        if (add_masks) {
-            vals[ncond] = m.cells[cmask][a];
-            vals[ncond + 1] = m.cells[cmask][b];
-        }
+        if (add_e >= 0)
+            vals[add_e] = m.cells[cmask][a];
+        if (add_p >= 0)
+            vals[add_p] = m.cells[cmask][b];
         if ((rc = vrows_add(&r, fail ? NAN : dot(emb + a * dim, emb + b * dim, dim), mated, fail, sa, sb, vals,
                             where)) != MFR_OK)
             break;

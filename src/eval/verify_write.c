@@ -24,8 +24,11 @@ static void write_point(jw *w, const char *key, const mfr_verify_point *p)
     jw_num(w, "fnmr", p->fnmr);
     jw_interval(w, "fnmr_ci", p->fnmr_lo, p->fnmr_hi);
     jw_num(w, "tar", p->tar);
+    jw_interval(w, "tar_ci", 1.0 - p->fnmr_hi, 1.0 - p->fnmr_lo);
     jw_num(w, "far", p->far);
+    jw_interval(w, "far_ci", p->far_lo, p->far_hi);
     jw_num(w, "frr", p->frr);
+    jw_interval(w, "frr_ci", p->frr_lo, p->frr_hi);
     jw_end(w);
 }
 
@@ -100,8 +103,9 @@ static void write_definitions(jw *w, const mfr_verify_opts *o)
                       "comparisons");
     jw_str(w, "fta", "failure-to-acquire rate: comparisons that could not be completed (empty/NaN score, "
                      "all-NaN embedding, acquired=0) / attempted comparisons, per class");
-    jw_str(w, "far", "FAR = FMR (1 - FTA_nonmated)");
-    jw_str(w, "frr", "FRR = FTA_mated + FNMR (1 - FTA_mated)");
+    jw_str(w, "far", "FAR = FMR (1 - FTA_nonmated) = false matches / attempted non-mated comparisons");
+    jw_str(w, "frr", "FRR = FTA_mated + FNMR (1 - FTA_mated) = (failures + false non-matches) / attempted mated "
+                     "comparisons");
     jw_str(w, "tar", "TAR = 1 - FNMR");
     jw_str(w, "threshold_at_fmr",
            "the smallest threshold t with FMR(t) <= target: one float above the (floor(target N)+1)-th largest "
@@ -115,6 +119,15 @@ static void write_definitions(jw *w, const mfr_verify_opts *o)
                                "comparison of subjects a, b counts w_a w_b times (w_a when a = b)");
     jw_num(w, "level", o->level);
     jw_end(w);
+}
+
+/* The NIST conditions: the groups of the reference's column (mask_pair or
+ * probe_mask), or only "overall" when the reference is overall. */
+static int same_dimension(const mfr_vset *s, int ref, int g)
+{
+    if (!s->g[ref].column)
+        return g == ref;
+    return s->g[g].column && !strcmp(s->g[g].column, s->g[ref].column);
 }
 
 /* NIST FRVT style: threshold on the reference (unmasked) non-mated scores. */
@@ -150,7 +163,7 @@ static int write_nist(jw *w, const mfr_vset *s, const mfr_verify_opts *o, FILE *
     jw_obj(w, "fnmr");
     for (int g = 0; g < s->ng; g++) {
         mfr_verify_point p;
-        if (ref != 0 && (!s->g[g].column || strcmp(s->g[g].column, "mask_pair")))
+        if (!same_dimension(s, ref, g))
             continue;
         if (verify_group_point(&s->g[g], key, o, &p) != MFR_OK)
             return mfr_error(MFR_ERR_INTERNAL, "%s: NIST threshold not exact", s->g[g].name);
@@ -161,7 +174,7 @@ static int write_nist(jw *w, const mfr_vset *s, const mfr_verify_opts *o, FILE *
     for (int g = 0; g < s->ng; g++) {
         mfr_verify_point p;
         const char *name;
-        if (ref != 0 && (!s->g[g].column || strcmp(s->g[g].column, "mask_pair")))
+        if (!same_dimension(s, ref, g))
             continue;
         name = s->g[g].value ? s->g[g].value : s->g[g].name;
         verify_group_point(&s->g[g], key, o, &p);
@@ -175,6 +188,7 @@ static int write_nist(jw *w, const mfr_vset *s, const mfr_verify_opts *o, FILE *
         jw_num(w, "fmr_ratio", rp.fmr > 0 ? p.fmr / rp.fmr : NAN);
         jw_num(w, "fmr_shift", p.fmr - rp.fmr);
         jw_num(w, "frr", p.frr);
+        jw_interval(w, "frr_ci", p.frr_lo, p.frr_hi);
         jw_end(w);
         fprintf(csv, "%s,%llu,%llu,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", name, (unsigned long long)s->g[g].m.n,
                 (unsigned long long)s->g[g].nm.n, p.fnmr, p.fnmr_lo, p.fnmr_hi, p.fmr, p.fmr_lo, p.fmr_hi,

@@ -85,6 +85,8 @@ static int write_encoded(const char *path, const mfr_image *im, mfr_image_format
     void *data = NULL;
     size_t size = 0;
     int rc;
+    if (!im->data)
+        return mfr_error(MFR_ERR_ARG, "%s: the image to write has no pixels", path);
     switch (format) {
     case MFR_IMAGE_PNG: rc = mfr_png_encode(im, &data, &size); break;
     case MFR_IMAGE_JPEG: rc = mfr_jpeg_encode(im, quality, &data, &size); break;

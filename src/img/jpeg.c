@@ -73,8 +73,9 @@ static int decode_body(struct jpeg_decompress_struct *cinfo, const void *data, s
     case JCS_GRAYSCALE: cinfo->out_color_space = JCS_GRAYSCALE; break;
     case JCS_YCbCr: case JCS_RGB: cinfo->out_color_space = JCS_RGB; break;
     default:
-        return mfr_error(MFR_ERR_UNSUPPORTED, "%s: JPEG colour space %d (CMYK/YCCK) is not supported; convert to RGB",
-                         name, (int)cinfo->jpeg_color_space);
+        return mfr_error(MFR_ERR_UNSUPPORTED,
+                         "%s: JPEG with %d components in colour space %d (CMYK, YCCK or unknown) is not supported; "
+                         "convert it to RGB or grey", name, cinfo->num_components, (int)cinfo->jpeg_color_space);
     }
     /* Header sizes are checked above; the output size is the same (no scaling). */
     jpeg_start_decompress(cinfo);

@@ -156,6 +156,7 @@ static int build(mfr_exec *ex)
         s->l = &net->layers[li];
         s->net = net;
         s->max_batch = ex->max_batch;
+        s->bn_train = !!(ex->flags & MFR_EXEC_TRAIN_BN);
         if (is_affine(s->l->op))
             plan_fusion(ex, s, readers, pos, absorbed);
     }
@@ -259,7 +260,7 @@ int mfr_exec_create(const mfr_net *net, int max_batch, int flags, mfr_exec **out
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
     ex->net = net;
     ex->max_batch = max_batch;
-    ex->flags = flags;
+    ex->flags = flags & MFR_EXEC_TRAIN_BN ? flags | MFR_EXEC_NO_FOLD : flags;
     if ((rc = build(ex)) != MFR_OK) {
         mfr_exec_free(ex);
         return rc;
@@ -279,6 +280,8 @@ void mfr_exec_free(mfr_exec *ex)
         mfr_free(s->bias);
         mfr_free(s->bn_scale);
         mfr_free(s->bn_shift);
+        mfr_free(s->bn_mean);
+        mfr_free(s->bn_var);
     }
     free(ex->steps);
     free(ex->storage_of);
@@ -302,6 +305,10 @@ int mfr_exec_forward_multi(mfr_exec *ex, const float *const *inputs, int n)
         if (!inputs[i])
             return mfr_error(MFR_ERR_ARG, "no data for input layer '%s'", l->name);
         memcpy(dst, inputs[i], (size_t)n * nn_elems(l) * sizeof(float));
+        /* A partial batch: the convolutions still run max_batch samples
+         * (their plans are made for it); zeros keep the unused ones finite. */
+        if (n < ex->max_batch)
+            memset(dst + (size_t)n * nn_elems(l), 0, (size_t)(ex->max_batch - n) * nn_elems(l) * sizeof(float));
     }
     for (int i = 0; i < ex->n_steps; i++) {
         nn_step *s = &ex->steps[i];

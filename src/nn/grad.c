@@ -12,7 +12,7 @@
 struct mfr_grad {
     const mfr_net *net;
     mfr_exec *ex;
-    int max_batch, n;
+    int max_batch, n, flags;
     float **dlayer;          /* per layer: max_batch x h x w x c */
     mfr_tensor **dparam;     /* per parameter, in mfr_net_param order */
     int n_params;
@@ -22,7 +22,8 @@ struct mfr_grad {
 int mfr_grad_refresh(mfr_grad *g)
 {
     mfr_exec *ex;
-    int rc = mfr_exec_create(g->net, g->max_batch, MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL, &ex);
+    int rc = mfr_exec_create(g->net, g->max_batch,
+                             MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL | g->flags, &ex);
     if (rc != MFR_OK)
         return rc;
     mfr_exec_free(g->ex);
@@ -171,4 +172,32 @@ const float *mfr_grad_layer(const mfr_grad *g, int layer)
 mfr_tensor *mfr_grad_param(const mfr_grad *g, int i)
 {
     return i >= 0 && i < g->n_params ? g->dparam[i] : NULL;
+}
+
+int mfr_grad_train_bn(mfr_grad *g, int on)
+{
+    g->flags = on ? MFR_EXEC_TRAIN_BN : 0;
+    return mfr_grad_refresh(g);
+}
+
+int mfr_grad_update_running_stats(mfr_grad *g, float momentum)
+{
+    if (!(g->flags & MFR_EXEC_TRAIN_BN) || g->n == 0)
+        return mfr_error(MFR_ERR_ARG, "running statistics need a forward with training-mode batch norm first");
+    for (int i = 0; i < g->ex->n_steps; i++) {
+        const nn_step *s = &g->ex->steps[i];
+        const mfr_layer *l = s->l;
+        double m = (double)g->n * l->h * l->w;
+        float *rm, *rv;
+        if (!s->bn_mean)
+            continue;
+        rm = l->params[MFR_P_MEAN]->data;
+        rv = l->params[MFR_P_VAR]->data;
+        for (int c = 0; c < l->c; c++) {
+            double unbiased = m > 1 ? (double)s->bn_var[c] * m / (m - 1) : (double)s->bn_var[c];
+            rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * s->bn_mean[c]);
+            rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * unbiased);
+        }
+    }
+    return MFR_OK;
 }

@@ -3,6 +3,7 @@
 # model files. See docs/nn.md.
 pkginclude_HEADERS += include/mfr/nn.h
 noinst_HEADERS += src/nn/nn_internal.h src/nn/op_affine.h src/nn/memplan.h
+EXTRA_DIST += models
 libmfr_la_SOURCES += \
 	src/nn/tensor.c src/nn/net.c src/nn/netdef.c src/nn/ops.c src/nn/init.c \
 	src/nn/model.c src/nn/exec.c src/nn/memplan.c src/nn/grad.c \
@@ -19,15 +20,15 @@ tests_test_nn_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_nn
 endif
 
+# Fuzz targets, in the pattern of fuzz/local.mk (corpora in fuzz/corpus/NAME).
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_netdef fuzz/fuzz_model
 fuzz_fuzz_netdef_SOURCES = fuzz/fuzz_netdef.c
-fuzz_fuzz_netdef_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-fuzz_fuzz_netdef_LDFLAGS = -fsanitize=fuzzer,address,undefined
+fuzz_fuzz_netdef_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 fuzz_fuzz_netdef_LDADD = $(MFR_LINK_LIBS)
+fuzz_fuzz_netdef_LDFLAGS = $(FUZZ_LINK_FLAGS)
 fuzz_fuzz_model_SOURCES = fuzz/fuzz_model.c
-fuzz_fuzz_model_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-fuzz_fuzz_model_LDFLAGS = -fsanitize=fuzzer,address,undefined
+fuzz_fuzz_model_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 fuzz_fuzz_model_LDADD = $(MFR_LINK_LIBS)
+fuzz_fuzz_model_LDFLAGS = $(FUZZ_LINK_FLAGS)
 endif
-EXTRA_DIST += fuzz/corpus/netdef fuzz/corpus/model

@@ -36,6 +36,8 @@ typedef struct nn_step {
     mfr_packed_b *packed;
     float *bias;                /* folded bias (c_out), owned */
     float *bn_scale, *bn_shift; /* an unfolded batch norm as scale/shift (c), owned */
+    int bn_train;               /* scale/shift come from the batch's statistics */
+    float *bn_mean, *bn_var;    /* those statistics (c), owned; NULL unless bn_train */
     mfr_act act;                /* activation applied by this step */
     float act_param;
     const float *prelu;
@@ -151,6 +153,15 @@ void nn_channel_sum(const float *x, size_t rows, int c, float *sum);
  * gradient of its output, turned in place into the gradient of u. */
 void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
                     float *dgamma, float *dbeta);
+/* Training-mode batch norm: per-channel mean and biased variance of u
+ * (rows x c, double sums in row order), and scale/shift from them. */
+int nn_bn_batch_stats(const mfr_layer *bn, const float *u, size_t rows, int c, float *mean, float *var, float *scale,
+                      float *shift);
+/* Its backward: dz (gradient of the output) becomes dL/du in place. */
+int nn_bn_backward_batch(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *mean,
+                         const float *var, float *dgamma, float *dbeta);
+/* Allocates s->bn_mean and s->bn_var when s->bn_train. */
+int nn_bn_train_alloc(nn_step *s, int c);
 /* Whether a parallel loop over `work` elements is worth the threads. */
 int nn_threads_for(size_t work);
 

@@ -86,6 +86,10 @@ int nn_affine_prepare(nn_step *s, size_t c_out, size_t row, float **wout)
         } else {
             s->bn_scale = scale;
             s->bn_shift = shift;
+            if (nn_bn_train_alloc(s, (int)c_out) != MFR_OK) {
+                mfr_free(w);
+                return MFR_ERR_NOMEM;
+            }
         }
     }
     *wout = w;
@@ -107,6 +111,8 @@ void nn_affine_epilogue(const nn_step *s, mfr_epilogue *ep)
 
 void nn_affine_finish(nn_step *s, size_t rows)
 {
+    if (s->bn_scale && s->bn_train)
+        nn_bn_batch_stats(s->l, s->out, rows, s->l->c, s->bn_mean, s->bn_var, s->bn_scale, s->bn_shift);
     if (s->bn_scale)
         nn_apply_scale_shift(s->out, rows, s->l->c, s->bn_scale, s->bn_shift);
     if (!s->act_in_epilogue)
@@ -124,7 +130,9 @@ void nn_affine_backward_head(nn_step *s, size_t rows, nn_grad_ctx *g)
     if (s->bn_scale)
         nn_apply_scale_shift(dz, rows, c, s->bn_scale, s->bn_shift);
     nn_act_backward(dz, g->dy, dz, rows, c, s->act, s->act_param, s->prelu, g->dp[MFR_P_SLOPE]);
-    if (s->bn_scale)
+    if (s->bn_scale && s->bn_train)
+        nn_bn_backward_batch(l, u, dz, rows, c, s->bn_mean, s->bn_var, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
+    else if (s->bn_scale)
         nn_bn_backward(l, u, dz, rows, c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
     if (l->has_bias && g->dp[MFR_P_BIAS])
         nn_channel_sum(dz, rows, c, g->dp[MFR_P_BIAS]);

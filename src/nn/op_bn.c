@@ -37,7 +37,8 @@ static int bn_shape(mfr_net *net, mfr_layer *l)
 
 static int bn_compile(nn_step *s)
 {
-    return nn_bn_scale_shift(s->l, s->l->c, &s->bn_scale, &s->bn_shift);
+    int rc = nn_bn_scale_shift(s->l, s->l->c, &s->bn_scale, &s->bn_shift);
+    return rc == MFR_OK ? nn_bn_train_alloc(s, s->l->c) : rc;
 }
 
 static void bn_forward(nn_step *s, int n)
@@ -47,6 +48,8 @@ static void bn_forward(nn_step *s, int n)
     long nr = (long)rows;
     const float *in = s->in[0], *scale = s->bn_scale, *shift = s->bn_shift;
     float *out = s->out;
+    if (s->bn_train)
+        nn_bn_batch_stats(s->l, in, rows, c, s->bn_mean, s->bn_var, s->bn_scale, s->bn_shift);
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long r = 0; r < nr; r++)
         for (int i = 0; i < c; i++)
@@ -57,7 +60,11 @@ static void bn_backward(nn_step *s, int n, nn_grad_ctx *g)
 {
     size_t rows = (size_t)n * (size_t)s->l->h * (size_t)s->l->w, count = rows * (size_t)s->l->c;
     memcpy(g->scratch, g->dy, count * sizeof(float));
-    nn_bn_backward(s->l, s->in[0], g->scratch, rows, s->l->c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
+    if (s->bn_train)
+        nn_bn_backward_batch(s->l, s->in[0], g->scratch, rows, s->l->c, s->bn_mean, s->bn_var, g->dp[MFR_P_GAMMA],
+                             g->dp[MFR_P_BETA]);
+    else
+        nn_bn_backward(s->l, s->in[0], g->scratch, rows, s->l->c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
     for (size_t i = 0; i < count; i++)
         g->dx[0][i] += g->scratch[i];
 }

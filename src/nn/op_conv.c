@@ -109,10 +109,10 @@ static int conv_compile(nn_step *s)
 static void conv_forward(nn_step *s, int n)
 {
     mfr_epilogue ep;
-    (void)n; /* the plan runs the compiled batch; extra samples are ignored */
+    /* The plan runs the compiled batch; rows past n are never read. */
     nn_affine_epilogue(s, &ep);
     mfr_conv_run(s->plan, s->in[0], s->out, &ep);
-    nn_affine_finish(s, (size_t)s->max_batch * (size_t)s->l->h * (size_t)s->l->w);
+    nn_affine_finish(s, (size_t)n * (size_t)s->l->h * (size_t)s->l->w);
 }
 
 /* Gradients of the weights (parallel over output channels) and of the

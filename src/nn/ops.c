@@ -342,3 +342,72 @@ void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows,
         for (int i = 0; i < c; i++)
             dz[r * (size_t)c + (size_t)i] *= scale[i];
 }
+
+int nn_bn_batch_stats(const mfr_layer *bn, const float *u, size_t rows, int c, float *mean, float *var, float *scale,
+                      float *shift)
+{
+    double *sum = calloc((size_t)c * 2, sizeof *sum), *sq = sum + c;
+    const float *g = bn->params[MFR_P_GAMMA]->data, *b = bn->params[MFR_P_BETA]->data;
+    if (!sum)
+        return mfr_error(MFR_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++)
+            sum[i] += u[r * (size_t)c + (size_t)i];
+    for (int i = 0; i < c; i++)
+        sum[i] /= (double)rows;
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++) {
+            double d = u[r * (size_t)c + (size_t)i] - sum[i];
+            sq[i] += d * d;
+        }
+    for (int i = 0; i < c; i++) {
+        double v = sq[i] / (double)rows, s = (double)g[i] / sqrt(v + (double)bn->bn_eps);
+        mean[i] = (float)sum[i];
+        var[i] = (float)v;
+        scale[i] = (float)s;
+        shift[i] = (float)((double)b[i] - sum[i] * s);
+    }
+    free(sum);
+    return MFR_OK;
+}
+
+int nn_bn_backward_batch(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *mean,
+                         const float *var, float *dgamma, float *dbeta)
+{
+    double *sdz = calloc((size_t)c * 2, sizeof *sdz), *sdzx = sdz + c;
+    const float *g = bn->params[MFR_P_GAMMA]->data;
+    if (!sdz)
+        return mfr_error(MFR_ERR_NOMEM, "out of memory");
+    /* xhat = (u - mean) / sigma; du = gamma / sigma (dz - mean(dz) - xhat mean(dz xhat)). */
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++) {
+            size_t o = r * (size_t)c + (size_t)i;
+            double xhat = ((double)u[o] - mean[i]) / sqrt((double)var[i] + bn->bn_eps);
+            sdz[i] += dz[o];
+            sdzx[i] += dz[o] * xhat;
+        }
+    for (int i = 0; i < c; i++) {
+        if (dgamma)
+            dgamma[i] += (float)sdzx[i];
+        if (dbeta)
+            dbeta[i] += (float)sdz[i];
+    }
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++) {
+            size_t o = r * (size_t)c + (size_t)i;
+            double sigma = sqrt((double)var[i] + bn->bn_eps), xhat = ((double)u[o] - mean[i]) / sigma;
+            dz[o] = (float)((double)g[i] / sigma *
+                            ((double)dz[o] - sdz[i] / (double)rows - xhat * sdzx[i] / (double)rows));
+        }
+    free(sdz);
+    return MFR_OK;
+}
+
+int nn_bn_train_alloc(nn_step *s, int c)
+{
+    if (!s->bn_train)
+        return MFR_OK;
+    s->bn_mean = mfr_calloc((size_t)c, sizeof(float));
+    s->bn_var = mfr_calloc((size_t)c, sizeof(float));
+    return s->bn_mean && s->bn_var ? MFR_OK : MFR_ERR_NOMEM;
+}

@@ -2,18 +2,21 @@
  *
  * Strategies (docs/kernels.md):
  *   - depthwise (groups == c_in == c_out): direct, vectorised over channels;
+ *   - few input channels (c_in <= 8, groups == 1: the RGB stem): direct,
+ *     vectorised over output channels (convsmall.h);
  *   - 1x1, stride 1, no padding: a plain GEMM [N*H*W, c_in] x [c_in, c_out];
  *   - anything else (k x k, strides, dilation, groups): implicit GEMM per
  *     group, the patches packed straight into the A panels (no im2col buffer).
  * Bias, residual and activation are fused into the GEMM or depthwise store. */
 #include "config.h"
+#include "convsmall.h"
 #include "dwconv.h"
 #include "gemm_internal.h"
 
 #include <stdint.h>
 #include <string.h>
 
-enum { CONV_GEMM = 0, CONV_POINTWISE, CONV_DEPTHWISE };
+enum { CONV_GEMM = 0, CONV_POINTWISE, CONV_DEPTHWISE, CONV_SMALL_CIN };
 
 struct mfr_conv_plan {
     mfr_conv_params p;
@@ -21,7 +24,8 @@ struct mfr_conv_plan {
     mfr_isa isa;
     int k, cout_g;              /* GEMM: depth of the product per group, output channels per group */
     mfr_packed_b **packed;      /* GEMM: one per group */
-    float *dw_weights;          /* depthwise: tap-major [kh][kw][C] */
+    float *dw_weights;          /* depthwise: tap-major [kh][kw][C]; small c_in: [kh][kw][c_in][cout_pad] */
+    int cout_pad;               /* small c_in: c_out rounded up to 16 */
     float *bias;                /* c_out values or NULL */
 };
 
@@ -114,6 +118,17 @@ int mfr_conv_plan_create(const mfr_conv_params *p, const float *weights, const f
         for (int c = 0; c < C; c++)
             for (int t = 0; t < taps; t++)
                 plan->dw_weights[(size_t)t * C + c] = weights[(size_t)c * taps + t];
+    } else if (p->groups == 1 && p->c_in <= CONV_SMALL_MAX_CIN) {
+        int taps = p->kh * p->kw, C = p->c_in;
+        plan->kind = CONV_SMALL_CIN;
+        plan->cout_pad = (p->c_out + 15) / 16 * 16;
+        plan->dw_weights = mfr_calloc((size_t)taps * C * plan->cout_pad, sizeof(float));
+        if (!plan->dw_weights)
+            goto nomem;
+        for (int co = 0; co < p->c_out; co++)
+            for (int t = 0; t < taps; t++)
+                for (int ci = 0; ci < C; ci++)
+                    plan->dw_weights[((size_t)t * C + ci) * plan->cout_pad + co] = weights[((size_t)co * taps + t) * C + ci];
     } else {
         plan->kind = p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
                              p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0 && p->groups == 1
@@ -152,9 +167,33 @@ static dwconv_rows_fn dwconv_for(mfr_isa isa)
     return dwconv_rows_scalar;
 }
 
+static convsmall_rows_fn convsmall_for(mfr_isa isa)
+{
+#ifdef MFR_HAVE_AVX512
+    if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512))
+        return convsmall_row_avx512;
+#endif
+#ifdef MFR_HAVE_AVX2
+    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+        return convsmall_row_avx2;
+#endif
+    (void)isa;
+    return convsmall_row_scalar;
+}
+
 void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const mfr_epilogue *ep)
 {
     const mfr_conv_params *p = &plan->p;
+    if (plan->kind == CONV_SMALL_CIN) {
+        convsmall_rows_fn fn = convsmall_for(plan->isa);
+        int rows = p->n * plan->oh;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+        for (int r = 0; r < rows; r++)
+            fn(p, plan->oh, plan->ow, plan->cout_pad, in, plan->dw_weights, plan->bias, out, ep, r);
+        return;
+    }
     if (plan->kind == CONV_DEPTHWISE) {
         dwconv_rows_fn fn = dwconv_for(plan->isa);
         int rows = p->n * plan->oh;

@@ -38,6 +38,10 @@ typedef void (*gemm_ukernel_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t
  * reads stream through memory. */
 typedef void (*gemm_pack_a_fn)(const float *a, ptrdiff_t lda, int rows, int kc, float *dst);
 typedef void (*gemm_pack_b_fn)(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst);
+struct gemm_kernel;
+struct gemm_conv_src;
+typedef void (*gemm_pack_conv_fn)(const struct gemm_kernel *kr, const struct gemm_conv_src *cs, int i0, int mc,
+                                  int p0, int kc, float *dst);
 
 typedef struct gemm_kernel {
     mfr_isa isa;
@@ -47,6 +51,7 @@ typedef struct gemm_kernel {
     gemm_ukernel_fn strided;  /* operands in place */
     gemm_pack_a_fn pack_a_n;  /* A not transposed: a[i * lda + p] */
     gemm_pack_b_fn pack_b_n;  /* B not transposed: b[p * ldb + j] */
+    gemm_pack_conv_fn pack_a_conv; /* convolution patches (gemm_pack_conv.h) */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */
@@ -83,13 +88,14 @@ static inline float gemm_ep_value(float acc, float *cptr, const gemm_tile_ep *ep
 
 /* Where the A operand comes from: a matrix, or the patches of a convolution
  * (implicit im2col: row = output pixel, column = (ky, kx, ci)). */
-typedef struct gemm_conv_src {
+struct gemm_conv_src {
     const float *in;
     int h, w, c_in;           /* input geometry; c_in = all channels (row stride of a pixel) */
     int c0, cg;               /* this group's first channel and its channel count */
     int kh, kw, sh, sw, pt, pl, dh, dw;
     int oh, ow;
-} gemm_conv_src;
+};
+typedef struct gemm_conv_src gemm_conv_src;
 
 typedef struct gemm_a_src {
     const float *a;           /* matrix A (conv == NULL) */

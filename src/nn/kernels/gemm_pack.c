@@ -19,11 +19,6 @@ int gemm_kc_padded(const gemm_kernel *kr, int kc)
     return (kc + kr->kb - 1) / kr->kb * kr->kb;
 }
 
-/* Offset of element (i, p) in a packed A panel. */
-static inline ptrdiff_t a_index(int mr, int kb, int i, int p)
-{
-    return (ptrdiff_t)(p / kb) * mr * kb + (ptrdiff_t)i * kb + p % kb;
-}
 
 void gemm_pack_a(const gemm_kernel *kr, const gemm_a_src *src, int i0, int mc, int p0, int kc, float *dst)
 {
@@ -52,59 +47,28 @@ void gemm_pack_a(const gemm_kernel *kr, const gemm_a_src *src, int i0, int mc, i
     }
 }
 
+/* The portable copy of a run of channels into a packed A panel: kb = 1
+ * places consecutive k MR apart, kb > 1 next to each other. */
+#define PACK_CONV_FN gemm_pack_a_conv_generic
+#define PACK_KB kr->kb
+#define COPY_RUN(d, s, n, step)                                                                   \
+    do {                                                                                          \
+        for (int q_ = 0; q_ < (n); q_++)                                                          \
+            (d)[(ptrdiff_t)q_ * (step)] = (s)[q_];                                                \
+    } while (0)
+#define ZERO_RUN(d, n, step)                                                                      \
+    do {                                                                                          \
+        for (int q_ = 0; q_ < (n); q_++)                                                          \
+            (d)[(ptrdiff_t)q_ * (step)] = 0.0f;                                                   \
+    } while (0)
+#include "gemm_pack_conv.h"
+
 void gemm_pack_a_conv(const gemm_kernel *kr, const gemm_conv_src *cs, int i0, int mc, int p0, int kc, float *dst)
 {
-    const int mr = kr->mr, kb = kr->kb;
-    const ptrdiff_t panel = (ptrdiff_t)mr * gemm_kc_padded(kr, kc);
-    int ohw = cs->oh * cs->ow;
-    for (int ip = 0; ip < mc; ip += mr) {
-        int rows = mc - ip < mr ? mc - ip : mr;
-        float *d = dst + (ptrdiff_t)(ip / mr) * panel;
-        for (int i = 0; i < mr; i++) {
-            if (i >= rows) {
-                for (int p = 0; p < kc; p++)
-                    d[a_index(mr, kb, i, p)] = 0.0f;
-                continue;
-            }
-            /* Output pixel of this row, and the first tap of column p0. */
-            int row = i0 + ip + i;
-            int nimg = row / ohw, rem = row % ohw;
-            int oy = rem / cs->ow, ox = rem % cs->ow;
-            int iy0 = oy * cs->sh - cs->pt, ix0 = ox * cs->sw - cs->pl;
-            const float *img = cs->in + (ptrdiff_t)nimg * cs->h * cs->w * cs->c_in + cs->c0;
-            int tap = p0 / cs->cg, ci = p0 % cs->cg;
-            int ky = tap / cs->kw, kx = tap % cs->kw;
-            int p = 0;
-            while (p < kc) {
-                /* One run of channels at tap (ky, kx), cut at k-block edges. */
-                int run = cs->cg - ci;
-                if (run > kc - p)
-                    run = kc - p;
-                if (run > kb - p % kb)
-                    run = kb - p % kb;
-                int iy = iy0 + ky * cs->dh, ix = ix0 + kx * cs->dw;
-                float *dd = d + a_index(mr, kb, i, p);
-                ptrdiff_t step = kb > 1 ? 1 : mr;
-                if (iy >= 0 && iy < cs->h && ix >= 0 && ix < cs->w) {
-                    const float *s = img + ((ptrdiff_t)iy * cs->w + ix) * cs->c_in + ci;
-                    for (int q = 0; q < run; q++)
-                        dd[q * step] = s[q];
-                } else {
-                    for (int q = 0; q < run; q++)
-                        dd[q * step] = 0.0f;
-                }
-                p += run;
-                ci += run;
-                if (ci == cs->cg) {
-                    ci = 0;
-                    if (++kx == cs->kw) {
-                        kx = 0;
-                        ky++;
-                    }
-                }
-            }
-        }
-    }
+    if (kr->pack_a_conv)
+        kr->pack_a_conv(kr, cs, i0, mc, p0, kc, dst);
+    else
+        gemm_pack_a_conv_generic(kr, cs, i0, mc, p0, kc, dst);
 }
 
 void gemm_pack_b(const gemm_kernel *kr, int transb, const float *b, ptrdiff_t ldb, int p0, int kc, int j0, int nc,

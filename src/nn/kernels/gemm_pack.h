@@ -4,6 +4,12 @@
 
 #include "gemm_internal.h"
 
+/* Offset of element (i, p) in a packed A panel (layout in gemm_pack.c). */
+static inline ptrdiff_t a_index(int mr, int kb, int i, int p)
+{
+    return (ptrdiff_t)(p / kb) * mr * kb + (ptrdiff_t)i * kb + p % kb;
+}
+
 /* Packs rows [i0, i0+mc) x columns [p0, p0+kc) of A into MR-row panels. */
 void gemm_pack_a(const gemm_kernel *kr, const gemm_a_src *src, int i0, int mc, int p0, int kc, float *dst);
 void gemm_pack_a_conv(const gemm_kernel *kr, const gemm_conv_src *cs, int i0, int mc, int p0, int kc, float *dst);

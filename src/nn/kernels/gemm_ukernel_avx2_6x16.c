@@ -5,7 +5,7 @@
  * skip stores (packed A is zero padded) or clamp the row read (unpacked A).
  * The epilogue follows the operation order of gemm_ep_value. */
 #include "config.h"
-#include "gemm_internal.h"
+#include "gemm_pack.h"
 
 #include "simd_act.h"
 
@@ -155,4 +155,11 @@ static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst
     }
 }
 
-const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n};
+/* Convolution patches: each run (at most one k-block) is one masked copy. */
+#define PACK_CONV_FN pack_a_conv
+#define PACK_KB KB
+#define COPY_RUN(d, s, n, step) _mm256_maskstore_ps((d), tail_mask_avx2(n), _mm256_maskload_ps((s), tail_mask_avx2(n)))
+#define ZERO_RUN(d, n, step) _mm256_maskstore_ps((d), tail_mask_avx2(n), _mm256_setzero_ps())
+#include "gemm_pack_conv.h"
+
+const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv};

@@ -1,0 +1,113 @@
+/* The small-c_in direct convolution row, written once for both vector
+ * widths: included by convsmall_avx512.c / convsmall_avx2.c after the same
+ * macros as dwconv_simd.h, plus CS_FN. A block is PX output pixels times NV
+ * vectors of output channels (PX * NV = 16 accumulators, so that 16
+ * independent FMA chains hide the FMA latency); per (tap, ci) the NV weight
+ * vectors are loaded once and each pixel's input value is broadcast once.
+ * Kernel rows outside the image are skipped; columns outside it read a zero
+ * row (interior blocks simply step through the image). */
+
+static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params *p, int oy, int ox0, int npx,
+                                                           int cout_pad, const float *img, const float *wt,
+                                                           const float *bias, float *orow, const float *rrow,
+                                                           const mfr_epilogue *ep, int co0, const int NV,
+                                                           const int PX)
+{
+    static const float zeros[CONV_SMALL_MAX_CIN];
+    const int C = p->c_in, CO = p->c_out, sw = p->stride_w;
+    const ptrdiff_t xstep = (ptrdiff_t)sw * C;
+    const int ixa = ox0 * sw - p->pad_left, ixb = (ox0 + npx - 1) * sw - p->pad_left + (p->kw - 1) * p->dil_w;
+    const int interior = npx == PX && ixa >= 0 && ixb < p->w;
+    V acc[16][4];
+#pragma GCC unroll 16
+    for (int x = 0; x < 16; x++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            acc[x][v] = vzero();
+    for (int ky = 0; ky < p->kh; ky++) {
+        int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+        if (iy < 0 || iy >= p->h)
+            continue;
+        for (int kx = 0; kx < p->kw; kx++) {
+            const float *w = wt + (ptrdiff_t)(ky * p->kw + kx) * C * cout_pad + co0;
+            const float *base = img + ((ptrdiff_t)iy * p->w + ixa + kx * p->dil_w) * C;
+            const float *src[16];
+#pragma GCC unroll 16
+            for (int x = 0; x < 16; x++) {
+                int ix = ixa + (x < npx ? x : 0) * sw + kx * p->dil_w;
+                src[x] = interior ? base + x * xstep
+                         : ix >= 0 && ix < p->w ? img + ((ptrdiff_t)iy * p->w + ix) * C : zeros;
+            }
+            for (int ci = 0; ci < C; ci++) {
+                V wv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    wv[v] = v < NV ? vload(mask_for(VL), w + (ptrdiff_t)ci * cout_pad + v * VL) : vzero();
+#pragma GCC unroll 16
+                for (int x = 0; x < PX; x++) {
+                    V xv = vset1(src[x][ci]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[x][v] = vfma(xv, wv[v], acc[x][v]);
+                }
+            }
+        }
+    }
+    const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
+#pragma GCC unroll 16
+    for (int x = 0; x < PX; x++) {
+        if (x >= npx)
+            break;
+        float *o = orow + (ptrdiff_t)(ox0 + x) * CO;
+        const float *r = rrow ? rrow + (ptrdiff_t)(ox0 + x) * CO : NULL;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            int c = co0 + v * VL;
+            MASK m = mask_for(CO - c);
+            V a = acc[x][v];
+            if (bias)
+                a = vadd(a, vload(m, bias + c));
+            if (r)
+                a = vadd(a, vload(m, r + c));
+            if (act != MFR_ACT_NONE) {
+                V slope = act == MFR_ACT_PRELU ? (ep->prelu ? vload(m, ep->prelu + c) : vzero()) : vset1(ep->act_param);
+                a = vact(a, act, slope);
+            }
+            vstore(o + c, m, a);
+        }
+        if (act_is_scalar_only(act))
+            for (int c = co0; c < co0 + NV * VL && c < CO; c++)
+                o[c] = mfr_act_scalar(o[c], act, ep->act_param, 0.0f);
+    }
+}
+
+/* Output channels [co0, co0 + NV * VL) of a whole row, PX = 16 / NV pixels at a time. */
+static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *p, int oy, int ow, int cout_pad,
+                                                         const float *img, const float *wt, const float *bias,
+                                                         float *orow, const float *rrow, const mfr_epilogue *ep,
+                                                         int co0, const int NV)
+{
+    const int PX = 16 / NV;
+    for (int ox = 0; ox < ow; ox += PX) {
+        int npx = ow - ox < PX ? ow - ox : PX;
+        cs_block(p, oy, ox, npx, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX);
+    }
+}
+
+void CS_FN(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,
+           const float *bias, float *out, const mfr_epilogue *ep, int row)
+{
+    const int nimg = row / oh, oy = row % oh;
+    const float *img = in + (ptrdiff_t)nimg * p->h * p->w * p->c_in;
+    float *orow = out + (ptrdiff_t)row * ow * p->c_out;
+    const float *rrow = ep && ep->residual ? ep->residual + (ptrdiff_t)row * ow * p->c_out : NULL;
+    for (int co0 = 0; co0 < p->c_out; co0 += 4 * VL) {
+        int nv = (p->c_out - co0 + VL - 1) / VL;
+        if (nv == 1)
+            cs_row(p, oy, ow, cout_pad, img, wt, bias, orow, rrow, ep, co0, 1);
+        else if (nv == 2)
+            cs_row(p, oy, ow, cout_pad, img, wt, bias, orow, rrow, ep, co0, 2);
+        else
+            cs_row(p, oy, ow, cout_pad, img, wt, bias, orow, rrow, ep, co0, 4 - (nv == 3));
+    }
+}
