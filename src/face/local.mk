@@ -28,3 +28,8 @@ tests_test_detect_LDADD = $(TEST_LINK_LIBS)
 tests_test_detect_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_detect
 endif
+
+# The face tasks of the trainer (issue #6): samples, augmentation, detector
+# targets, validation; plugged into src/nn/train/trainer.c by callbacks.
+pkginclude_HEADERS += include/mfr/face_train.h
+libmfr_la_SOURCES += src/face/train_data.c
