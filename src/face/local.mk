@@ -28,3 +28,16 @@ tests_test_detect_LDADD = $(TEST_LINK_LIBS)
 tests_test_detect_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_detect
 endif
+
+# The end-to-end pipeline behind `mfr embed` and `mfr run` (docs/run.md):
+# batched embedding, the streaming stage and the scoring stage, and its suite.
+noinst_HEADERS += src/face/pipeline.h
+libmfr_la_SOURCES += src/face/embed.c src/face/pipeline.c src/face/pipeline_eval.c
+if HAVE_CHECK
+check_PROGRAMS += tests/test_pipeline
+tests_test_pipeline_SOURCES = tests/test_pipeline.c tests/testutil.c tests/testutil.h
+tests_test_pipeline_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_pipeline_LDADD = $(TEST_LINK_LIBS)
+tests_test_pipeline_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_pipeline
+endif
