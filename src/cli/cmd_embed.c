@@ -342,7 +342,7 @@ static int embed_all(etable *t, const char *manifest, const char *model, int lbp
 #pragma omp critical(mfr_embed_err)
                 if (!err) {
                     err = 1;
-                    snprintf(msg, sizeof msg, "%s: %s", img ? img : r->file, mfr_last_error());
+                    snprintf(msg, sizeof msg, "%s", mfr_last_error());
                 }
             }
             mfr_image_free(&im);

@@ -818,7 +818,7 @@ static void summarise(const run_state *st, const protocol *p, const sys_result *
         snprintf(key, sizeof key, "latency/runs/run/stages/%s/p99", names[s]);
         p99 = tsv_get(ldir, key);
         if (isfinite(p50))
-            sb_printf(b, "  %-24s %10.3f / %10.3f\n", names[s], p50, p99);
+            sb_printf(b, "  %-24s %10.4f / %10.4f\n", names[s], p50, p99);
     }
     sb_printf(b, "wall time: %.1f s (streaming %.1f s)\n", wall, st->wall_stream);
 }
