@@ -282,7 +282,6 @@ static float dot8(const float *a, const float *b, int n)
 static void time_compare(run_state *st, const long *gal, long ng, int k, int stage)
 {
     const run_system *sy = &st->sys[k];
-    volatile float sink = 0;
 #pragma omp parallel for schedule(dynamic, 16) num_threads(mfr_threads())
     for (long i = 0; i < st->n_items; i++) {
         const float *p = sy->rows + (size_t)i * (size_t)sy->dim;
@@ -296,10 +295,11 @@ static void time_compare(run_state *st, const long *gal, long ng, int k, int sta
             best = s > best ? s : best;
         }
         st->ms[(size_t)i * (size_t)st->n_stages + (size_t)stage] = (double)(mfr_time_ns() - t0) * 1e-6;
-        if (best > 2.0f)
-            sink = best; /* keeps the loop from being optimised away */
+        {
+            volatile float sink = best; /* keeps the search from being optimised away */
+            (void)sink;
+        }
     }
-    (void)sink;
 }
 
 /* ----------------------------------------------------------- the NIST table */
