@@ -75,6 +75,8 @@ void peer_openblas_threads(int n);
 void peer_openblas_sgemm(int m, int n, int k, const float *a, const float *b, float *c);
 
 int peer_blis_available(void);
+/* Asks BLIS for its AVX-512 kernels (BLIS_ARCH_TYPE) before its first call. */
+void peer_blis_best_kernel(void);
 const char *peer_blis_info(void);
 void peer_blis_threads(int n);
 void peer_blis_sgemm(int m, int n, int k, const float *a, const float *b, float *c);

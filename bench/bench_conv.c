@@ -105,39 +105,45 @@ int bench_conv(const bench_opts *o, int depthwise_only)
         if (!w || !bias || !ref || !c.in || !c.out) {
             rc = MFR_ERR_NOMEM;
         } else if ((rc = mfr_conv_plan_create(&p, w, bias, &c.plan)) == MFR_OK) {
-            bench_contender con[2];
-            int nc = 0;
-            con[nc++] = (bench_contender){"mfr", run_mfr, &c, set_mfr_threads, 0};
-            if (use_dnnl) {
-                if (peer_dnnl_conv_create(&p, w, bias, 1, &c.dnnl) == MFR_OK) {
-                    con[nc++] = (bench_contender){"onednn", run_dnnl, &c, peer_dnnl_threads, 0};
-                    /* Same answer? (a wrong peer setup would make the ratio meaningless) */
-                    mfr_set_threads(1);
-                    peer_dnnl_threads(1);
-                    run_mfr(&c);
-                    memcpy(ref, c.out, out_n * sizeof(float));
-                    run_dnnl(&c);
-                    double worst = 0;
-                    for (size_t i = 0; i < out_n; i++)
-                        worst = fmax(worst, fabs((double)ref[i] - c.out[i]));
-                    if (worst > 1e-3)
-                        fprintf(stderr, "mfr: warning: %s: mfr and oneDNN differ by up to %.3g\n", L->name, worst);
-                    if (!o->quiet)
-                        fprintf(stderr, "  %s: %s\n", L->name, peer_dnnl_info());
-                } else {
-                    fprintf(stderr, "mfr: bench: %s: oneDNN refused it: %s\n", L->name, mfr_last_error());
-                }
-            }
             for (int ti = 0; ti < o->nthreads && rc == MFR_OK; ti++) {
+                int T = o->threads[ti];
+                bench_contender con[2];
+                int nc = 0;
+                con[nc++] = (bench_contender){"mfr", run_mfr, &c, set_mfr_threads, 0};
+                /* oneDNN fixes its thread count when the primitive is created:
+                 * create it for each thread count, with that count in force. */
+                peer_dnnl_conv_free(c.dnnl);
+                c.dnnl = NULL;
+                if (use_dnnl) {
+                    peer_dnnl_threads(T);
+                    if (peer_dnnl_conv_create(&p, w, bias, 1, &c.dnnl) == MFR_OK) {
+                        con[nc++] = (bench_contender){"onednn", run_dnnl, &c, peer_dnnl_threads, 0};
+                        /* Same answer? (a wrong peer setup would make the ratio meaningless) */
+                        mfr_set_threads(T);
+                        run_mfr(&c);
+                        memcpy(ref, c.out, out_n * sizeof(float));
+                        run_dnnl(&c);
+                        double worst = 0;
+                        for (size_t i = 0; i < out_n; i++)
+                            worst = fmax(worst, fabs((double)ref[i] - c.out[i]));
+                        if (worst > 1e-3)
+                            fprintf(stderr, "mfr: warning: %s: mfr and oneDNN differ by up to %.3g\n", L->name,
+                                    worst);
+                        if (!o->quiet)
+                            fprintf(stderr, "  %s %dT: %s\n", L->name, T, peer_dnnl_info());
+                    } else {
+                        fprintf(stderr, "mfr: bench: %s: oneDNN refused it: %s\n", L->name, mfr_last_error());
+                    }
+                }
                 bench_result r = {0};
                 snprintf(r.shape, sizeof r.shape, "%s", L->name);
                 snprintf(r.kind, sizeof r.kind, "%s", L->kind);
                 r.flop = 2.0 * out_n * L->k * L->k * (L->c_in / L->groups);
                 if (is_dw) {
                     r.bytes = 4.0 * (in_n + out_n + w_n + L->c_out);
-                    r.bw_gbs = bench_copy_bandwidth(o->threads[ti], (size_t)r.bytes);
+                    r.bw_gbs = bench_copy_bandwidth(T, (size_t)r.bytes);
                 }
-                rc = bench_measure(o, con, nc, o->threads[ti], &r);
+                rc = bench_measure(o, con, nc, T, &r);
                 if (rc == MFR_OK)
                     rc = bench_table_add(&t, &r);
             }

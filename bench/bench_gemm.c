@@ -166,6 +166,7 @@ int bench_gemm(const bench_opts *o)
         printf("peer: %s\n", peer_openblas_info());
     }
     if (use_blis) {
+        peer_blis_best_kernel();
         peer_blis_threads(1);
         float z = 0;
         peer_blis_sgemm(1, 1, 1, &z, &z, &z); /* initialise, so that the query names the kernel that runs */

@@ -330,6 +330,41 @@ START_TEST(test_hand_file)
 }
 END_TEST
 
+START_TEST(test_nist_by_hand)
+{
+    /* Reference none:none: 10 non-mated scores; FMR 0.1 allows 1 false match,
+     * so the threshold lies just above 0.45. none:surgical at that threshold:
+     * mated 0.3 and 0.4 fail (FNMR 1/2); non-mated 0.46 matches (FMR 1/2, five
+     * times the reference's 1/10). */
+    const char *csv = "score,mated,enrol_mask,probe_mask\n"
+                      "0.9,1,none,none\n0.8,1,none,none\n"
+                      "0.05,0,none,none\n0.1,0,none,none\n0.15,0,none,none\n0.2,0,none,none\n"
+                      "0.25,0,none,none\n0.3,0,none,none\n0.35,0,none,none\n0.4,0,none,none\n"
+                      "0.45,0,none,none\n0.5,0,none,none\n"
+                      "0.3,1,none,surgical\n0.6,1,none,surgical\n0.7,1,none,surgical\n0.4,1,none,surgical\n"
+                      "0.46,0,none,surgical\n0.2,0,none,surgical\n";
+    mfr_verify_opts o;
+    mfr_vset *s;
+    const char *t;
+    mfr_verify_opts_default(&o);
+    o.nist_fmr = 0.1;
+    o.bootstrap = 0;
+    tu_write(tu_tmp("n.csv"), csv, strlen(csv));
+    tu_ok(mfr_vset_load_scores(tu_tmp("n.csv"), &o, &s));
+    tu_ok(mfr_verify_write(s, &o, tu_tmp("nist")));
+    mfr_vset_free(s);
+    t = read_text(tu_tmp("nist/results.tsv"));
+    ck_assert(strstr(t, "verify/nist/reference\tmask_pair=none:none\n"));
+    ck_assert(strstr(t, "verify/nist/threshold\t0.450000018\n"));
+    ck_assert(strstr(t, "verify/nist/reference_fmr\t0.1\n"));
+    ck_assert(strstr(t, "verify/nist/fnmr/none:none\t0\n"));
+    ck_assert(strstr(t, "verify/nist/fnmr/none:surgical\t0.5\n"));
+    ck_assert(strstr(t, "verify/nist/conditions/none:surgical/fmr\t0.5\n"));
+    ck_assert(strstr(t, "verify/nist/conditions/none:surgical/fmr_ratio\t5\n"));
+    tu_cleanup();
+}
+END_TEST
+
 START_TEST(test_scores_csv_empty)
 {
     const char *csv = "score,mated\n";
@@ -796,6 +831,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_properties);
     tcase_add_test(tc, test_scores_csv);
     tcase_add_test(tc, test_hand_file);
+    tcase_add_test(tc, test_nist_by_hand);
     tcase_add_test(tc, test_scores_csv_empty);
     tcase_add_test(tc, test_scores_csv_malformed);
     tcase_add_test(tc, test_all_pairs_equals_pairs);

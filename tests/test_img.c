@@ -1147,6 +1147,11 @@ START_TEST(test_draw_clipping)
         mfr_draw_point(&view, 19.5f, 0, 8, c, 1.0f);
         mfr_draw_rect(&view, -5, -5, 25, 25, c, 0.5f, 3);
         mfr_draw_line(&view, 5, 5, 5, 5, c, 1.0f, 3);
+        /* Found by fuzz_draw: an infinite radius once overflowed an int conversion. */
+        mfr_draw_point(&view, 5, 5, INFINITY, c, 1.0f);
+        mfr_draw_point(&view, 5, 5, 1e30f, c, 1.0f);
+        mfr_draw_point(&view, NAN, 5, NAN, c, 1.0f);
+        mfr_draw_line(&view, -3e38f, 0, 3e38f, 1, c, 1.0f, 2);
         mfr_draw_polygon(&view, huge, 4, c, 1.0f);
     }
     for (int y = 0; y < 40; y++)

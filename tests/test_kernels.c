@@ -173,6 +173,24 @@ START_TEST(test_gemm_packed_b)
 }
 END_TEST
 
+START_TEST(test_gemm_short)
+{
+    /* Fewer rows than a micro-tile (fully connected layers on one face):
+     * the in-place path, with B as a matrix and prepacked, and its threads. */
+    static const int ms[] = {1, 2, 3, 4, 5, 13};
+    for (int ii = 0; ii < isa_count; ii++) {
+        setenv("MFR_ISA", mfr_isa_name(isa_list[ii]), 1);
+        for (int q = 0; q < 6; q++) {
+            gemm_case t = {'N', 'N', ms[q], 300, 257, 1.0f, 0.5f, 1, 0, 1, MFR_ACT_PRELU};
+            check_gemm(isa_list[ii], &t, 0);
+            gemm_case tp = {'N', 'T', ms[q], 77, 515, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_RELU};
+            check_gemm(isa_list[ii], &tp, 1);
+        }
+    }
+    unsetenv("MFR_ISA");
+}
+END_TEST
+
 START_TEST(test_gemm_degenerate)
 {
     /* k = 0: C = beta C (+ epilogue); m = 0 or n = 0: nothing is touched. */
@@ -400,6 +418,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_gemm_shapes, 0, 4);
     tcase_add_test(tc, test_gemm_alpha_beta_epilogues);
     tcase_add_test(tc, test_gemm_packed_b);
+    tcase_add_test(tc, test_gemm_short);
     tcase_add_test(tc, test_gemm_degenerate);
     tcase_add_test(tc, test_gemm_threads_bitwise);
     tcase_add_test(tc, test_gemm_blocking);

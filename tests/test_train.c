@@ -892,7 +892,8 @@ START_TEST(test_optim_minimises_logistic_regression)
         xs[i][1] = (float)(2 * cos(0.9 * i + 0.3));
         ys[i] = xs[i][0] + 0.5f * xs[i][1] > 0.3f ? 1.0f : 0.0f;
     }
-    for (int k = 0; k < 3; k++) {
+    /* k: 0 SGD with momentum, 1 Nesterov, 2 AdamW, 3 plain SGD */
+    for (int k = 0; k < 4; k++) {
         float w[2] = {0, 0}, b[1] = {0}, gw[2], gb[1];
         mfr_train_param p[2] = {{"w", w, gw, 2, 0}, {"b", b, gb, 1, 1}};
         mfr_optim_config c = mfr_optim_defaults(k == 2 ? MFR_OPTIM_ADAMW : MFR_OPTIM_SGD);
@@ -900,6 +901,7 @@ START_TEST(test_optim_minimises_logistic_regression)
         mfr_optim *o;
         double first = 0, loss = 0;
         c.nesterov = k == 1;
+        c.momentum = k == 3 ? 0 : c.momentum;
         c.weight_decay = 1e-4;
         s.warmup_steps = 10;
         s.total_steps = 300;
@@ -1071,6 +1073,10 @@ START_TEST(test_schedule_values)
     tu_ok(mfr_lr_schedule_check(&s));
     ck_assert_double_eq_tol(mfr_lr_at(&s, 600), 0.1 * 0.25, 1e-15); /* (1 - 1/2)^2 */
     ck_assert_double_eq_tol(mfr_lr_at(&s, 1100), 0, 1e-15);
+    /* An unchecked, invalid schedule gives a number, not a crash. */
+    s = mfr_lr_schedule_defaults(MFR_LR_STEP, 0.1);
+    ck_assert(mfr_lr_at(&s, 10) == 0.1);
+    ck_assert(mfr_lr_at(NULL, 10) == 0);
 }
 END_TEST
 

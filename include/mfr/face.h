@@ -146,7 +146,7 @@ typedef struct mfr_face_truth {
     float lm[10];          /* x, y of the 5 landmarks */
     int vis[5];
     float yaw, pitch, roll;
-    int size_class;        /* MFR_SIZE_*, from the box height (docs/datasets.md) */
+    int size_class;        /* MFR_SIZE_* by box height h: easy h >= 64, medium 32 <= h < 64, hard h < 32 */
 } mfr_face_truth;
 
 /* --------------------------------------------------------------- renderer */

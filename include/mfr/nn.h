@@ -238,7 +238,9 @@ typedef struct mfr_exec mfr_exec;
 int mfr_exec_create(const mfr_net *net, int max_batch, int flags, mfr_exec **out);
 void mfr_exec_free(mfr_exec *ex);
 /* Runs the network on n <= max_batch samples (the first input layer; NHWC).
- * Thread count: mfr_threads(). Results do not depend on it. */
+ * Thread count: mfr_threads(). Results do not depend on it. One forward at
+ * a time per mfr_exec (its buffers are shared): one per thread for
+ * concurrent inference. */
 int mfr_exec_forward(mfr_exec *ex, const float *input, int n);
 /* Several input layers: inputs[i] for the i-th input layer in layer order. */
 int mfr_exec_forward_multi(mfr_exec *ex, const float *const *inputs, int n);

@@ -46,8 +46,14 @@ static void print_verify_summary(const mfr_vset *s, const mfr_verify_opts *o)
         for (int i = 0; i < st.n_points; i++)
             if (st.at_fmr[i].fmr_target == 1e-3 && st.at_fmr[i].supported)
                 f3 = st.at_fmr[i].fnmr;
-        printf("%-36s %10llu %12llu %8.4f %10.4f %10.3f\n", mfr_vset_group_name(s, g),
-               (unsigned long long)st.mated, (unsigned long long)st.nonmated, st.eer.eer, f3, st.dprime);
+        {
+            char e[32], f[32], dp[32];
+            snprintf(e, sizeof e, isnan(st.eer.eer) ? "-" : "%.4f", st.eer.eer);
+            snprintf(f, sizeof f, isnan(f3) ? "-" : "%.4f", f3);
+            snprintf(dp, sizeof dp, isnan(st.dprime) ? "-" : "%.3f", st.dprime);
+            printf("%-36s %10llu %12llu %8s %10s %10s\n", mfr_vset_group_name(s, g), (unsigned long long)st.mated,
+                   (unsigned long long)st.nonmated, e, f, dp);
+        }
     }
 }
 

@@ -99,8 +99,8 @@ static int read_landmarks(const char *path, lm_row **out, long *count)
         return rc;
     int fcol = mfr_csv_column(c, "file"), facecol = mfr_csv_column(c, "face");
     int col[136], npts;
-    static const char *const named[10] = {"leye_x", "leye_y", "reye_x", "reye_y", "nose_x",
-                                          "nose_y", "mouth_l_x", "mouth_l_y", "mouth_r_x", "mouth_r_y"};
+    static const char *const named[10] = {"lm0_x", "lm0_y", "lm1_x", "lm1_y", "lm2_x",
+                                          "lm2_y", "lm3_x", "lm3_y", "lm4_x", "lm4_y"};
     if (fcol < 0) {
         mfr_csv_close(c);
         return mfr_error(MFR_ERR_FORMAT, "%s: no 'file' column", path);
@@ -110,7 +110,7 @@ static int read_landmarks(const char *path, lm_row **out, long *count)
     else
         npts = 5;
     int ok = 1;
-    if (npts == 5 && mfr_csv_column(c, "x0") < 0 && mfr_csv_column(c, "leye_x") >= 0) {
+    if (npts == 5 && mfr_csv_column(c, "x0") < 0 && mfr_csv_column(c, "lm0_x") >= 0) {
         for (int i = 0; i < 10; i++)
             ok &= (col[i] = mfr_csv_column(c, named[i])) >= 0;
     } else {
@@ -126,7 +126,7 @@ static int read_landmarks(const char *path, lm_row **out, long *count)
         mfr_csv_close(c);
         return mfr_error(MFR_ERR_FORMAT,
                          "%s: needs landmark columns x0,y0..x4,y4 (5 points: eye on the image left, other eye, "
-                         "nose tip, mouth corners), x0..x67,y0..y67 (iBUG 68) or leye_x..mouth_r_y (mfr manifests)",
+                         "nose tip, mouth corners), x0..x67,y0..y67 (iBUG 68) or lm0_x,lm0_y..lm4_x,lm4_y (mfr manifests)",
                          path);
     }
     lm_row *rows = NULL;
@@ -365,7 +365,7 @@ const cli_command cli_cmd_mask = {
     "directory), an optional 'face' column (else faces count up per file), and\n"
     "the landmarks in pixels: x0,y0..x4,y4 (the eye on the image left, the other\n"
     "eye, nose tip, mouth corner on the image left, the other corner), or\n"
-    "x0..x67,y0..y67 in the iBUG 68-point layout, or the leye_x..mouth_r_y\n"
+    "x0..x67,y0..y67 in the iBUG 68-point layout, or the lm0_x,lm0_y..lm4_x,lm4_y\n"
     "columns of an mfr manifest.csv.\n\n"
     "  --mask M   random (default: a NIST shape x coverage x colour or a typed mask,\n"
     "             drawn per face from --seed), a type (nist, surgical, n95, kn95,\n"

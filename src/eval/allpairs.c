@@ -75,6 +75,8 @@ typedef struct ap {
     double *psum;     /* npairs x ngc x 2 (pass 1) */
     const uint8_t *want;  /* ngc x nbins (pass 2) */
     const uint8_t *want_all;
+    mfr_progress *prog;   /* drawn by thread 0 only */
+    uint64_t done;        /* block pairs finished, both passes */
 } ap;
 
 static void block_of(size_t p, size_t nblk, size_t *bi, size_t *bj)
@@ -90,7 +92,7 @@ static void block_of(size_t p, size_t nblk, size_t *bi, size_t *bj)
     *bj = i + p;
 }
 
-static void run_pass(const ap *a, apt *th, int nth, int pass)
+static void run_pass(ap *a, apt *th, int nth, int pass)
 {
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
@@ -170,6 +172,15 @@ static void run_pass(const ap *a, apt *th, int nth, int pass)
                 ps[1] += q0 + q1;
             }
         }
+        {
+            uint64_t d;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp atomic capture
+#endif
+            d = ++a->done;
+            if (t == 0)
+                mfr_progress_update(a->prog, d);
+        }
     }
 }
 
@@ -196,6 +207,8 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
     mfr_vset *s = NULL;
     uint64_t *hist = NULL;
     int *gmap = NULL; /* score group -> vset group */
+    mfr_progress prog;
+    int prog_on = 0;
     *out = NULL;
     memset(&a, 0, sizeof a);
     if (!cond)
@@ -309,6 +322,9 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
         }
     }
 
+    a.prog = &prog;
+    mfr_progress_begin(a.prog, "all-pairs", 2 * (uint64_t)a.npairs, o->quiet);
+    prog_on = 1;
     run_pass(&a, th, nth, 1);
     for (int t = 0; t < nth; t++)
         if (th[t].oom) {
@@ -432,6 +448,8 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
     }
 
     run_pass(&a, th, nth, 2);
+    mfr_progress_end(a.prog);
+    prog_on = 0;
     for (int t = 0; t < nth; t++)
         if (th[t].oom) {
             rc = mfr_error(MFR_ERR_NOMEM, "out of memory for refined scores");
@@ -465,6 +483,8 @@ int mfr_vset_all_pairs_mem(const float *emb, size_t n, size_t dim, const int *id
     *out = s;
     s = NULL;
 done:
+    if (prog_on)
+        mfr_progress_end(&prog);
     if (th)
         for (int t = 0; t < nth; t++) {
             mfr_free(th[t].c);

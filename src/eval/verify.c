@@ -459,10 +459,17 @@ int mfr_vset_stats(const mfr_vset *s, int g, const mfr_verify_opts *o, mfr_verif
 
 int verify_nist_reference(const mfr_vset *s, const mfr_verify_opts *o)
 {
+    /* Unmasked enrolment and probe; else unmasked probes (a scores file
+     * with only a probe mask column); else everything. */
     char name[512];
+    int g;
     snprintf(name, sizeof name, "mask_pair=%s:%s", o->unmasked, o->unmasked);
-    int g = mfr_vset_find(s, name);
-    return g >= 0 ? g : 0;
+    if ((g = mfr_vset_find(s, name)) >= 0)
+        return g;
+    snprintf(name, sizeof name, "%s=%s", o->probe_mask, o->unmasked);
+    if ((g = mfr_vset_find(s, name)) >= 0)
+        return g;
+    return 0;
 }
 
 int verify_nist_threshold(const mfr_vset *s, int ref, const mfr_verify_opts *o, int *supported, uint32_t *key,

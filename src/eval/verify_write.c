@@ -121,6 +121,15 @@ static void write_definitions(jw *w, const mfr_verify_opts *o)
     jw_end(w);
 }
 
+/* The NIST conditions: the groups of the reference's column (mask_pair or
+ * probe_mask), or only "overall" when the reference is overall. */
+static int same_dimension(const mfr_vset *s, int ref, int g)
+{
+    if (!s->g[ref].column)
+        return g == ref;
+    return s->g[g].column && !strcmp(s->g[g].column, s->g[ref].column);
+}
+
 /* NIST FRVT style: threshold on the reference (unmasked) non-mated scores. */
 static int write_nist(jw *w, const mfr_vset *s, const mfr_verify_opts *o, FILE *csv)
 {
@@ -154,7 +163,7 @@ static int write_nist(jw *w, const mfr_vset *s, const mfr_verify_opts *o, FILE *
     jw_obj(w, "fnmr");
     for (int g = 0; g < s->ng; g++) {
         mfr_verify_point p;
-        if (ref != 0 && (!s->g[g].column || strcmp(s->g[g].column, "mask_pair")))
+        if (!same_dimension(s, ref, g))
             continue;
         if (verify_group_point(&s->g[g], key, o, &p) != MFR_OK)
             return mfr_error(MFR_ERR_INTERNAL, "%s: NIST threshold not exact", s->g[g].name);
@@ -165,7 +174,7 @@ static int write_nist(jw *w, const mfr_vset *s, const mfr_verify_opts *o, FILE *
     for (int g = 0; g < s->ng; g++) {
         mfr_verify_point p;
         const char *name;
-        if (ref != 0 && (!s->g[g].column || strcmp(s->g[g].column, "mask_pair")))
+        if (!same_dimension(s, ref, g))
             continue;
         name = s->g[g].value ? s->g[g].value : s->g[g].name;
         verify_group_point(&s->g[g], key, o, &p);

@@ -45,9 +45,22 @@ int mfr_lbp_embed(const mfr_image *crop, float *out)
             int cell = (y / CELL) * MFR_LBP_GRID + x / CELL;
             out[cell * MFR_LBP_BINS + map[code]] += 1.0f;
         }
+    /* Cell weights after Ahonen, Hadid and Pietikainen (2006): the eyes count
+     * most, the corners (background, hair, ears) not at all. Each cell's
+     * square-rooted histogram is scaled by sqrt(weight), so the cosine of two
+     * embeddings is their weighted histogram similarity. */
+    static const float weight[MFR_LBP_GRID * MFR_LBP_GRID] = {
+        0, 1, 1, 1, 1, 1, 0,
+        1, 4, 4, 2, 4, 4, 1,
+        1, 2, 2, 2, 2, 2, 1,
+        0, 1, 2, 2, 2, 1, 0,
+        0, 1, 1, 1, 1, 1, 0,
+        0, 1, 1, 1, 1, 1, 0,
+        0, 0, 1, 1, 1, 0, 0,
+    };
     double norm = 0.0;
     for (int i = 0; i < MFR_LBP_DIM; i++) {
-        out[i] = sqrtf(out[i]);
+        out[i] = sqrtf(out[i] * weight[i / MFR_LBP_BINS]);
         norm += (double)out[i] * out[i];
     }
     float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;

@@ -29,6 +29,15 @@ tests_test_detect_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_detect
 endif
 
+# bench/bench_synth: renderer throughput and the LBP calibration embeddings
+# (not installed; `make bench/bench_synth`).
+EXTRA_PROGRAMS += bench/bench_synth
+bench_bench_synth_SOURCES = bench/bench_synth.c
+bench_bench_synth_CFLAGS = $(AM_CFLAGS) -DMFR_SRCDIR='"$(abs_top_srcdir)"'
+bench_bench_synth_LDADD = $(MFR_LINK_LIBS)
+bench_bench_synth_LDFLAGS = $(STATIC_PROG_FLAGS)
+CLEANFILES += bench/bench_synth
+
 # The end-to-end pipeline behind `mfr embed` and `mfr run` (docs/run.md):
 # batched embedding, the streaming stage and the scoring stage, and its suite.
 noinst_HEADERS += src/face/pipeline.h

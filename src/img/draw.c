@@ -51,6 +51,10 @@ static int add_edge(edge_list *L, float ax, float ay, float bx, float by)
     ay = (ay + 0.5f) * SS;
     bx = (bx + 0.5f) * SS;
     by = (by + 0.5f) * SS;
+    /* Beyond 1e37 pixels the scaling overflows; such an edge is dropped
+     * (the drawing is then undefined, but nothing crashes). */
+    if (!(isfinite(ax) && isfinite(ay) && isfinite(bx) && isfinite(by)) || ay == by)
+        return 1;
     if (ay < by)
         e = (edge){ax, ay, bx, by};
     else
@@ -250,11 +254,14 @@ void mfr_draw_point(mfr_image *im, float x, float y, float radius, const uint8_t
     int n;
     if (!(radius > 0))
         radius = 0.5f;
-    n = (int)ceilf((float)M_PI / acosf(fmaxf(0.0f, 1.0f - 0.0625f / radius)));
-    if (n < 8)
-        n = 8;
-    if (n > 64)
-        n = 64;
+    {
+        /* Half the angle of one side: cos(step) = 1 - sagitta / radius. */
+        float step = acosf(fmaxf(0.0f, 1.0f - 0.0625f / radius));
+        /* A huge radius gives step 0: fminf keeps the int conversion defined. */
+        n = step > 0.0f ? (int)fminf(ceilf((float)M_PI / step), 64.0f) : 64;
+        if (n < 8)
+            n = 8;
+    }
     for (int i = 0; i < n; i++) {
         double a = 2.0 * M_PI * i / n;
         xy[2 * i] = x + radius * (float)cos(a);

@@ -3,6 +3,7 @@
 # model files. See docs/nn.md.
 pkginclude_HEADERS += include/mfr/nn.h
 noinst_HEADERS += src/nn/nn_internal.h src/nn/op_affine.h src/nn/memplan.h
+EXTRA_DIST += models
 libmfr_la_SOURCES += \
 	src/nn/tensor.c src/nn/net.c src/nn/netdef.c src/nn/ops.c src/nn/init.c \
 	src/nn/model.c src/nn/exec.c src/nn/memplan.c src/nn/grad.c \

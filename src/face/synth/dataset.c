@@ -116,8 +116,9 @@ int mfr_recipe_sample(const mfr_recipe *r, uint64_t seed, long index, mfr_image 
 static const char *face_columns =
     "mask,mask_type,mask_shape,mask_coverage,mask_color,yaw,pitch,roll,smile,mouth_open,brow_raise,eye_close,"
     "light_az,light_el,light_intensity,ambient,light_r,light_g,light_b,distance,scale,noise,blur,jpeg_quality,"
-    "occluder,glasses,beard,hair,box_x0,box_y0,box_x1,box_y1,leye_x,leye_y,reye_x,reye_y,nose_x,nose_y,"
-    "mouth_l_x,mouth_l_y,mouth_r_x,mouth_r_y,leye_vis,reye_vis,nose_vis,mouth_l_vis,mouth_r_vis,size_class";
+    "occluder,glasses,beard,hair,box_x,box_y,box_w,box_h,lm0_x,lm0_y,lm1_x,lm1_y,lm2_x,lm2_y,"
+    "lm3_x,lm3_y,lm4_x,lm4_y,lm0_vis,lm1_vis,lm2_vis,lm3_vis,lm4_vis,size_class";
+static const int face_ncolumns = 52;
 
 static void write_face(FILE *fp, const mfr_sample_face *f)
 {
@@ -137,7 +138,7 @@ static void write_face(FILE *fp, const mfr_sample_face *f)
             n->light_intensity, n->ambient, n->light_color[0], n->light_color[1], n->light_color[2], n->distance,
             n->scale, n->noise, n->blur, n->jpeg_quality, occ[n->occluder]);
     fprintf(fp, "%d,%s,%s,", f->glasses, beard[f->beard], hair[f->hair_style]);
-    fprintf(fp, "%.2f,%.2f,%.2f,%.2f", t->box[0], t->box[1], t->box[2], t->box[3]);
+    fprintf(fp, "%.2f,%.2f,%.2f,%.2f", t->box[0], t->box[1], t->box[2] - t->box[0], t->box[3] - t->box[1]);
     for (int i = 0; i < 10; i++)
         fprintf(fp, ",%.2f", t->lm[i]);
     for (int i = 0; i < 5; i++)
@@ -158,10 +159,21 @@ static int write_manifest(const mfr_recipe *r, const rec *recs, long n, const ch
     int rc = path ? mfr_afile_open(&f, path) : MFR_ERR_NOMEM;
     if (rc == MFR_OK) {
         if (r->kind == RECIPE_SCENES) {
-            fprintf(f.fp, "file,index,width,height,faces\n");
-            for (long i = 0; i < n; i++)
-                fprintf(f.fp, "images/%07ld.png,%ld,%d,%d,%d\n", recs[i].index, recs[i].index, r->width, r->height,
-                        recs[i].nfaces);
+            /* one row per face; an image without faces gets one row with an empty box */
+            fprintf(f.fp, "file,index,face,identity,%s\n", face_columns);
+            for (long i = 0; i < n; i++) {
+                for (int k = 0; k < recs[i].nfaces; k++) {
+                    fprintf(f.fp, "images/%07ld.png,%ld,%d,%ld,", recs[i].index, recs[i].index, k,
+                            recs[i].faces[k].identity);
+                    write_face(f.fp, &recs[i].faces[k]);
+                }
+                if (recs[i].nfaces == 0) {
+                    fprintf(f.fp, "images/%07ld.png,%ld,,", recs[i].index, recs[i].index);
+                    for (int c = 0; c < face_ncolumns; c++)
+                        fputc(',', f.fp);
+                    fputc('\n', f.fp);
+                }
+            }
         } else {
             fprintf(f.fp, "file,index,identity,split,capture,%s\n", face_columns);
             for (long i = 0; i < n; i++) {
@@ -174,33 +186,18 @@ static int write_manifest(const mfr_recipe *r, const rec *recs, long n, const ch
     }
     mfr_afile_abort(&f);
     free(path);
-    if (rc != MFR_OK || r->kind != RECIPE_SCENES)
-        return rc;
-    path = mfr_path_join(dir, "faces.csv");
-    rc = path ? mfr_afile_open(&f, path) : MFR_ERR_NOMEM;
-    if (rc == MFR_OK) {
-        fprintf(f.fp, "file,face,identity,%s\n", face_columns);
-        for (long i = 0; i < n; i++)
-            for (int k = 0; k < recs[i].nfaces; k++) {
-                fprintf(f.fp, "images/%07ld.png,%d,%ld,", recs[i].index, k, recs[i].faces[k].identity);
-                write_face(f.fp, &recs[i].faces[k]);
-            }
-        rc = mfr_afile_commit(&f);
-    }
-    mfr_afile_abort(&f);
-    free(path);
     return rc;
 }
 
-static void pair_row(FILE *fp, long a, long b, long ia, long ib, const char *cond, const mfr_mask *m)
+static void pair_row(FILE *fp, long a, long b, long ia, long ib, const char *cond, const mfr_mask *em, const mfr_mask *m)
 {
-    char label[64];
+    char label[64], elabel[64];
     int masked = m->type != MFR_MASK_NONE;
     mfr_mask_label(m, label, sizeof label);
-    fprintf(fp, "images/%07ld.png,images/%07ld.png,%d,%s,%s,%s,%s,%s,%s,%ld,%ld\n", a, b, ia == ib, cond, label,
+    mfr_mask_label(em, elabel, sizeof elabel);
+    fprintf(fp, "images/%07ld.png,images/%07ld.png,%d,%s,%s,%s,%s,%s,%s,%s\n", a, b, ia == ib, cond, elabel, label,
             mfr_mask_type_name(m->type), masked ? mfr_mask_shape_name(m->shape) : "none",
-            masked ? mfr_mask_coverage_name(m->coverage) : "none", masked ? mfr_mask_color_name(m->color) : "none",
-            ia, ib);
+            masked ? mfr_mask_coverage_name(m->coverage) : "none", masked ? mfr_mask_color_name(m->color) : "none");
 }
 
 static int write_pairs(const mfr_recipe *r, uint64_t seed, const char *dir)
@@ -214,7 +211,7 @@ static int write_pairs(const mfr_recipe *r, uint64_t seed, const char *dir)
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
     if (rc == MFR_OK) {
         FILE *fp = f.fp;
-        fprintf(fp, "a,b,mated,condition,probe_mask,mask_type,mask_shape,mask_coverage,mask_color,a_identity,b_identity\n");
+        fprintf(fp, "enrol,probe,mated,condition,enrol_mask,probe_mask,mask_type,mask_shape,mask_coverage,mask_color\n");
         for (long i = 0; i < r->identities; i++)
             for (int p = 0; p < r->probes; p++) {
                 int cap = r->enrol + p;
@@ -235,19 +232,21 @@ static int write_pairs(const mfr_recipe *r, uint64_t seed, const char *dir)
                     imp[k] = j;
                 }
                 long pi = r->identity_offset + i;
+                const mfr_mask none = {0};
                 for (int c = 0; c < V; c++) {
                     mfr_mask m = condition_mask(r, c);
                     long b = verify_index(r, i, cap, c);
                     const char *cond = m.type == MFR_MASK_NONE ? "unmasked-unmasked" : "unmasked-masked";
                     for (int e = 0; e < r->enrol; e++)
-                        pair_row(fp, verify_index(r, i, e, 0), b, pi, pi, cond, &m);
+                        pair_row(fp, verify_index(r, i, e, 0), b, pi, pi, cond, &none, &m);
                     for (int k = 0; k < K; k++)
-                        pair_row(fp, verify_index(r, imp[k], 0, 0), b, r->identity_offset + imp[k], pi, cond, &m);
+                        pair_row(fp, verify_index(r, imp[k], 0, 0), b, r->identity_offset + imp[k], pi, cond, &none, &m);
+                    /* masked-masked: the first probe capture, masked alike, as the reference */
                     if (m.type != MFR_MASK_NONE && p > 0) {
-                        pair_row(fp, verify_index(r, i, r->enrol, c), b, pi, pi, "masked-masked", &m);
+                        pair_row(fp, verify_index(r, i, r->enrol, c), b, pi, pi, "masked-masked", &m, &m);
                         for (int k = 0; k < K; k++)
                             pair_row(fp, verify_index(r, imp[k], r->enrol, c), b, r->identity_offset + imp[k], pi,
-                                     "masked-masked", &m);
+                                     "masked-masked", &m, &m);
                     }
                 }
             }
@@ -356,17 +355,17 @@ int mfr_gen_write(const mfr_recipe *r, uint64_t seed, const char *dir, int quiet
 
 /* ------------------------------------------------------- contact sheets */
 
-static void draw_truth(mfr_image *im, const mfr_sample *s)
+static void draw_truth(mfr_image *im, const mfr_sample *s, float scale)
 {
     static const uint8_t box_easy[3] = {255, 230, 0}, box_med[3] = {255, 140, 0}, box_hard[3] = {255, 40, 40};
     static const uint8_t seen[3] = {0, 255, 0}, hidden[3] = {255, 0, 255};
-    for (int k = 0; k < s->nfaces; k++) {
-        const mfr_face_truth *t = &s->faces[k].truth;
+    for (int f = 0; f < s->nfaces; f++) {
+        const mfr_face_truth *t = &s->faces[f].truth;
         const uint8_t *bc = t->size_class == MFR_SIZE_EASY ? box_easy : t->size_class == MFR_SIZE_MEDIUM ? box_med : box_hard;
-        mfr_draw_rect(im, t->box[0], t->box[1], t->box[2], t->box[3], bc, 1.0f, 1);
-        float r = fmaxf(1.0f, (t->box[3] - t->box[1]) / 40.0f);
+        mfr_draw_rect(im, scale * t->box[0], scale * t->box[1], scale * t->box[2], scale * t->box[3], bc, 1.0f, 1);
+        float r = fmaxf(0.8f, scale * (t->box[3] - t->box[1]) / 40.0f);
         for (int i = 0; i < 5; i++)
-            mfr_draw_point(im, t->lm[2 * i], t->lm[2 * i + 1], r, t->vis[i] ? seen : hidden, 1.0f);
+            mfr_draw_point(im, scale * t->lm[2 * i], scale * t->lm[2 * i + 1], r, t->vis[i] ? seen : hidden, 1.0f);
     }
 }
 
@@ -389,13 +388,14 @@ int mfr_gen_sheet(const mfr_recipe *r, uint64_t seed, long first, long count, in
     for (long i = 0; i < count && rc == MFR_OK; i++) {
         mfr_image im = {0};
         rc = mfr_recipe_sample(r, seed, first + i, &im, s);
-        if (rc == MFR_OK && truth)
-            draw_truth(&im, s);
-        const mfr_image *src = &im;
+        mfr_image *src = &im;
         if (rc == MFR_OK && (im.width != cell || im.height != ch)) {
             rc = mfr_image_resize_area(&im, &cellim);
             src = &cellim;
         }
+        /* truth drawn at the sheet's scale, so thin lines stay visible */
+        if (rc == MFR_OK && truth)
+            draw_truth(src, s, (float)cell / (float)im.width);
         if (rc == MFR_OK) {
             int cx = (int)(i % cols) * cell, cy = (int)(i / cols) * ch;
             for (int y = 0; y < ch; y++)

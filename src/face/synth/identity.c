@@ -37,24 +37,24 @@ void mfr_identity_sample(uint64_t seed, long index, mfr_identity *id)
     mfr_rng_init(&r, seed, MFR_STREAM_IDENTITY, (uint64_t)index);
     id->seed = seed;
     id->index = index;
-    id->width = factor(&r, 0.06f);
+    id->width = factor(&r, 0.09f);
     id->length = factor(&r, 0.06f);
     id->depth = factor(&r, 0.05f);
-    id->jaw = factor(&r, 0.25f);
-    id->chin = factor(&r, 0.45f);
-    id->cheekbone = factor(&r, 0.45f);
-    id->brow_ridge = factor(&r, 0.45f);
-    id->eye_size = factor(&r, 0.12f);
+    id->jaw = factor(&r, 0.40f);
+    id->chin = factor(&r, 0.60f);
+    id->cheekbone = factor(&r, 0.60f);
+    id->brow_ridge = factor(&r, 0.60f);
+    id->eye_size = factor(&r, 0.16f);
     id->eye_spacing = factor(&r, 0.07f);
     id->eye_height = shift(&r, 0.03f);
-    id->eye_tilt = shift(&r, 0.08f);
-    id->nose_length = factor(&r, 0.12f);
-    id->nose_width = factor(&r, 0.15f);
+    id->eye_tilt = shift(&r, 0.12f);
+    id->nose_length = factor(&r, 0.14f);
+    id->nose_width = factor(&r, 0.22f);
     id->nose_bridge = factor(&r, 0.35f);
     id->nose_tip = factor(&r, 0.25f);
-    id->mouth_width = factor(&r, 0.10f);
-    id->lip_upper = factor(&r, 0.30f);
-    id->lip_lower = factor(&r, 0.30f);
+    id->mouth_width = factor(&r, 0.13f);
+    id->lip_upper = factor(&r, 0.35f);
+    id->lip_lower = factor(&r, 0.35f);
     id->mouth_height = shift(&r, 0.03f);
     id->ear_size = factor(&r, 0.15f);
 
@@ -71,7 +71,7 @@ void mfr_identity_sample(uint64_t seed, long index, mfr_identity *id)
         id->lip_color[1] = id->skin[1] * 0.62f;
         id->lip_color[2] = id->skin[2] * 0.66f;
         id->cheek_red = (float)mfr_rng_uniform(&r) * 0.6f;
-        id->freckles = mfr_rng_uniform(&r) < 0.2 ? (float)mfr_rng_range(&r, 0.3, 1.0) : 0.0f;
+        id->freckles = mfr_rng_uniform(&r) < 0.3 ? (float)mfr_rng_range(&r, 0.3, 1.0) : 0.0f;
         id->wrinkles = (float)mfr_rng_uniform(&r);
         id->wrinkles *= id->wrinkles;
     }
@@ -91,15 +91,15 @@ void mfr_identity_sample(uint64_t seed, long index, mfr_identity *id)
         for (int c = 0; c < 3; c++)
             id->brow_color[c] = clampf(id->brow_color[c] * 0.8f, 0, 1);
     }
-    id->brow_thick = factor(&r, 0.30f);
-    id->brow_arch = shift(&r, 0.5f);
+    id->brow_thick = factor(&r, 0.40f);
+    id->brow_arch = shift(&r, 0.8f);
     id->brow_length = factor(&r, 0.12f);
-    id->brow_slope = shift(&r, 0.5f);
+    id->brow_slope = shift(&r, 0.8f);
     {
         static const double w[MFR_HAIR_COUNT] = {0.08, 0.12, 0.35, 0.25, 0.20};
         id->hair_style = mfr_rng_pick(&r, w, MFR_HAIR_COUNT);
     }
-    id->hairline = shift(&r, 0.06f);
+    id->hairline = shift(&r, 0.09f);
     id->hair_peak = (float)mfr_rng_uniform(&r);
     id->hair_part = (float)mfr_rng_range(&r, -1.0, 1.0);
     {

@@ -430,7 +430,7 @@ void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_cam
     t->pitch = F->nz.pitch;
     t->roll = F->nz.roll;
     float bh = t->box[3] - t->box[1];
-    t->size_class = bh >= 64.0f ? MFR_SIZE_EASY : bh >= 24.0f ? MFR_SIZE_MEDIUM : MFR_SIZE_HARD;
+    t->size_class = bh >= 64.0f ? MFR_SIZE_EASY : bh >= 32.0f ? MFR_SIZE_MEDIUM : MFR_SIZE_HARD;
 }
 
 /* --------------------------------------------------------------- a face */

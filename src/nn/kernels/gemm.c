@@ -27,7 +27,8 @@ struct mfr_packed_b {
     float *data;     /* ceil(n / nr) panels of k x nr */
 };
 
-/* Problems up to this many multiply-adds skip packing (transb 'N' only). */
+/* Problems up to this many multiply-adds skip packing (transb 'N' only);
+ * so do products with fewer than MR rows. */
 #define GEMM_SMALL_MNK (64 * 64 * 64)
 
 const gemm_kernel *gemm_kernel_for(mfr_isa isa)
@@ -119,7 +120,7 @@ static float a_value(const gemm_a_src *src, int i, int p)
     return cs->in[(((ptrdiff_t)nimg * cs->h + iy) * cs->w + ix) * cs->c_in + cs->c0 + ci];
 }
 
-static void tile_ep(gemm_tile_ep *t, const mfr_epilogue *ep, float alpha, float beta, int i, int j)
+static inline void tile_ep(gemm_tile_ep *t, const mfr_epilogue *ep, float alpha, float beta, int i, int j)
 {
     memset(t, 0, sizeof *t);
     t->alpha = alpha;
@@ -160,19 +161,32 @@ static void gemm_plain(int m, int n, int k, float alpha, const gemm_a_src *a, in
         }
 }
 
-/* Small problems: the strided micro-kernel reads A and B in place. */
+/* Small problems, and products with fewer rows than MR (a fully connected
+ * layer on one face): the strided micro-kernel reads A and B in place (B may
+ * be prepacked: its panels are then read with ldb = NR). Without packing, B
+ * is read exactly once when m <= MR. Tiles are independent, so they are
+ * split over threads when there is enough work; each tile is computed the
+ * same way whatever the split. */
 static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, const gemm_a_src *a,
-                       const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+                       const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
+                       const mfr_epilogue *ep)
 {
     ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
-    for (int i = 0; i < m; i += kr->mr)
-        for (int j = 0; j < n; j += kr->nr) {
-            gemm_tile_ep t;
-            tile_ep(&t, ep, alpha, beta, i, j);
-            t.first = t.last = 1;
-            kr->strided(k, a->a + i * rsa, rsa, csa, b + j, ldb, c + (ptrdiff_t)i * ldc + j, ldc,
-                        m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &t);
-        }
+    int tm = (m + kr->mr - 1) / kr->mr, tn = (n + kr->nr - 1) / kr->nr;
+    int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if (parallel)
+#endif
+    for (int t = 0; t < tm * tn; t++) {
+        int i = (t / tn) * kr->mr, j = (t % tn) * kr->nr;
+        gemm_tile_ep te;
+        tile_ep(&te, ep, alpha, beta, i, j);
+        te.first = te.last = 1;
+        const float *bp = pb ? pb->data + (ptrdiff_t)(j / kr->nr) * pb->k * kr->nr : b + j;
+        kr->strided(k, a->a + i * rsa, rsa, csa, bp, pb ? kr->nr : ldb, c + (ptrdiff_t)i * ldc + j, ldc,
+                    m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &te);
+    }
+    (void)parallel;
 }
 
 void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb, const float *b,
@@ -185,8 +199,8 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
         gemm_plain(m, n, 0, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep);
         return;
     }
-    if (!pb && !a->conv && !transb && (int64_t)m * n * k <= GEMM_SMALL_MNK) {
-        gemm_small(kr, m, n, k, alpha, a, b, ldb, beta, c, ldc, ep);
+    if (!a->conv && (pb || !transb) && ((pb ? m < kr->mr : m <= 4) || (!pb && (int64_t)m * n * k <= GEMM_SMALL_MNK))) {
+        gemm_small(kr, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
         return;
     }
     mfr_gemm_blocking bl = blocking_for(kr);

@@ -102,30 +102,52 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
     ROWS(STORE)
 }
 
-/* Operands in place: a[i * rsa + p * csa] for i < m, b[p * ldb + j] for j < n. */
+/* Operands in place: a[i * rsa + p * csa] for i < m, b[p * ldb + j] for
+ * j < n. Compiled for each row count R = m (1..14) so that a short GEMM
+ * (m = 1: a fully connected layer on one face) does only the rows it has. */
+static inline __attribute__((always_inline)) void strided_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                                                               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                                                               int n, const gemm_tile_ep *ep, const int R)
+{
+    __m512 acc[MR][2];
+    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(k0, b), b1 = _mm512_maskz_loadu_ps(k1, b + 16);
+        const float *ap = a + p * csa;
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) {
+            __m512 av = _mm512_set1_ps(ap[i * rsa]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        }
+        b += ldb;
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++) {
+        store16(acc[i][0], c + (ptrdiff_t)i * ldc, i, 0, k0, ep);
+        if (k1)
+            store16(acc[i][1], c + (ptrdiff_t)i * ldc + 16, i, 16, k1, ep);
+    }
+}
+
 static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                             float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
 {
-    ROWS(DECL)
-    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
-    /* Rows past m re-read the last row; their results are never stored. */
-    const float *ar[MR];
-    for (int i = 0; i < MR; i++)
-        ar[i] = a + (i < m ? i : m - 1) * rsa;
-    for (int p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(k0, b), b1 = _mm512_maskz_loadu_ps(k1, b + 16);
-        ptrdiff_t ap = p * csa;
-#define FMA(i)                                                                                     \
-    {                                                                                              \
-        __m512 av = _mm512_set1_ps(ar[i][ap]);                                                     \
-        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
-        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
+    switch (m) {
+#define CASE(r)                                                                                    \
+    case r:                                                                                        \
+        strided_body(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, r);                                   \
+        break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+        CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13)
+#undef CASE
+    default:
+        strided_body(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, MR);
+        break;
     }
-        ROWS(FMA)
-#undef FMA
-        b += ldb;
-    }
-    ROWS(STORE)
 }
 
 /* A panel from a row-major A: with KB = 16 every (row, k-block) is one

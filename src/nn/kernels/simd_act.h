@@ -15,7 +15,7 @@ static inline int act_is_scalar_only(mfr_act act)
 }
 
 #ifdef __AVX512F__
-static inline __m512 act_avx512(__m512 v, mfr_act act, __m512 slope)
+static inline __attribute__((always_inline)) __m512 act_avx512(__m512 v, mfr_act act, __m512 slope)
 {
     const __m512 zero = _mm512_setzero_ps();
     switch (act) {
@@ -38,7 +38,7 @@ static inline __m512 act_avx512(__m512 v, mfr_act act, __m512 slope)
 #endif
 
 #ifdef __AVX2__
-static inline __m256 act_avx2(__m256 v, mfr_act act, __m256 slope)
+static inline __attribute__((always_inline)) __m256 act_avx2(__m256 v, mfr_act act, __m256 slope)
 {
     const __m256 zero = _mm256_setzero_ps();
     switch (act) {

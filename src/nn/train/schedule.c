@@ -64,15 +64,19 @@ int mfr_lr_schedule_check(const mfr_lr_schedule *s)
 double mfr_lr_at(const mfr_lr_schedule *s, long t)
 {
     const double pi = 3.14159265358979323846;
-    double warm = 1, main = s->base_lr, p;
+    double warm = 1, main, p;
     int passed = 0;
+    if (!s)
+        return 0;
+    main = s->base_lr;
     if (t < 0)
         t = 0;
     if (t < s->warmup_steps)
         warm = s->warmup_start + (1 - s->warmup_start) * (double)t / (double)s->warmup_steps;
     switch (s->kind) {
     case MFR_LR_STEP:
-        main = s->base_lr * pow(s->gamma, (double)(t / s->step_size));
+        /* the guards keep an unchecked schedule from dividing by zero */
+        main = s->base_lr * pow(s->gamma, s->step_size > 0 ? (double)(t / s->step_size) : 0);
         break;
     case MFR_LR_MULTISTEP:
         while (passed < s->milestone_count && s->milestones[passed] <= t)
@@ -81,7 +85,9 @@ double mfr_lr_at(const mfr_lr_schedule *s, long t)
         break;
     case MFR_LR_COSINE:
     case MFR_LR_POLY:
-        p = (double)(t - s->warmup_steps) / (double)(s->total_steps - s->warmup_steps);
+        p = s->total_steps > s->warmup_steps
+                ? (double)(t - s->warmup_steps) / (double)(s->total_steps - s->warmup_steps)
+                : 1;
         p = p < 0 ? 0 : p > 1 ? 1 : p;
         if (s->kind == MFR_LR_COSINE)
             main = s->min_lr + (s->base_lr - s->min_lr) * 0.5 * (1 + cos(pi * p));
