@@ -358,6 +358,66 @@ START_TEST(test_run_missing_model_fails_cleanly)
 }
 END_TEST
 
+
+/* mfr embed on an mfr gen dataset: one row per manifest row, the rows the
+ * LBP library call gives, and mfr eval verify reads the result. */
+START_TEST(test_embed_command_feeds_eval_verify)
+{
+    char cwd[1024], cmd[4096], *npy, *man;
+    const char *dir = tu_tmpdir();
+    float *emb;
+    size_t n, d;
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s/mfr' gen --recipe '%s' --out ds -q && '%s/mfr' embed --manifest ds/manifest.csv "
+             "--method lbp --out emb -q && '%s/mfr' eval verify --embeddings emb/embeddings.npy --manifest "
+             "emb/manifest.csv --pairs ds/pairs.csv --out ev -q",
+             dir, cwd, tu_src("datasets/tiny.ini"), cwd, cwd);
+    ck_assert_int_eq(system(cmd), 0);
+    npy = join(dir, "emb/embeddings.npy");
+    man = join(dir, "emb/manifest.csv");
+    tu_ok(mfr_npy_read(npy, 1u << 24, &emb, &n, &d));
+    ck_assert_uint_eq(n, 66);
+    ck_assert_uint_eq(d, MFR_LBP_DIM);
+    /* row 5 is the LBP of image 5 aligned on its true landmarks */
+    {
+        mfr_recipe *rc;
+        mfr_image im = {0}, crop = {0};
+        mfr_sample s;
+        float *ref = malloc(MFR_LBP_DIM * sizeof *ref);
+        tu_ok(mfr_recipe_load(tu_src("datasets/tiny.ini"), &rc));
+        tu_ok(mfr_recipe_sample(rc, 1, 5, &im, &s));
+        tu_ok(mfr_align_crop(&im, s.faces[0].truth.lm, &crop));
+        tu_ok(mfr_lbp_embed(&crop, ref));
+        /* the dataset's landmarks went through a CSV with 2 decimals */
+        double dotp = 0;
+        for (int k = 0; k < MFR_LBP_DIM; k++)
+            dotp += (double)ref[k] * emb[5 * d + (size_t)k];
+        ck_assert_double_gt(dotp, 0.99);
+        free(ref);
+        mfr_image_free(&im);
+        mfr_image_free(&crop);
+        mfr_recipe_free(rc);
+    }
+    /* the manifest rows in order, with acquired = 1 */
+    mfr_csv *c;
+    int has, ca;
+    long rows = 0;
+    tu_ok(mfr_csv_open(man, &c));
+    ca = mfr_csv_column(c, "acquired");
+    ck_assert_int_ge(ca, 0);
+    while (mfr_csv_next(c, &has) == MFR_OK && has) {
+        ck_assert_str_eq(mfr_csv_field(c, ca), "1");
+        rows++;
+    }
+    mfr_csv_close(c);
+    ck_assert_int_eq(rows, 66);
+    mfr_free(emb);
+    free(npy);
+    free(man);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("pipeline");
@@ -368,6 +428,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_run_tiny_is_consistent_and_thread_independent);
     tcase_add_test(tc, test_run_with_untrained_detector);
     tcase_add_test(tc, test_run_missing_model_fails_cleanly);
+    tcase_add_test(tc, test_embed_command_feeds_eval_verify);
     suite_add_tcase(s, tc);
     return s;
 }
