@@ -291,6 +291,57 @@ void mfr_detector_free(mfr_detector *det);
  * *dets is malloc'd (free with free), sorted by score. */
 int mfr_detector_run(mfr_detector *det, const mfr_image *im, mfr_face_det **dets, int *n);
 
+/* ---------------------------------------------------------------- embedding
+ * src/face/embed.c: aligned crops -> an embedding network -> unit vectors.
+ * The network has one square RGB input (its side is the crop size, 112 for
+ * models/mobilefacenet.cfg) and one output of D values per sample; crops are
+ * fed as (pixel - MFR_FACE_PIXEL_MEAN) * MFR_FACE_PIXEL_SCALE, NHWC, RGB. */
+typedef struct mfr_embedder mfr_embedder;
+
+/* Wraps a network (borrowed: it must outlive the embedder), compiled for
+ * batches of up to max_batch crops. */
+int mfr_embedder_create(mfr_net *net, int max_batch, mfr_embedder **out);
+void mfr_embedder_free(mfr_embedder *e);
+int mfr_embedder_dim(const mfr_embedder *e);    /* D */
+int mfr_embedder_size(const mfr_embedder *e);   /* crop side in pixels */
+int mfr_embedder_batch(const mfr_embedder *e);  /* max_batch */
+/* Embeds n crops (size x size x 3) into out (n x D), forward passes of up
+ * to max_batch crops, each row L2-normalised. A crop without pixels (data ==
+ * NULL: a failure to acquire) gives a row of NaN. Uses mfr_threads(); the
+ * rows do not depend on the thread count. */
+int mfr_embedder_run(mfr_embedder *e, const mfr_image *crops, int n, float *out);
+/* v /= ||v|| (sum of squares in double); a zero vector stays zero. */
+void mfr_l2_normalize(float *v, int n);
+
+/* ----------------------------------------------------------------- pipeline
+ * src/face/pipeline*.c: the end-to-end benchmark behind `mfr run` (docs/run.md).
+ * Images are generated from a recipe in chunks, never stored (unless
+ * keep_images), detected, aligned and embedded by every system, and scored by
+ * the eval library (verification, identification, detection, latency, report). */
+#define MFR_RUN_MAX_EMBEDDERS 8
+
+typedef struct mfr_run_opts {
+    const char *recipe;          /* verification recipe (default datasets/default.ini) */
+    const char *scenes;          /* scene recipe for detection; NULL: none */
+    const char *detector;        /* detector model; NULL: true landmarks (no detection) */
+    const char *embedders[MFR_RUN_MAX_EMBEDDERS]; /* embedder models */
+    int n_embedders;
+    int lbp;                     /* also the LBP baseline (default 1) */
+    uint64_t seed;               /* default 1 */
+    double fmr;                  /* NIST threshold's target FMR (default 1e-5) */
+    int chunk;                   /* images per streamed chunk (default 256) */
+    int batch;                   /* embedder forward batch (default 32) */
+    int keep_images;             /* also write the images as PNG under OUT/images, OUT/scenes */
+    int no_plots;                /* report without gnuplot plots */
+    int quiet;                   /* no progress bar */
+} mfr_run_opts;
+
+void mfr_run_opts_default(mfr_run_opts *o);
+/* Runs the benchmark and writes the directory `out` atomically (results.json,
+ * latency.json, summary.txt, eval subdirectories, report/). *summary (may be
+ * NULL) receives the printed summary (malloc'd). */
+int mfr_run(const mfr_run_opts *o, const char *out, char **summary);
+
 #ifdef __cplusplus
 }
 #endif

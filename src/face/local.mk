@@ -37,3 +37,21 @@ bench_bench_synth_CFLAGS = $(AM_CFLAGS) -DMFR_SRCDIR='"$(abs_top_srcdir)"'
 bench_bench_synth_LDADD = $(MFR_LINK_LIBS)
 bench_bench_synth_LDFLAGS = $(STATIC_PROG_FLAGS)
 CLEANFILES += bench/bench_synth
+
+# The face tasks of the trainer (issue #6): samples, augmentation, detector
+# targets, validation; plugged into src/nn/train/trainer.c by callbacks.
+pkginclude_HEADERS += include/mfr/face_train.h
+libmfr_la_SOURCES += src/face/train_data.c
+
+# The end-to-end pipeline behind `mfr embed` and `mfr run` (docs/run.md):
+# batched embedding, the streaming stage and the scoring stage, and its suite.
+noinst_HEADERS += src/face/pipeline.h
+libmfr_la_SOURCES += src/face/embed.c src/face/pipeline.c src/face/pipeline_eval.c
+if HAVE_CHECK
+check_PROGRAMS += tests/test_pipeline
+tests_test_pipeline_SOURCES = tests/test_pipeline.c tests/testutil.c tests/testutil.h
+tests_test_pipeline_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_pipeline_LDADD = $(TEST_LINK_LIBS)
+tests_test_pipeline_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_pipeline
+endif
