@@ -323,7 +323,6 @@ int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_train
         int th;
 #endif
         const float *ins[1] = {s.input[cur]};
-        double ts = mfr_time_now();
 
         if (t + 1 < end)
             fetch_start(&next, &started, &th);
@@ -368,13 +367,11 @@ int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_train
 
         /* bookkeeping */
         {
-            long done = t + 1 - start, total = end - start;
+            long done = t + 1 - start;
             double now = mfr_time_now(), ips = (double)cfg->batch * (double)done / (now - t0);
             char val[512] = "";
-            (void)ts;
             if (losses)
                 losses[done - 1] = loss;
-            (void)total;
             res->last_loss = loss;
             res->steps_done = t + 1;
             out_of_time = cfg->max_seconds > 0 && t + 1 < end && now - t0 > cfg->max_seconds;
