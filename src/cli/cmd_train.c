@@ -76,9 +76,12 @@ static int run(const train_args *a, const cli_common *c)
         /* the weights of a trained model, validated on the recipe's set */
         mfr_net *trained = NULL;
         char text[512];
-        if ((rc = mfr_model_load(a->validate, &trained)) != MFR_OK)
+        if ((rc = mfr_net_load_any(a->validate, &trained)) != MFR_OK)
             goto fail;
         rc = mfr_net_resolve(trained);
+        /* a definition: its initial weights (a baseline for the trained ones) */
+        if (rc == MFR_OK && !mfr_model_is_file(a->validate))
+            rc = mfr_net_init_weights(trained, cfg.seed);
         if (rc == MFR_OK)
             rc = mfr_face_task_validate(task, trained, text, sizeof text);
         mfr_net_free(trained);
@@ -209,7 +212,8 @@ const cli_command cli_cmd_train = {
     "  --seed N         override the recipe's seed (data, augmentation, weights)\n"
     "  --resume         continue from the checkpoint if it exists; the result is\n"
     "                   bit-identical to a run that was never interrupted\n"
-    "  --validate MODEL only validate MODEL on the recipe's [validate] set\n"
+    "  --validate MODEL only validate MODEL on the recipe's [validate] set (a\n"
+    "                   definition: its initial weights from the seed)\n"
     "  --no-validate    skip the recipe's validation while training\n"
     "  --max-minutes M  stop after the step that passes M minutes of training,\n"
     "                   validate, write MODEL and a checkpoint (--resume goes on)\n\n"

@@ -211,8 +211,7 @@ int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_train
     long start = 0, t, end;
     int rc, in_layer = -1, np = 0;
     size_t in_size;
-    double t0, sum_first = 0, sum_last = 0;
-    long n_first = 0, n_last = 0;
+    double t0, *losses = NULL;
     mfr_train_param *netp = NULL;
 
     memset(&s, 0, sizeof s);
@@ -301,6 +300,10 @@ int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_train
     if ((rc = log_open(cfg, task, start, &s.log)) != MFR_OK)
         goto done;
 
+    /* the losses of this run, for the first/last 10% means (not kept
+     * for absurdly long runs) */
+    if (end > start && end - start <= (1L << 24))
+        losses = malloc((size_t)(end - start) * sizeof *losses);
     snprintf(label, sizeof label, "train");
     mfr_progress_begin(&prog, label, (uint64_t)(end > start ? end - start : 0), cfg->quiet);
     t0 = mfr_time_now();
@@ -320,7 +323,6 @@ int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_train
         int th;
 #endif
         const float *ins[1] = {s.input[cur]};
-        double ts = mfr_time_now();
 
         if (t + 1 < end)
             fetch_start(&next, &started, &th);
@@ -365,18 +367,11 @@ int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_train
 
         /* bookkeeping */
         {
-            long done = t + 1 - start, total = end - start;
+            long done = t + 1 - start;
             double now = mfr_time_now(), ips = (double)cfg->batch * (double)done / (now - t0);
             char val[512] = "";
-            (void)ts;
-            if (done <= (total + 9) / 10) {
-                sum_first += loss;
-                n_first++;
-            }
-            if (done > total - (total + 9) / 10) {
-                sum_last += loss;
-                n_last++;
-            }
+            if (losses)
+                losses[done - 1] = loss;
             res->last_loss = loss;
             res->steps_done = t + 1;
             out_of_time = cfg->max_seconds > 0 && t + 1 < end && now - t0 > cfg->max_seconds;
@@ -419,8 +414,14 @@ progress_done:
     mfr_progress_end(&prog);
     res->seconds = mfr_time_now() - t0;
     if (rc == MFR_OK) {
-        res->mean_loss_first = n_first ? sum_first / (double)n_first : NAN;
-        res->mean_loss_last = n_last ? sum_last / (double)n_last : NAN;
+        long done = end - start, k = (done + 9) / 10;
+        double a = 0, b = 0;
+        for (long i = 0; losses && i < k; i++) {
+            a += losses[i];
+            b += losses[done - 1 - i];
+        }
+        res->mean_loss_first = losses && k ? a / (double)k : NAN;
+        res->mean_loss_last = losses && k ? b / (double)k : NAN;
         res->images_per_s = res->seconds > 0 ? (double)cfg->batch * (double)(end - start) / res->seconds : 0;
         if (end == cfg->steps && end > start)
             rc = save_ckpt(cfg, net, &s, task, end);
@@ -428,6 +429,7 @@ progress_done:
             res->steps_done = start;
     }
 done:
+    free(losses);
     free(netp);
     run_free(&s, task);
     return rc;
