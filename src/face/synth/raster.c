@@ -181,7 +181,11 @@ void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
         synth_project(cam, get3(m->pos, i), &m->scr[3 * i], &m->scr[3 * i + 1], &m->scr[3 * i + 2]);
 }
 
-void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
+/* Reference rasteriser: every pixel of the triangle's bounding box takes
+ * the exact test. synth_raster makes the same decisions with the same
+ * arithmetic, with the box found without library calls; a test holds them
+ * equal. */
+void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index)
 {
     const int w = f->w, h = f->h;
     for (int t = 0; t < m->nt; t++) {
@@ -196,6 +200,79 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
         float miny = fminf(p0[1], fminf(p1[1], p2[1])), maxy = fmaxf(p0[1], fmaxf(p1[1], p2[1]));
         int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
         int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 >= w) x1 = w - 1;
+        if (y1 >= h) y1 = h - 1;
+        if (x0 > x1 || y0 > y1)
+            continue;
+        float inv = 1.0f / area;
+        float iz0 = 1.0f / p0[2], iz1 = 1.0f / p1[2], iz2 = 1.0f / p2[2];
+        for (int y = y0; y <= y1; y++) {
+            float py = (float)y + 0.5f;
+            for (int x = x0; x <= x1; x++) {
+                float px = (float)x + 0.5f;
+                /* barycentric weights of vertices 1 and 2 (screen space) */
+                float b1 = ((px - p0[0]) * (p2[1] - p0[1]) - (py - p0[1]) * (p2[0] - p0[0])) * inv;
+                float b2 = ((p1[0] - p0[0]) * (py - p0[1]) - (p1[1] - p0[1]) * (px - p0[0])) * inv;
+                float b0 = 1.0f - b1 - b2;
+                if (b0 < 0.0f || b1 < 0.0f || b2 < 0.0f)
+                    continue;
+                float iz = b0 * iz0 + b1 * iz1 + b2 * iz2;
+                float z = 1.0f / iz;
+                size_t k = (size_t)y * (size_t)w + (size_t)x;
+                if (z >= f->depth[k])
+                    continue;
+                f->depth[k] = z;
+                f->mesh[k] = mesh_index;
+                f->tri[k] = t;
+                f->b[2 * k] = b1 * iz1 * z;
+                f->b[2 * k + 1] = b2 * iz2 * z;
+            }
+        }
+    }
+}
+
+/* ceilf and floorf of v as ints without library calls, for |v| up to 1e6
+ * (larger values are clamped: they lie far outside any picture either way). */
+static inline int ceil_i(float v)
+{
+    v = v < -1e6f ? -1e6f : v > 1e6f ? 1e6f : v;
+    int i = (int)v;
+    return (float)i < v ? i + 1 : i;
+}
+static inline int floor_i(float v)
+{
+    v = v < -1e6f ? -1e6f : v > 1e6f ? 1e6f : v;
+    int i = (int)v;
+    return (float)i > v ? i - 1 : i;
+}
+static inline float min3(float a, float b, float c)
+{
+    float m = a < b ? a : b;
+    return m < c ? m : c;
+}
+static inline float max3(float a, float b, float c)
+{
+    float m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
+{
+    const int w = f->w, h = f->h;
+    for (int t = 0; t < m->nt; t++) {
+        const int *ix = m->tri + 3 * t;
+        const float *p0 = m->scr + 3 * ix[0], *p1 = m->scr + 3 * ix[1], *p2 = m->scr + 3 * ix[2];
+        if (p0[2] < 1e-3f || p1[2] < 1e-3f || p2[2] < 1e-3f)
+            continue;
+        float area = (p1[0] - p0[0]) * (p2[1] - p0[1]) - (p1[1] - p0[1]) * (p2[0] - p0[0]);
+        if (area == 0.0f || (m->cull && area > 0.0f))
+            continue;
+        /* the reference's box, without library calls (vertices are not NaN:
+         * their depths passed the test above) */
+        int x0 = ceil_i(min3(p0[0], p1[0], p2[0]) - 0.5f), x1 = floor_i(max3(p0[0], p1[0], p2[0]) - 0.5f);
+        int y0 = ceil_i(min3(p0[1], p1[1], p2[1]) - 0.5f), y1 = floor_i(max3(p0[1], p1[1], p2[1]) - 0.5f);
         if (x0 < 0) x0 = 0;
         if (y0 < 0) y0 = 0;
         if (x1 >= w) x1 = w - 1;

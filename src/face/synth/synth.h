@@ -122,6 +122,7 @@ void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip);
 void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
 void synth_mesh_project(synth_mesh *m, const synth_camera *cam);
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
+void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
 int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
 
