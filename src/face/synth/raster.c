@@ -7,17 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Value noise reads a fixed 512 x 512 lattice of random 16-bit values
+ * (filled once by synth_tables_init) at an offset taken from the seed's
+ * hash, instead of hashing the four corners at every call: the lattice
+ * repeats every 512 cells, far beyond the frequencies the textures use, and
+ * two seeds see overlapping windows with a probability of about 1%. */
+#define NOISE_N 512
+static uint16_t noise_lattice[NOISE_N * NOISE_N];
+
+void synth_noise_init(void)
+{
+    for (int j = 0; j < NOISE_N; j++)
+        for (int i = 0; i < NOISE_N; i++)
+            noise_lattice[j * NOISE_N + i] = (uint16_t)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + 0x5eedu)) >> 16);
+}
+
 float synth_vnoise(float x, float y, uint32_t seed)
 {
     float fx = floorf(x), fy = floorf(y);
-    int32_t i = (int32_t)fx, j = (int32_t)fy;
+    uint32_t hs = synth_hash(seed);
+    uint32_t i0 = ((uint32_t)(int32_t)fx + hs) & (NOISE_N - 1), j0 = ((uint32_t)(int32_t)fy + (hs >> 16)) & (NOISE_N - 1);
+    uint32_t i1 = (i0 + 1) & (NOISE_N - 1), j1 = (j0 + 1) & (NOISE_N - 1);
+    const uint16_t *r0 = noise_lattice + j0 * NOISE_N, *r1 = noise_lattice + j1 * NOISE_N;
+    const float s16 = 1.0f / 65536.0f;
+    float a = (float)r0[i0] * s16, b = (float)r0[i1] * s16, c = (float)r1[i0] * s16, d = (float)r1[i1] * s16;
     float tx = x - fx, ty = y - fy;
-    /* synth_hash2f at the four corners, with the row hashes shared */
-    uint32_t h0 = synth_hash((uint32_t)j + seed), h1 = synth_hash((uint32_t)(j + 1) + seed);
-    uint32_t ki = (uint32_t)i * 0x9e3779b1u, ki1 = (uint32_t)(i + 1) * 0x9e3779b1u;
-    const float s24 = 1.0f / 16777216.0f;
-    float a = (float)(synth_hash(ki ^ h0) >> 8) * s24, b = (float)(synth_hash(ki1 ^ h0) >> 8) * s24;
-    float c = (float)(synth_hash(ki ^ h1) >> 8) * s24, d = (float)(synth_hash(ki1 ^ h1) >> 8) * s24;
     tx = tx * tx * (3 - 2 * tx);
     ty = ty * ty * (3 - 2 * ty);
     return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);

@@ -197,6 +197,7 @@ static void lut_init(void)
         float s = x <= 0.0031308f ? 12.92f * x : 1.055f * powf(x, 1.0f / 2.4f) - 0.055f;
         srgb_lut[i] = (uint8_t)clampf(s * 255.0f + 0.5f, 0.0f, 255.0f);
     }
+    synth_noise_init();
 }
 
 void synth_tables_init(void) { pthread_once(&lut_once, lut_init); }

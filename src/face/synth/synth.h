@@ -47,7 +47,9 @@ static inline float synth_hash2f(int32_t i, int32_t j, uint32_t seed)
 {
     return (float)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + seed)) >> 8) * (1.0f / 16777216.0f);
 }
+/* Smooth value noise in [0, 1) (needs synth_tables_init first). */
 float synth_vnoise(float x, float y, uint32_t seed);
+void synth_noise_init(void); /* called by synth_tables_init */
 
 /* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
 typedef struct m3 { float m[9]; } m3;
