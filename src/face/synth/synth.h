@@ -78,6 +78,10 @@ typedef struct synth_head {
 void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
 /* Surface point at (u, v); `hair` adds the hair volume. */
 v3 synth_head_point(const synth_head *h, float u, float v, int hair);
+/* The same with cos/sin of u and v and the hairline at u supplied (a mesh
+ * computes them once per grid column and row). */
+v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su, float cv, float sv, float hline,
+                       int hair);
 /* Hairline latitude at longitude u (where scalp hair starts). */
 float synth_hairline(const synth_head *h, float u);
 /* The 5 landmarks in head coordinates (image order for a frontal face). */
