@@ -197,41 +197,25 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l)
     l->ambient = nz->ambient;
 }
 
-static float lin_lut[257];
-static uint8_t srgb_lut[4097];
+float synth_lin_lut[257];
+uint8_t synth_srgb_lut[4097];
 static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
 
 static void lut_init(void)
 {
     for (int i = 0; i <= 256; i++) {
         float x = (float)i / 256.0f;
-        lin_lut[i] = x <= 0.04045f ? x / 12.92f : powf((x + 0.055f) / 1.055f, 2.4f);
+        synth_lin_lut[i] = x <= 0.04045f ? x / 12.92f : powf((x + 0.055f) / 1.055f, 2.4f);
     }
     for (int i = 0; i <= 4096; i++) {
         float x = (float)i / 4096.0f;
         float s = x <= 0.0031308f ? 12.92f * x : 1.055f * powf(x, 1.0f / 2.4f) - 0.055f;
-        srgb_lut[i] = (uint8_t)clampf(s * 255.0f + 0.5f, 0.0f, 255.0f);
+        synth_srgb_lut[i] = (uint8_t)clampf(s * 255.0f + 0.5f, 0.0f, 255.0f);
     }
     synth_noise_init();
 }
 
 void synth_tables_init(void) { pthread_once(&lut_once, lut_init); }
-
-float synth_to_linear(float s)
-{
-    /* sRGB decoding through a small table with linear interpolation; the
-     * table is filled by synth_tables_init, called before any rendering */
-    s = s > 0.0f ? (s < 1.0f ? s * 256.0f : 256.0f) : 0.0f; /* NaN -> 0 */
-    int i = (int)s;
-    if (i >= 256)
-        return lin_lut[256];
-    return mixf(lin_lut[i], lin_lut[i + 1], s - (float)i);
-}
-
-uint8_t synth_to_srgb8(float lin)
-{
-    return srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
-}
 
 static inline void interp3(const float *a, const int *ix, float b1, float b2, float out[3])
 {

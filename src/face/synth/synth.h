@@ -144,8 +144,21 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l);
 /* sRGB <-> linear through tables; synth_tables_init() (idempotent,
  * thread-safe) must run before the first use. */
 void synth_tables_init(void);
-float synth_to_linear(float s);
-uint8_t synth_to_srgb8(float lin);
+extern float synth_lin_lut[257];
+extern uint8_t synth_srgb_lut[4097];
+/* sRGB decoding through the table with linear interpolation. */
+static inline float synth_to_linear(float s)
+{
+    s = s > 0.0f ? (s < 1.0f ? s * 256.0f : 256.0f) : 0.0f; /* NaN -> 0 */
+    int i = (int)s;
+    if (i >= 256)
+        return synth_lin_lut[256];
+    return mixf(synth_lin_lut[i], synth_lin_lut[i + 1], s - (float)i);
+}
+static inline uint8_t synth_to_srgb8(float lin)
+{
+    return synth_srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
+}
 
 /* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
