@@ -24,9 +24,13 @@ void synth_noise_init(void)
 
 float synth_vnoise(float x, float y, uint32_t seed)
 {
-    float fx = floorf(x), fy = floorf(y);
+    /* floor without a library call (texture coordinates are far below 2^31) */
+    int32_t xi = (int32_t)x, yi = (int32_t)y;
+    xi -= (float)xi > x;
+    yi -= (float)yi > y;
+    float fx = (float)xi, fy = (float)yi;
     uint32_t hs = synth_hash(seed);
-    uint32_t i0 = ((uint32_t)(int32_t)fx + hs) & (NOISE_N - 1), j0 = ((uint32_t)(int32_t)fy + (hs >> 16)) & (NOISE_N - 1);
+    uint32_t i0 = ((uint32_t)xi + hs) & (NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (NOISE_N - 1);
     uint32_t i1 = (i0 + 1) & (NOISE_N - 1), j1 = (j0 + 1) & (NOISE_N - 1);
     const uint16_t *r0 = noise_lattice + j0 * NOISE_N, *r1 = noise_lattice + j1 * NOISE_N;
     const float s16 = 1.0f / 65536.0f;
