@@ -404,6 +404,57 @@ START_TEST(test_blur_matches_reference)
 }
 END_TEST
 
+/* The span rasteriser writes the reference's G-buffer exactly: same
+ * depths, meshes, triangles and barycentrics, for whole faces with masks
+ * and hands at several sizes (big triangles at 400 px, sub-pixel ones at 24). */
+START_TEST(test_raster_matches_reference)
+{
+    static const int sizes[3] = {24, 112, 400};
+    synth_tables_init();
+    for (int i = 0; i < 6; i++) {
+        mfr_identity id;
+        mfr_identity_sample(11, i, &id);
+        mfr_nuisance nz = plain_nuisance((float)(i * 13 % 70) - 35.0f);
+        nz.roll = (float)(i % 3) * 9.0f - 9.0f;
+        nz.pitch = (float)(i % 4) * 6.0f - 9.0f;
+        nz.occluder = i == 3 ? MFR_OCCLUDER_HAND : MFR_OCCLUDER_NONE;
+        nz.occluder_x = 0.1f, nz.occluder_y = -0.5f;
+        mfr_mask mask = {i % 2 ? MFR_MASK_SURGICAL : MFR_MASK_NIST, i % 2, i % 3, i % 9, 5u + (uint32_t)i};
+        for (int z = 0; z < 3; z++) {
+            int w = sizes[z];
+            synth_head head;
+            synth_head_setup(&head, &id, &nz);
+            synth_camera cam;
+            v3 offset;
+            float lod;
+            synth_face_framing(&head, &nz, w, w, &cam, &offset, &lod);
+            synth_face F;
+            synth_frame a, b;
+            tu_ok(synth_frame_init(&a, w, w));
+            tu_ok(synth_frame_init(&b, w, w));
+            tu_ok(synth_face_build(&F, &id, &nz, &mask, offset, lod, &cam, 3u));
+            for (int m = 0; m < F.nmesh; m++) {
+                synth_raster(&a, &F.mesh[m], m);
+                synth_raster_ref(&b, &F.mesh[m], m);
+            }
+            size_t n = (size_t)w * (size_t)w, covered = 0;
+            ck_assert(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0);
+            ck_assert(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0);
+            for (size_t k = 0; k < n; k++)
+                if (a.mesh[k] >= 0) {
+                    covered++;
+                    ck_assert(a.tri[k] == b.tri[k]);
+                    ck_assert(memcmp(a.b + 2 * k, b.b + 2 * k, 2 * sizeof *a.b) == 0);
+                }
+            ck_assert_msg(covered > n / 4, "face %d at %d px covers only %zu pixels", i, w, covered);
+            synth_face_free(&F);
+            synth_frame_free(&a);
+            synth_frame_free(&b);
+        }
+    }
+}
+END_TEST
+
 static Suite *synth_suite(void)
 {
     Suite *s = suite_create("synth");
@@ -418,6 +469,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_mask_command);
     tcase_add_test(tc, test_align_and_lbp);
     tcase_add_test(tc, test_blur_matches_reference);
+    tcase_add_test(tc, test_raster_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }

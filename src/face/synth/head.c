@@ -57,8 +57,14 @@ float synth_hairline(const synth_head *h, float u)
 
 v3 synth_head_point(const synth_head *h, float u, float v, int hair)
 {
+    return synth_head_point_cs(h, u, v, cosf(u), sinf(u), cosf(v), sinf(v),
+                               hair && h->hair_thick > 0.0f ? synth_hairline(h, u) : 0.0f, hair);
+}
+
+v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su, float cv, float sv, float hline,
+                       int hair)
+{
     const mfr_identity *id = h->id;
-    float cu = cosf(u), su = sinf(u), cv = cosf(v), sv = sinf(v);
     v3 d = v3_make(cv * su, sv, cv * cu);
     float ry = v > 0 ? h->ry_up : h->ry_low;
     float s = clampf(-v / 1.3f, 0.0f, 1.0f);
@@ -89,7 +95,7 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
             float w = h->nose_w * (0.55f + 0.45f * tt);
             float a = X / w;
             float bridge = 0.05f * id->nose_bridge;
-            float hv = bridge + (h->nose_h - bridge) * powf(tt, 1.5f);
+            float hv = bridge + (h->nose_h - bridge) * tt * sqrtf(tt); /* tt^1.5 */
             if (Y > h->nose_top)
                 hv *= 1.0f - smoothstep(h->nose_top, h->nose_top + 0.03f, Y);
             if (Y < h->nose_tip) {
@@ -128,10 +134,8 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
         t = t * t + ev * ev;
         disp += 0.17f * id->ear_size * bump2(t);
     }
-    if (hair && h->hair_thick > 0.0f) {
-        float hv = synth_hairline(h, u);
-        disp += h->hair_thick * smoothstep(hv - 0.04f, hv + 0.22f, v);
-    }
+    if (hair && h->hair_thick > 0.0f)
+        disp += h->hair_thick * smoothstep(hline - 0.04f, hline + 0.22f, v);
     p = v3_add(p, v3_scale(d, disp));
     /* an open mouth drops the jaw */
     if (h->mouth_open > 0.0f && Y < h->mouth_y && fabsf(u) < 1.4f)

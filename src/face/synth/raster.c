@@ -7,17 +7,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Value noise reads a fixed 512 x 512 lattice of random 16-bit values
+ * (filled once by synth_tables_init) at an offset taken from the seed's
+ * hash, instead of hashing the four corners at every call: the lattice
+ * repeats every 512 cells, far beyond the frequencies the textures use, and
+ * two seeds see overlapping windows with a probability of about 1%. */
+#define NOISE_N 512
+static uint16_t noise_lattice[NOISE_N * NOISE_N];
+
+void synth_noise_init(void)
+{
+    for (int j = 0; j < NOISE_N; j++)
+        for (int i = 0; i < NOISE_N; i++)
+            noise_lattice[j * NOISE_N + i] = (uint16_t)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + 0x5eedu)) >> 16);
+}
+
 float synth_vnoise(float x, float y, uint32_t seed)
 {
-    float fx = floorf(x), fy = floorf(y);
-    int32_t i = (int32_t)fx, j = (int32_t)fy;
+    /* floor without a library call (texture coordinates are far below 2^31) */
+    int32_t xi = (int32_t)x, yi = (int32_t)y;
+    xi -= (float)xi > x;
+    yi -= (float)yi > y;
+    float fx = (float)xi, fy = (float)yi;
+    uint32_t hs = synth_hash(seed);
+    uint32_t i0 = ((uint32_t)xi + hs) & (NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (NOISE_N - 1);
+    uint32_t i1 = (i0 + 1) & (NOISE_N - 1), j1 = (j0 + 1) & (NOISE_N - 1);
+    const uint16_t *r0 = noise_lattice + j0 * NOISE_N, *r1 = noise_lattice + j1 * NOISE_N;
+    const float s16 = 1.0f / 65536.0f;
+    float a = (float)r0[i0] * s16, b = (float)r0[i1] * s16, c = (float)r1[i0] * s16, d = (float)r1[i1] * s16;
     float tx = x - fx, ty = y - fy;
-    /* synth_hash2f at the four corners, with the row hashes shared */
-    uint32_t h0 = synth_hash((uint32_t)j + seed), h1 = synth_hash((uint32_t)(j + 1) + seed);
-    uint32_t ki = (uint32_t)i * 0x9e3779b1u, ki1 = (uint32_t)(i + 1) * 0x9e3779b1u;
-    const float s24 = 1.0f / 16777216.0f;
-    float a = (float)(synth_hash(ki ^ h0) >> 8) * s24, b = (float)(synth_hash(ki1 ^ h0) >> 8) * s24;
-    float c = (float)(synth_hash(ki ^ h1) >> 8) * s24, d = (float)(synth_hash(ki1 ^ h1) >> 8) * s24;
     tx = tx * tx * (3 - 2 * tx);
     ty = ty * ty * (3 - 2 * ty);
     return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
@@ -181,7 +199,11 @@ void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
         synth_project(cam, get3(m->pos, i), &m->scr[3 * i], &m->scr[3 * i + 1], &m->scr[3 * i + 2]);
 }
 
-void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
+/* Reference rasteriser: every pixel of the triangle's bounding box takes
+ * the exact test. synth_raster makes the same decisions with the same
+ * arithmetic, with the box found without library calls; a test holds them
+ * equal. */
+void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index)
 {
     const int w = f->w, h = f->h;
     for (int t = 0; t < m->nt; t++) {
@@ -196,6 +218,79 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
         float miny = fminf(p0[1], fminf(p1[1], p2[1])), maxy = fmaxf(p0[1], fmaxf(p1[1], p2[1]));
         int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
         int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 >= w) x1 = w - 1;
+        if (y1 >= h) y1 = h - 1;
+        if (x0 > x1 || y0 > y1)
+            continue;
+        float inv = 1.0f / area;
+        float iz0 = 1.0f / p0[2], iz1 = 1.0f / p1[2], iz2 = 1.0f / p2[2];
+        for (int y = y0; y <= y1; y++) {
+            float py = (float)y + 0.5f;
+            for (int x = x0; x <= x1; x++) {
+                float px = (float)x + 0.5f;
+                /* barycentric weights of vertices 1 and 2 (screen space) */
+                float b1 = ((px - p0[0]) * (p2[1] - p0[1]) - (py - p0[1]) * (p2[0] - p0[0])) * inv;
+                float b2 = ((p1[0] - p0[0]) * (py - p0[1]) - (p1[1] - p0[1]) * (px - p0[0])) * inv;
+                float b0 = 1.0f - b1 - b2;
+                if (b0 < 0.0f || b1 < 0.0f || b2 < 0.0f)
+                    continue;
+                float iz = b0 * iz0 + b1 * iz1 + b2 * iz2;
+                float z = 1.0f / iz;
+                size_t k = (size_t)y * (size_t)w + (size_t)x;
+                if (z >= f->depth[k])
+                    continue;
+                f->depth[k] = z;
+                f->mesh[k] = mesh_index;
+                f->tri[k] = t;
+                f->b[2 * k] = b1 * iz1 * z;
+                f->b[2 * k + 1] = b2 * iz2 * z;
+            }
+        }
+    }
+}
+
+/* ceilf and floorf of v as ints without library calls, for |v| up to 1e6
+ * (larger values are clamped: they lie far outside any picture either way). */
+static inline int ceil_i(float v)
+{
+    v = v < -1e6f ? -1e6f : v > 1e6f ? 1e6f : v;
+    int i = (int)v;
+    return (float)i < v ? i + 1 : i;
+}
+static inline int floor_i(float v)
+{
+    v = v < -1e6f ? -1e6f : v > 1e6f ? 1e6f : v;
+    int i = (int)v;
+    return (float)i > v ? i - 1 : i;
+}
+static inline float min3(float a, float b, float c)
+{
+    float m = a < b ? a : b;
+    return m < c ? m : c;
+}
+static inline float max3(float a, float b, float c)
+{
+    float m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
+{
+    const int w = f->w, h = f->h;
+    for (int t = 0; t < m->nt; t++) {
+        const int *ix = m->tri + 3 * t;
+        const float *p0 = m->scr + 3 * ix[0], *p1 = m->scr + 3 * ix[1], *p2 = m->scr + 3 * ix[2];
+        if (p0[2] < 1e-3f || p1[2] < 1e-3f || p2[2] < 1e-3f)
+            continue;
+        float area = (p1[0] - p0[0]) * (p2[1] - p0[1]) - (p1[1] - p0[1]) * (p2[0] - p0[0]);
+        if (area == 0.0f || (m->cull && area > 0.0f))
+            continue;
+        /* the reference's box, without library calls (vertices are not NaN:
+         * their depths passed the test above) */
+        int x0 = ceil_i(min3(p0[0], p1[0], p2[0]) - 0.5f), x1 = floor_i(max3(p0[0], p1[0], p2[0]) - 0.5f);
+        int y0 = ceil_i(min3(p0[1], p1[1], p2[1]) - 0.5f), y1 = floor_i(max3(p0[1], p1[1], p2[1]) - 0.5f);
         if (x0 < 0) x0 = 0;
         if (y0 < 0) y0 = 0;
         if (x1 >= w) x1 = w - 1;

@@ -44,19 +44,34 @@ static int build_head(synth_mesh *m, const synth_head *h, float lod)
     int rc = synth_mesh_grid(m, nu, nv, 1);
     if (rc != MFR_OK)
         return rc;
+    /* per column: u, its cosine and sine and the hairline, computed once */
+    float *col = mfr_alloc((size_t)nu * 4 * sizeof *col);
+    if (!col) {
+        synth_mesh_free(m);
+        return MFR_ERR_NOMEM;
+    }
+    for (int i = 0; i < nu; i++) {
+        float s = -1.0f + 2.0f * (float)i / (float)nu;
+        float u = SYNTH_PI * (0.35f * s + 0.65f * s * s * s);
+        col[4 * i] = u;
+        col[4 * i + 1] = cosf(u);
+        col[4 * i + 2] = sinf(u);
+        col[4 * i + 3] = h->hair_thick > 0.0f ? synth_hairline(h, u) : 0.0f;
+    }
     /* denser in front (u near 0) and around the eyes and mouth (v near 0) */
     for (int j = 0; j < nv; j++) {
         float tv = -1.0f + 2.0f * (float)j / (float)(nv - 1);
         float v = 1.56f * (0.55f * tv + 0.45f * tv * tv * tv);
+        float cv = cosf(v), sv = sinf(v);
         for (int i = 0; i < nu; i++) {
-            float s = -1.0f + 2.0f * (float)i / (float)nu;
-            float u = SYNTH_PI * (0.35f * s + 0.65f * s * s * s);
+            const float *c = col + 4 * i;
             int k = j * nu + i;
-            set3(m->pos, k, synth_head_point(h, u, v, 1));
-            m->uv[2 * k] = u;
+            set3(m->pos, k, synth_head_point_cs(h, c[0], v, c[1], c[2], cv, sv, c[3], 1));
+            m->uv[2 * k] = c[0];
             m->uv[2 * k + 1] = v;
         }
     }
+    mfr_free(col);
     synth_mesh_grid_normals(m, nu, nv, 1, 0);
     m->material = MAT_HEAD;
     return MFR_OK;
@@ -182,42 +197,27 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l)
     l->ambient = nz->ambient;
 }
 
-static float lin_lut[257];
-static uint8_t srgb_lut[4097];
+float synth_lin_lut[257];
+uint8_t synth_srgb_lut[4097];
 static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
 
 static void lut_init(void)
 {
     for (int i = 0; i <= 256; i++) {
         float x = (float)i / 256.0f;
-        lin_lut[i] = x <= 0.04045f ? x / 12.92f : powf((x + 0.055f) / 1.055f, 2.4f);
+        synth_lin_lut[i] = x <= 0.04045f ? x / 12.92f : powf((x + 0.055f) / 1.055f, 2.4f);
     }
     for (int i = 0; i <= 4096; i++) {
         float x = (float)i / 4096.0f;
         float s = x <= 0.0031308f ? 12.92f * x : 1.055f * powf(x, 1.0f / 2.4f) - 0.055f;
-        srgb_lut[i] = (uint8_t)clampf(s * 255.0f + 0.5f, 0.0f, 255.0f);
+        synth_srgb_lut[i] = (uint8_t)clampf(s * 255.0f + 0.5f, 0.0f, 255.0f);
     }
+    synth_noise_init();
 }
 
 void synth_tables_init(void) { pthread_once(&lut_once, lut_init); }
 
-float synth_to_linear(float s)
-{
-    /* sRGB decoding through a small table with linear interpolation; the
-     * table is filled by synth_tables_init, called before any rendering */
-    s = s > 0.0f ? (s < 1.0f ? s * 256.0f : 256.0f) : 0.0f; /* NaN -> 0 */
-    int i = (int)s;
-    if (i >= 256)
-        return lin_lut[256];
-    return mixf(lin_lut[i], lin_lut[i + 1], s - (float)i);
-}
-
-uint8_t synth_to_srgb8(float lin)
-{
-    return srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
-}
-
-static void interp3(const float *a, const int *ix, float b1, float b2, float out[3])
+static inline void interp3(const float *a, const int *ix, float b1, float b2, float out[3])
 {
     float b0 = 1.0f - b1 - b2;
     for (int c = 0; c < 3; c++)

@@ -47,7 +47,9 @@ static inline float synth_hash2f(int32_t i, int32_t j, uint32_t seed)
 {
     return (float)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + seed)) >> 8) * (1.0f / 16777216.0f);
 }
+/* Smooth value noise in [0, 1) (needs synth_tables_init first). */
 float synth_vnoise(float x, float y, uint32_t seed);
+void synth_noise_init(void); /* called by synth_tables_init */
 
 /* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
 typedef struct m3 { float m[9]; } m3;
@@ -76,6 +78,10 @@ typedef struct synth_head {
 void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
 /* Surface point at (u, v); `hair` adds the hair volume. */
 v3 synth_head_point(const synth_head *h, float u, float v, int hair);
+/* The same with cos/sin of u and v and the hairline at u supplied (a mesh
+ * computes them once per grid column and row). */
+v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su, float cv, float sv, float hline,
+                       int hair);
 /* Hairline latitude at longitude u (where scalp hair starts). */
 float synth_hairline(const synth_head *h, float u);
 /* The 5 landmarks in head coordinates (image order for a frontal face). */
@@ -122,6 +128,7 @@ void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip);
 void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
 void synth_mesh_project(synth_mesh *m, const synth_camera *cam);
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
+void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
 int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
 
@@ -137,8 +144,21 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l);
 /* sRGB <-> linear through tables; synth_tables_init() (idempotent,
  * thread-safe) must run before the first use. */
 void synth_tables_init(void);
-float synth_to_linear(float s);
-uint8_t synth_to_srgb8(float lin);
+extern float synth_lin_lut[257];
+extern uint8_t synth_srgb_lut[4097];
+/* sRGB decoding through the table with linear interpolation. */
+static inline float synth_to_linear(float s)
+{
+    s = s > 0.0f ? (s < 1.0f ? s * 256.0f : 256.0f) : 0.0f; /* NaN -> 0 */
+    int i = (int)s;
+    if (i >= 256)
+        return synth_lin_lut[256];
+    return mixf(synth_lin_lut[i], synth_lin_lut[i + 1], s - (float)i);
+}
+static inline uint8_t synth_to_srgb8(float lin)
+{
+    return synth_srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
+}
 
 /* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
