@@ -68,6 +68,8 @@ double bench_copy_bandwidth(int threads, size_t bytes);
 typedef struct bench_gemm_shape {
     int m, n, k;
 } bench_gemm_shape;
+/* Parses "MxNxK[,MxNxK...]": the count, or -1 with the last error set. */
+int bench_parse_gemm_shapes(const char *s, bench_gemm_shape *out, int max);
 
 int peer_openblas_available(void);
 const char *peer_openblas_info(void);

@@ -97,21 +97,25 @@ static double check_against(gemm_ctx *g, void (*peer)(void *))
     return worst;
 }
 
-static int parse_shape_list(const char *s, bench_gemm_shape *out, int max)
+int bench_parse_gemm_shapes(const char *s, bench_gemm_shape *out, int max)
 {
     int count = 0;
     const char *p = s;
     while (*p) {
         int m, n, k, used = 0;
         if (count == max || sscanf(p, "%dx%dx%d%n", &m, &n, &k, &used) != 3 || m < 1 || n < 1 || k < 1 ||
-            m > 65536 || n > 65536 || k > 65536)
-            return mfr_error(MFR_ERR_ARG, "--shapes: expected square, layers, all or MxNxK[,MxNxK...] (each 1..65536), got '%s'", s);
+            m > 65536 || n > 65536 || k > 65536) {
+            mfr_error(MFR_ERR_ARG, "--shapes: expected square, layers, all or MxNxK[,MxNxK...] (at most %d, each 1..65536), got '%s'", max, s);
+            return -1;
+        }
         out[count++] = (bench_gemm_shape){m, n, k};
         p += used;
         if (*p == ',')
             p++;
-        else if (*p)
-            return mfr_error(MFR_ERR_ARG, "--shapes: unexpected '%s'", p);
+        else if (*p) {
+            mfr_error(MFR_ERR_ARG, "--shapes: unexpected '%s' in '%s'", p, s);
+            return -1;
+        }
     }
     return count;
 }
@@ -143,9 +147,9 @@ int bench_gemm(const bench_opts *o)
         }
     if (!want_square && !want_layers) {
         bench_gemm_shape list[32];
-        int c = parse_shape_list(sel, list, 32);
+        int c = bench_parse_gemm_shapes(sel, list, 32);
         if (c < 0)
-            return c;
+            return MFR_ERR_ARG;
         for (int i = 0; i < c; i++) {
             snprintf(shapes[ns].name, sizeof shapes[ns].name, "%dx%dx%d", list[i].m, list[i].n, list[i].k);
             shapes[ns].m = list[i].m;

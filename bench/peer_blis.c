@@ -55,20 +55,6 @@ int peer_blis_available(void)
 {
     return 0;
 }
-/* BLIS 0.9 does not recognise Sapphire Rapids and runs its AVX2 (haswell)
- * kernels; its skx (AVX-512) kernels are what it would run at its best. The
- * choice is read from BLIS_ARCH_TYPE when BLIS initialises, i.e. at the
- * first call, so set it before that unless the user chose already. */
-void peer_blis_best_kernel(void)
-{
-    const mfr_cpu_info *ci = mfr_cpu();
-    char id[16];
-    if (getenv("BLIS_ARCH_TYPE") || !(ci->avx512f && ci->os_avx512))
-        return;
-    snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_SKX);
-    setenv("BLIS_ARCH_TYPE", id, 1);
-}
-
 const char *peer_blis_info(void)
 {
     return "BLIS: not compiled in (./configure --with-blis)";

@@ -258,6 +258,8 @@ static const conv_case conv_cases[] = {
     {2, 7, 6, 13, 35, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, MFR_ACT_NONE},          /* pointwise + residual */
     {1, 9, 9, 5, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, MFR_ACT_NONE},            /* 1x1 stride 2 */
     {1, 12, 10, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem */
+    {1, 6, 72, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* stem, interior blocks */
+    {1, 5, 50, 3, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 40 outputs */
     {2, 8, 9, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_HSWISH},        /* 3x3 s1 + residual */
     {1, 11, 13, 6, 10, 5, 5, 2, 1, 2, 2, 1, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},        /* 5x5, odd pads */
     {1, 10, 10, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_TANH},          /* dilation 2 */
@@ -268,6 +270,11 @@ static const conv_case conv_cases[] = {
     {1, 12, 12, 16, 16, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16, 1, 1, MFR_ACT_HSWISH},     /* depthwise 5x5 s1 */
     {1, 15, 13, 9, 9, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 9, 0, 0, MFR_ACT_SIGMOID},       /* depthwise 5x5 s2 */
     {1, 10, 10, 7, 7, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 7, 1, 0, MFR_ACT_NONE},          /* depthwise 7x7 */
+    /* wide rows: the eight-pixel groups, then four, then single pixels */
+    {1, 6, 40, 24, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 24, 1, 1, MFR_ACT_PRELU},      /* depthwise 3x3 s2 */
+    {1, 3, 29, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, 0, 0, MFR_ACT_HSWISH},     /* depthwise 3x3 s1, single rows */
+    {1, 7, 37, 20, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 20, 1, 1, MFR_ACT_RELU6},      /* depthwise 5x5 s1 */
+    {1, 9, 45, 33, 33, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 33, 1, 0, MFR_ACT_TANH},       /* depthwise 5x5 s2 */
     {1, 9, 9, 17, 17, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 17, 1, 0, MFR_ACT_LEAKY},        /* depthwise dilated */
     {1, 7, 7, 128, 128, 7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 128, 1, 0, MFR_ACT_NONE},      /* global depthwise (GDConv) */
     {1, 6, 6, 5, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 0, MFR_ACT_NONE},           /* depth multiplier 2 */
@@ -342,19 +349,22 @@ END_TEST
 
 START_TEST(test_conv_threads_bitwise)
 {
-    /* A 3x3 implicit GEMM, a pointwise GEMM and a depthwise conv. */
+    /* A 3x3 implicit GEMM, a pointwise GEMM, depthwise (stride 2, and
+     * stride 1 with two images: rows computed in pairs) and a stem. */
     static const conv_case cases[] = {
         {1, 28, 28, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
         {1, 28, 28, 64, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_NONE},
         {1, 28, 28, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64, 1, 0, MFR_ACT_PRELU},
+        {2, 15, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40, 1, 0, MFR_ACT_RELU6},
+        {1, 30, 20, 3, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
     };
-    for (int ci = 0; ci < 3; ci++) {
+    for (int ci = 0; ci < 5; ci++) {
         const conv_case *t = &cases[ci];
         mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
                              t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
         int oh, ow;
         tu_ok(mfr_conv_output_size(&p, &oh, &ow));
-        size_t in_n = (size_t)t->h * t->w * t->c_in, out_n = (size_t)oh * ow * t->c_out;
+        size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;
         float *in = rand_buf(in_n, 30), *w = rand_buf((size_t)t->c_out * 9 * t->c_in, 31);
         float *bias = rand_buf((size_t)t->c_out, 32);
         mfr_epilogue ep = {NULL, 0, NULL, 0, t->act, 0, bias};

@@ -8,4 +8,5 @@
 #include "mfr/train.h"
 #include "mfr/eval.h"
 #include "mfr/face.h"
+#include "mfr/face_train.h"
 #endif

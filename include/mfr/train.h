@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mfr/core.h"
+#include "mfr/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -296,6 +297,132 @@ typedef struct mfr_gradcheck_result {
  * x is perturbed in place and restored. opts may be NULL (defaults). */
 int mfr_gradcheck(mfr_gradcheck_fn fn, void *ctx, float *x, size_t n, const mfr_gradcheck_opts *opts,
                   mfr_gradcheck_result *res);
+
+
+/* ---------------------------------------------------------------- trainer
+ * A generic training loop over an mfr_net (src/nn/train/trainer.c). The
+ * task (what the samples are, what the loss is) plugs in through callbacks,
+ * so nothing here knows about faces (src/face/train_data.c is the face task).
+ *
+ * Each step t = 0, 1, ...: the task fills batch t (the input tensor of the
+ * network's first input layer plus its own targets in a "slot"), the network
+ * runs forward with batch-norm in training mode (mfr_grad), the task's loss
+ * turns the outputs into a loss and dL/d(outputs), backward fills the
+ * gradients, running statistics are updated, gradients are clipped, the
+ * optimiser steps at lr(t), and the weights are re-read. While step t
+ * trains, batch t + 1 is filled on a second thread (two slots alternate).
+ * Determinism: the task must make sample i of step t a function of
+ * (seed, t, i) only; then the weights after N steps are the same bytes at
+ * any thread count, and a run resumed from a checkpoint continues exactly
+ * as if it had never stopped (docs/training.md, "The trainer"). */
+
+typedef struct mfr_trainer_task {
+    void *ctx;
+    /* Allocates one batch slot (targets etc.) for up to `batch` samples. */
+    int (*slot_create)(void *ctx, int batch, void **slot);
+    void (*slot_free)(void *ctx, void *slot);
+    /* Fills batch `step`: `input` (batch x h x w x c floats of the input
+     * layer) and the slot. Runs on the prefetch thread: it may use OpenMP,
+     * must not touch the network, and must depend on (seed, step, i) only. */
+    int (*fill)(void *ctx, uint64_t seed, long step, int batch, float *input, void *slot);
+    /* The loss of the batch in `slot` from the network outputs (mfr_net_output_layer
+     * order, batch x h x w x c each): *loss, d_outputs[i] (zeroed, same
+     * layout; leave a row of zeros for an output without loss), and the
+     * gradients of the task's own parameters (extra[]). parts[0..n_parts)
+     * receive loss components for the log. */
+    int (*loss)(void *ctx, const void *slot, int batch, const float *const *outputs, float *const *d_outputs,
+                double *loss, double *parts);
+    /* Optional: validation of the current weights; writes one line of
+     * "name=value" pairs (comma separated) into text. */
+    int (*validate)(void *ctx, mfr_net *net, long step, char *text, size_t size);
+    /* Trainable tensors owned by the task (e.g. the margin head's class
+     * weights): optimised, clipped and checkpointed with the network's. */
+    mfr_train_param *extra;
+    int n_extra;
+    int n_parts;                 /* <= MFR_TRAINER_MAX_PARTS */
+    const char *part_names[4];
+} mfr_trainer_task;
+
+#define MFR_TRAINER_MAX_PARTS 4
+
+typedef struct mfr_trainer_config {
+    long steps;                  /* total steps of the run (the schedule's length) */
+    int batch;
+    uint64_t seed;
+    mfr_optim_config optim;
+    mfr_lr_schedule lr;
+    double clip_norm;            /* > 0: clip the global L2 norm */
+    double clip_value;           /* > 0: clamp each gradient element */
+    double bn_momentum;          /* running statistics: (1 - m) r + m batch; default 0.1 */
+    long checkpoint_every;       /* 0: only at the end */
+    const char *checkpoint;      /* checkpoint path (NULL: none) */
+    long validate_every;         /* 0: only at the end (if the task validates) */
+    long log_every;              /* CSV row every N steps (default 1) */
+    const char *log;             /* CSV log path (NULL: none); appended to on resume */
+    int resume;                  /* continue from `checkpoint` when it exists */
+    int quiet;                   /* no progress bar */
+    long stop_after;             /* > 0: stop after this step count without the final
+                                  * checkpoint, as if killed (tests) */
+    double max_seconds;          /* > 0: stop after the step that passes this wall time,
+                                  * with a checkpoint (resume continues the schedule) */
+} mfr_trainer_config;
+
+/* steps 1000, batch 32, seed 1, SGD defaults, constant lr 0.1, no clipping,
+ * bn_momentum 0.1, log_every 1. */
+void mfr_trainer_config_default(mfr_trainer_config *c);
+
+typedef struct mfr_trainer_result {
+    long steps_done;             /* the step count reached */
+    long start_step;             /* where this run began (> 0 after a resume) */
+    double last_loss, mean_loss_first, mean_loss_last; /* means over the first and last 10% of steps run */
+    double images_per_s;         /* over this run */
+    double seconds;
+    int time_limited;            /* stopped by max_seconds before the last step */
+    char validation[512];        /* the last validation line ("" if none) */
+} mfr_trainer_result;
+
+/* Trains `net` (resolved, weights initialised) in place. Errors from the
+ * task's callbacks are passed on with the step they happened at. */
+int mfr_trainer_run(mfr_net *net, const mfr_trainer_config *cfg, const mfr_trainer_task *task,
+                    mfr_trainer_result *res);
+
+/* The trainable parameters of a network: every parameter tensor except the
+ * batch-norm running statistics, with no_decay on 1-d tensors (biases,
+ * batch-norm scales and shifts, PReLU slopes). `grads` (may be NULL) gives
+ * the gradient tensors by network parameter index (mfr_grad_param order).
+ * *params is malloc'd; *count its length. */
+int mfr_trainer_params(const mfr_net *net, mfr_grad *g, mfr_train_param **params, int *count);
+
+/* Reads the generic sections of a training recipe: [train] (steps, batch,
+ * seed, bn_momentum, clip_norm, clip_value, checkpoint_every,
+ * validate_every, log_every), [optim] and [schedule] (docs/training.md).
+ * Keys are marked used; the caller checks for unknown keys after reading its
+ * own sections. */
+int mfr_trainer_config_read(mfr_ini *ini, mfr_trainer_config *c);
+
+/* ------------------------------------------------------------ checkpoints
+ * A checkpoint (docs/training.md, byte by byte) holds the model file bytes
+ * (mfr_model_encode: definition, weights, running statistics), the task's
+ * extra tensors, the optimiser state and step counter, the next step and the
+ * seed (the data's RNG position: batch t is a function of (seed, t)). It is
+ * written atomically. */
+#define MFR_CKPT_VERSION 1
+
+typedef struct mfr_ckpt_info {
+    long step;          /* steps done */
+    uint64_t seed;
+    int batch;
+    long steps;         /* the run's planned length */
+} mfr_ckpt_info;
+
+int mfr_ckpt_save(const char *path, const mfr_net *net, const mfr_optim *opt, const mfr_train_param *extra,
+                  int n_extra, const mfr_ckpt_info *info);
+/* Loads into an existing run of the same configuration: the network's
+ * weights (by name, shapes checked), the extra tensors (by name), the
+ * optimiser state. Any mismatch or corruption is an error naming the file,
+ * and on error nothing useful is promised about the targets' contents. */
+int mfr_ckpt_load(const char *path, mfr_net *net, mfr_optim *opt, mfr_train_param *extra, int n_extra,
+                  mfr_ckpt_info *info);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@ int bench_model_main(int argc, char **argv);
 
 enum { OPT_SHAPES = CLI_OPT_FIRST_PRIVATE, OPT_CSV, OPT_PLOT, OPT_REPS, OPT_SAMPLE, OPT_NO_PEERS };
 
-/* "1,2,4" or "1-4" or "4". */
+/* "1,2,4" or "1-4" or "4". Returns 0, or -1 after printing a usage error. */
 static int parse_threads(const char *arg, bench_opts *o)
 {
     long lo, hi;
@@ -24,8 +24,10 @@ static int parse_threads(const char *arg, bench_opts *o)
     if (dash && !strchr(arg, ',')) {
         char buf[32];
         size_t len = (size_t)(dash - arg);
-        if (len == 0 || len >= sizeof buf)
-            return cli_usage_error("bench", "--threads: expected N, N-M or N,M,..., got '%s'", arg);
+        if (len == 0 || len >= sizeof buf) {
+            cli_usage_error("bench", "--threads: expected N, N-M or N,M,..., got '%s'", arg);
+            return -1;
+        }
         memcpy(buf, arg, len);
         buf[len] = '\0';
         if (cli_parse_long("bench", "--threads", buf, 1, 1024, &lo) < 0 ||
@@ -40,17 +42,21 @@ static int parse_threads(const char *arg, bench_opts *o)
         char buf[32];
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0 || len >= sizeof buf || o->nthreads == BENCH_MAX_THREADS)
-            return cli_usage_error("bench", "--threads: expected N, N-M or N,M,... (at most %d), got '%s'",
-                                   BENCH_MAX_THREADS, arg);
+        if (len == 0 || len >= sizeof buf || o->nthreads == BENCH_MAX_THREADS) {
+            cli_usage_error("bench", "--threads: expected N, N-M or N,M,... (at most %d), got '%s'",
+                            BENCH_MAX_THREADS, arg);
+            return -1;
+        }
         memcpy(buf, p, len);
         buf[len] = '\0';
         if (cli_parse_long("bench", "--threads", buf, 1, 1024, &lo) < 0)
             return -1;
         o->threads[o->nthreads++] = (int)lo;
         p += len + (end ? 1 : 0);
-        if (end && !*p)
-            return cli_usage_error("bench", "--threads: trailing comma in '%s'", arg);
+        if (end && !*p) {
+            cli_usage_error("bench", "--threads: trailing comma in '%s'", arg);
+            return -1;
+        }
     }
     return 0;
 }
@@ -157,6 +163,12 @@ static int cmd_bench(int argc, char **argv)
         return cli_usage_error("bench", "unknown benchmark '%s' (gemm, conv, dwconv, peak, model)", what);
     if (common.out)
         return cli_usage_error("bench", "-o/--out is not used here; use --csv FILE or --plot FILE.png");
+    if (o.shapes && strcmp(what, "gemm") == 0 && strcmp(o.shapes, "all") && strcmp(o.shapes, "square") &&
+        strcmp(o.shapes, "layers")) {
+        bench_gemm_shape list[32];
+        if (bench_parse_gemm_shapes(o.shapes, list, 32) < 0)
+            return cli_usage_error("bench", "%s", mfr_last_error());
+    }
     o.quiet = common.quiet;
     if (o.nthreads == 0) {
         /* Default: 1 thread and all cores. */

@@ -38,6 +38,11 @@ bench_bench_synth_LDADD = $(MFR_LINK_LIBS)
 bench_bench_synth_LDFLAGS = $(STATIC_PROG_FLAGS)
 CLEANFILES += bench/bench_synth
 
+# The face tasks of the trainer (issue #6): samples, augmentation, detector
+# targets, validation; plugged into src/nn/train/trainer.c by callbacks.
+pkginclude_HEADERS += include/mfr/face_train.h
+libmfr_la_SOURCES += src/face/train_data.c
+
 # The end-to-end pipeline behind `mfr embed` and `mfr run` (docs/run.md):
 # batched embedding, the streaming stage and the scoring stage, and its suite.
 noinst_HEADERS += src/face/pipeline.h

@@ -115,6 +115,14 @@ static void conv_forward(nn_step *s, int n)
     nn_affine_finish(s, (size_t)n * (size_t)s->l->h * (size_t)s->l->w);
 }
 
+/* Whether a convolution is a plain per-pixel product (1x1, stride 1, no
+ * padding or dilation, one group). */
+static int is_pointwise(const mfr_layer *l)
+{
+    return l->kh == 1 && l->kw == 1 && l->stride_h == 1 && l->stride_w == 1 && l->pad_top == 0 &&
+           l->pad_left == 0 && l->pad_bottom == 0 && l->pad_right == 0 && l->groups == 1;
+}
+
 /* Gradients of the weights (parallel over output channels) and of the
  * input (parallel over input rows, gathering every tap that reads a pixel),
  * so each value is summed in one fixed order by one thread. */
@@ -128,6 +136,17 @@ static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
     memset(&ep, 0, sizeof ep);
     mfr_conv_run(s->plan, x, g->scratch, &ep); /* u = conv(x) + bias (raw weights: NO_FOLD) */
     nn_affine_backward_head(s, (size_t)n * (size_t)l->h * (size_t)l->w, g);
+    if (is_pointwise(l)) {
+        /* A 1x1 convolution is U = X W^T over M = n h w pixels, so its
+         * gradients are two GEMMs: dW += dU^T X (the batch is the GEMM's K,
+         * never split across threads) and dX += dU W. */
+        int m = n * l->h * l->w;
+        if (dw)
+            mfr_sgemm('T', 'N', C, in->c, m, 1.0f, du, C, x, in->c, 1.0f, dw, in->c);
+        if (dx)
+            mfr_sgemm('N', 'N', m, in->c, C, 1.0f, du, C, w, in->c, 1.0f, dx, in->c);
+        return;
+    }
     if (dw) {
 #pragma omp parallel for num_threads(mfr_threads()) schedule(static)
         for (int o = 0; o < C; o++) {

@@ -12,8 +12,12 @@ float synth_vnoise(float x, float y, uint32_t seed)
     float fx = floorf(x), fy = floorf(y);
     int32_t i = (int32_t)fx, j = (int32_t)fy;
     float tx = x - fx, ty = y - fy;
-    float a = synth_hash2f(i, j, seed), b = synth_hash2f(i + 1, j, seed);
-    float c = synth_hash2f(i, j + 1, seed), d = synth_hash2f(i + 1, j + 1, seed);
+    /* synth_hash2f at the four corners, with the row hashes shared */
+    uint32_t h0 = synth_hash((uint32_t)j + seed), h1 = synth_hash((uint32_t)(j + 1) + seed);
+    uint32_t ki = (uint32_t)i * 0x9e3779b1u, ki1 = (uint32_t)(i + 1) * 0x9e3779b1u;
+    const float s24 = 1.0f / 16777216.0f;
+    float a = (float)(synth_hash(ki ^ h0) >> 8) * s24, b = (float)(synth_hash(ki1 ^ h0) >> 8) * s24;
+    float c = (float)(synth_hash(ki ^ h1) >> 8) * s24, d = (float)(synth_hash(ki1 ^ h1) >> 8) * s24;
     tx = tx * tx * (3 - 2 * tx);
     ty = ty * ty * (3 - 2 * ty);
     return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);

@@ -486,8 +486,8 @@ int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_ma
     const synth_mesh *list[SYNTH_FACE_MESHES];
     synth_light light;
     synth_light_from(nz, &light);
-    synth_background(&f, nz->background, 0);
     int n = synth_face_raster(&F, &f, list, 0);
+    synth_background(&f, nz->background, 0); /* after: only where no mesh landed */
     synth_shade(&f, list, n, &light);
     synth_face_overlay(&F, &f, &cam, &light);
     if (truth)

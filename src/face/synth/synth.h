@@ -196,12 +196,18 @@ v3 synth_face_to_camera(const synth_face *F, v3 p);
 
 /* ------------------------------------------------------------ camera */
 
+/* Fills the pixels that no mesh covers yet (all of them before rasterising;
+ * only the uncovered ones after, which saves the work under the faces). */
 void synth_background(synth_frame *f, uint32_t seed, int clutter);
 /* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
+/* Separable Gaussian blur of an interleaved RGB float image in place (tmp:
+ * 3*w*h floats); edges clamp. _ref is the plain reference the fast one must
+ * match bit for bit. */
 void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp);
+void synth_gaussian_blur_ref(float *rgb, int w, int h, float sigma, float *tmp);
 
 #endif

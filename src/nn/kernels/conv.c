@@ -160,7 +160,7 @@ static dwconv_rows_fn dwconv_for(mfr_isa isa)
         return dwconv_rows_avx512;
 #endif
 #ifdef MFR_HAVE_AVX2
-    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
         return dwconv_rows_avx2;
 #endif
     (void)isa;
@@ -174,7 +174,7 @@ static convsmall_rows_fn convsmall_for(mfr_isa isa)
         return convsmall_row_avx512;
 #endif
 #ifdef MFR_HAVE_AVX2
-    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
         return convsmall_row_avx2;
 #endif
     (void)isa;
@@ -196,13 +196,16 @@ void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const 
     }
     if (plan->kind == CONV_DEPTHWISE) {
         dwconv_rows_fn fn = dwconv_for(plan->isa);
-        int rows = p->n * plan->oh;
-        /* Rows in chunks: disjoint outputs, so any thread count gives the same bytes. */
+        int rows = p->n * plan->oh, pairs = (rows + 1) / 2;
+        /* Pairs of rows (the kernels may compute two rows in one pass);
+         * disjoint outputs, and each output is computed the same way
+         * whatever the thread count. */
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(mfr_threads())
 #endif
-        for (int r = 0; r < rows; r++)
-            fn(p, plan->oh, plan->ow, in, plan->dw_weights, plan->bias, out, ep, r, r + 1);
+        for (int r = 0; r < pairs; r++)
+            fn(p, plan->oh, plan->ow, in, plan->dw_weights, plan->bias, out, ep, 2 * r,
+               2 * r + 2 < rows ? 2 * r + 2 : rows);
         return;
     }
     int m = p->n * plan->oh * plan->ow;

@@ -11,10 +11,13 @@ static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params
                                                            int cout_pad, const float *img, const float *wt,
                                                            const float *bias, float *orow, const float *rrow,
                                                            const mfr_epilogue *ep, int co0, const int NV,
-                                                           const int PX)
+                                                           const int PX, const int CI, const int SW)
 {
+    /* CI, SW > 0: c_in and the stride as compile-time constants (the RGB
+     * stems: 3 channels, stride 2), so that the interior's input addresses
+     * are one base register plus constant offsets and the ci loop unrolls. */
     static const float zeros[CONV_SMALL_MAX_CIN];
-    const int C = p->c_in, CO = p->c_out, sw = p->stride_w;
+    const int C = CI > 0 ? CI : p->c_in, CO = p->c_out, sw = SW > 0 ? SW : p->stride_w;
     const ptrdiff_t xstep = (ptrdiff_t)sw * C;
     const int ixa = ox0 * sw - p->pad_left, ixb = (ox0 + npx - 1) * sw - p->pad_left + (p->kw - 1) * p->dil_w;
     const int interior = npx == PX && ixa >= 0 && ixb < p->w;
@@ -31,12 +34,28 @@ static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params
         for (int kx = 0; kx < p->kw; kx++) {
             const float *w = wt + (ptrdiff_t)(ky * p->kw + kx) * C * cout_pad + co0;
             const float *base = img + ((ptrdiff_t)iy * p->w + ixa + kx * p->dil_w) * C;
+            if (interior) {
+#pragma GCC unroll 8
+                for (int ci = 0; ci < C; ci++) {
+                    V wv[4];
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++)
+                        wv[v] = v < NV ? vload(mask_for(VL), w + (ptrdiff_t)ci * cout_pad + v * VL) : vzero();
+#pragma GCC unroll 16
+                    for (int x = 0; x < PX; x++) {
+                        V xv = vset1(base[x * xstep + ci]);
+#pragma GCC unroll 4
+                        for (int v = 0; v < NV; v++)
+                            acc[x][v] = vfma(xv, wv[v], acc[x][v]);
+                    }
+                }
+                continue;
+            }
             const float *src[16];
 #pragma GCC unroll 16
             for (int x = 0; x < 16; x++) {
                 int ix = ixa + (x < npx ? x : 0) * sw + kx * p->dil_w;
-                src[x] = interior ? base + x * xstep
-                         : ix >= 0 && ix < p->w ? img + ((ptrdiff_t)iy * p->w + ix) * C : zeros;
+                src[x] = ix >= 0 && ix < p->w ? img + ((ptrdiff_t)iy * p->w + ix) * C : zeros;
             }
             for (int ci = 0; ci < C; ci++) {
                 V wv[4];
@@ -88,9 +107,13 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
                                                          int co0, const int NV)
 {
     const int PX = 16 / NV;
+    const int rgb_s2 = p->c_in == 3 && p->stride_w == 2;
     for (int ox = 0; ox < ow; ox += PX) {
         int npx = ow - ox < PX ? ow - ox : PX;
-        cs_block(p, oy, ox, npx, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX);
+        if (rgb_s2)
+            cs_block(p, oy, ox, npx, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 3, 2);
+        else
+            cs_block(p, oy, ox, npx, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 0, 0);
     }
 }
 

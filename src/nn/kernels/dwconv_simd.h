@@ -39,12 +39,54 @@ static inline __attribute__((always_inline)) V dw_pixel(const float *s, const fl
     return acc;
 }
 
+/* Eight interior pixels of one output row, no dilation, stride SW: the
+ * SW * 7 + KW input vectors of each kernel row are loaded once and feed every
+ * pixel they belong to, and each weight vector is loaded once per eight
+ * pixels (four-pixel groups loaded the weights twice as often and, with stride
+ * 2, every input vector once per tap). Registers: 8 accumulators, KW weights,
+ * one input. Accumulator q sums tap kx = j - SW q at column j, so in kx order
+ * within each kernel row, and kernel rows in ky order: the scalar order. */
+static inline __attribute__((always_inline)) void dw_group8(const float *s, ptrdiff_t row_step, const float *w,
+                                                            int C, int ky0, int ky1, const int KW, const int SW,
+                                                            MASK m, V *acc)
+{
+    V a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero(), a4 = vzero(), a5 = vzero(), a6 = vzero(),
+      a7 = vzero();
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *sr = s + (ptrdiff_t)(ky - ky0) * row_step;
+        const float *wr = w + (ptrdiff_t)ky * KW * C;
+        V wv[8];
+#pragma GCC unroll 8
+        for (int kx = 0; kx < 8; kx++)
+            wv[kx] = kx < KW ? vload(m, wr + (ptrdiff_t)kx * C) : vzero();
+#pragma GCC unroll 32
+        for (int j = 0; j < SW * 7 + KW; j++) {
+            V x = vload(m, sr + (ptrdiff_t)j * C);
+#define DW_ACC(Q, A)                                                                                       \
+    if (j - SW * (Q) >= 0 && j - SW * (Q) < KW)                                                            \
+        A = vfma(x, wv[j - SW * (Q)], A);
+            DW_ACC(0, a0)
+            DW_ACC(1, a1)
+            DW_ACC(2, a2)
+            DW_ACC(3, a3)
+            DW_ACC(4, a4)
+            DW_ACC(5, a5)
+            DW_ACC(6, a6)
+            DW_ACC(7, a7)
+#undef DW_ACC
+        }
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
 static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *p, int oh, int ow,
                                                          const float *in, const float *wt, const float *bias,
                                                          float *out, const mfr_epilogue *ep, int row, const int KH,
-                                                         const int KW)
+                                                         const int KW, const int SW)
 {
-    const int C = p->c_in, W = p->w, sw = p->stride_w, dw = p->dil_w;
+    /* SW > 0: the stride is SW and there is no dilation (eight-pixel groups);
+     * SW == 0: any stride and dilation, four-pixel groups only. */
+    const int C = p->c_in, W = p->w, sw = SW > 0 ? SW : p->stride_w, dw = SW > 0 ? 1 : p->dil_w;
     const int nimg = row / oh, oy = row % oh;
     const float *img = in + (ptrdiff_t)nimg * p->h * W * C;
     const int iy0 = oy * p->stride_h - p->pad_top;
@@ -68,6 +110,24 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
         ox_lo = ox_hi;
     int ox = 0;
     while (ox < ow) {
+        if (SW > 0 && ox >= ox_lo && ox + 8 <= ox_hi) {
+            const int ix0 = ox * sw - p->pad_left;
+            for (int c = 0; c < C; c += VL) {
+                const MASK m = mask_for(C - c);
+                V acc[8];
+                dw_group8(srow + (ptrdiff_t)ix0 * C + c, row_step, wt + c, C, ky0, ky1, KW, SW, m, acc);
+                float *o = orow + (ptrdiff_t)ox * C;
+                const float *r = res ? res + (ptrdiff_t)ox * C : NULL;
+#pragma GCC unroll 8
+                for (int q = 0; q < 8; q++)
+                    dw_store(acc[q], o + (ptrdiff_t)q * C, bias, r ? r + (ptrdiff_t)q * C : NULL, ep, act, c, m);
+            }
+            if (act_is_scalar_only(act))
+                for (int c = 0; c < 8 * C; c++)
+                    orow[(ptrdiff_t)ox * C + c] = mfr_act_scalar(orow[(ptrdiff_t)ox * C + c], act, ep->act_param, 0.0f);
+            ox += 8;
+            continue;
+        }
         if (ox >= ox_lo && ox + 4 <= ox_hi) {
             /* Four interior pixels at once: four independent accumulators,
              * each weight vector loaded once for all four. */
@@ -155,15 +215,209 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
     }
 }
 
+#ifdef DW_PAIR8
+/* Eight interior pixels of two output rows (stride 1, no dilation): the
+ * KW + 7 input vectors of each of the KH + 1 input rows are loaded once for
+ * all sixteen outputs. 16 accumulators + 2 KW weights + 1 input: AVX-512
+ * only (32 registers). Each output sums its taps in (ky, kx) order. */
+static inline __attribute__((always_inline)) void dw_pair8(const float *s, ptrdiff_t row_step, const float *w,
+                                                           int C, const int KH, const int KW, MASK m, V *acc)
+{
+    V a[8], b[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++)
+        a[q] = b[q] = vzero();
+#pragma GCC unroll 8
+    for (int r = 0; r <= KH; r++) {
+        const float *sr = s + (ptrdiff_t)r * row_step;
+        V wa[8], wb[8]; /* kernel row r for oy, kernel row r - 1 for oy + 1 */
+#pragma GCC unroll 8
+        for (int kx = 0; kx < 8; kx++) {
+            wa[kx] = r < KH && kx < KW ? vload(m, w + (ptrdiff_t)(r * KW + kx) * C) : vzero();
+            wb[kx] = r >= 1 && kx < KW ? vload(m, w + (ptrdiff_t)((r - 1) * KW + kx) * C) : vzero();
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < KW + 7; j++) {
+            V x = vload(m, sr + (ptrdiff_t)j * C);
+#pragma GCC unroll 8
+            for (int q = 0; q < 8; q++) {
+                if (j - q >= 0 && j - q < KW) {
+                    if (r < KH)
+                        a[q] = vfma(x, wa[j - q], a[q]);
+                    if (r >= 1)
+                        b[q] = vfma(x, wb[j - q], b[q]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++)
+        acc[q] = a[q], acc[8 + q] = b[q];
+}
+#endif
+
+/* Two output rows (oy, oy + 1) at once, stride 1 and no dilation, both
+ * rows with every kernel row inside the image: the KH + 1 input rows are
+ * read once for both (KH * 2 row reads otherwise), which halves the
+ * traffic from L2 for 3x3. Interior pixels four at a time (eight
+ * accumulators); the border pixels go through dw_pixel. Every output still
+ * sums its taps in (ky, kx) order. */
+static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_params *p, int oh, int ow,
+                                                              const float *in, const float *wt, const float *bias,
+                                                              float *out, const mfr_epilogue *ep, int row,
+                                                              const int KH, const int KW)
+{
+    const int C = p->c_in, W = p->w;
+    const int nimg = row / oh, oy = row % oh;
+    const float *img = in + (ptrdiff_t)nimg * p->h * W * C;
+    const float *srow = img + (ptrdiff_t)(oy - p->pad_top) * W * C; /* input row of ky = 0 for oy */
+    const ptrdiff_t row_step = (ptrdiff_t)W * C;
+    const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
+    float *orow[2] = {out + (ptrdiff_t)row * ow * C, out + (ptrdiff_t)(row + 1) * ow * C};
+    const float *rrow[2] = {NULL, NULL};
+    if (ep && ep->residual) {
+        rrow[0] = ep->residual + (ptrdiff_t)row * ow * C;
+        rrow[1] = rrow[0] + (ptrdiff_t)ow * C;
+    }
+    int ox_lo = p->pad_left;
+    int ox_hi = W - KW + 1 + p->pad_left;
+    if (ox_hi > ow)
+        ox_hi = ow;
+    if (ox_lo > ox_hi)
+        ox_lo = ox_hi;
+    int ox = 0;
+    while (ox < ow) {
+#ifdef DW_PAIR8
+        if (ox >= ox_lo && ox + 8 <= ox_hi) {
+            const int ix0 = ox - p->pad_left;
+            for (int c = 0; c < C; c += VL) {
+                const MASK m = mask_for(C - c);
+                V acc[16];
+                dw_pair8(srow + (ptrdiff_t)ix0 * C + c, row_step, wt + c, C, KH, KW, m, acc);
+#pragma GCC unroll 16
+                for (int q = 0; q < 16; q++) {
+                    const int h = q / 8;
+                    float *o = orow[h] + (ptrdiff_t)(ox + q % 8) * C;
+                    const float *rr = rrow[h] ? rrow[h] + (ptrdiff_t)(ox + q % 8) * C : NULL;
+                    dw_store(acc[q], o, bias, rr, ep, act, c, m);
+                }
+            }
+            if (act_is_scalar_only(act))
+                for (int h = 0; h < 2; h++)
+                    for (int c = 0; c < 8 * C; c++)
+                        orow[h][(ptrdiff_t)ox * C + c] =
+                            mfr_act_scalar(orow[h][(ptrdiff_t)ox * C + c], act, ep->act_param, 0.0f);
+            ox += 8;
+            continue;
+        }
+#endif
+        if (ox >= ox_lo && ox + 4 <= ox_hi) {
+            const int ix0 = ox - p->pad_left;
+            for (int c = 0; c < C; c += VL) {
+                const MASK m = mask_for(C - c);
+                V a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+                V b0 = vzero(), b1 = vzero(), b2 = vzero(), b3 = vzero();
+#pragma GCC unroll 8
+                for (int r = 0; r <= KH; r++) {
+                    const float *s = srow + (ptrdiff_t)r * row_step + (ptrdiff_t)ix0 * C + c;
+                    V wa[8], wb[8]; /* kernel row r for oy, kernel row r - 1 for oy + 1 */
+#pragma GCC unroll 8
+                    for (int kx = 0; kx < 8; kx++) {
+                        wa[kx] = r < KH && kx < KW ? vload(m, wt + (ptrdiff_t)(r * KW + kx) * C + c) : vzero();
+                        wb[kx] = r >= 1 && kx < KW ? vload(m, wt + (ptrdiff_t)((r - 1) * KW + kx) * C + c) : vzero();
+                    }
+#pragma GCC unroll 16
+                    for (int j = 0; j < KW + 3; j++) {
+                        V x = vload(m, s + (ptrdiff_t)j * C);
+                        if (r < KH) {
+                            if (j < KW)
+                                a0 = vfma(x, wa[j], a0);
+                            if (j - 1 >= 0 && j - 1 < KW)
+                                a1 = vfma(x, wa[j - 1], a1);
+                            if (j - 2 >= 0 && j - 2 < KW)
+                                a2 = vfma(x, wa[j - 2], a2);
+                            if (j - 3 >= 0 && j - 3 < KW)
+                                a3 = vfma(x, wa[j - 3], a3);
+                        }
+                        if (r >= 1) {
+                            if (j < KW)
+                                b0 = vfma(x, wb[j], b0);
+                            if (j - 1 >= 0 && j - 1 < KW)
+                                b1 = vfma(x, wb[j - 1], b1);
+                            if (j - 2 >= 0 && j - 2 < KW)
+                                b2 = vfma(x, wb[j - 2], b2);
+                            if (j - 3 >= 0 && j - 3 < KW)
+                                b3 = vfma(x, wb[j - 3], b3);
+                        }
+                    }
+                }
+                for (int h = 0; h < 2; h++) {
+                    float *o = orow[h] + (ptrdiff_t)ox * C;
+                    const float *rr = rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL;
+                    dw_store(h ? b0 : a0, o, bias, rr, ep, act, c, m);
+                    dw_store(h ? b1 : a1, o + C, bias, rr ? rr + C : NULL, ep, act, c, m);
+                    dw_store(h ? b2 : a2, o + 2 * C, bias, rr ? rr + 2 * C : NULL, ep, act, c, m);
+                    dw_store(h ? b3 : a3, o + 3 * C, bias, rr ? rr + 3 * C : NULL, ep, act, c, m);
+                }
+            }
+            if (act_is_scalar_only(act))
+                for (int h = 0; h < 2; h++)
+                    for (int c = 0; c < 4 * C; c++)
+                        orow[h][(ptrdiff_t)ox * C + c] =
+                            mfr_act_scalar(orow[h][(ptrdiff_t)ox * C + c], act, ep->act_param, 0.0f);
+            ox += 4;
+            continue;
+        }
+        const int ix0 = ox - p->pad_left;
+        for (int h = 0; h < 2; h++) {
+            float *o = orow[h] + (ptrdiff_t)ox * C;
+            for (int c = 0; c < C; c += VL) {
+                const MASK m = mask_for(C - c);
+                V acc = dw_pixel(srow + (ptrdiff_t)h * row_step + (ptrdiff_t)ix0 * C + c, wt, C, W, ix0, 1, 0, KH,
+                                 row_step, KW, c, m);
+                dw_store(acc, o, bias, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL, ep, act, c, m);
+            }
+            if (act_is_scalar_only(act))
+                for (int c = 0; c < C; c++)
+                    o[c] = mfr_act_scalar(o[c], act, ep->act_param, 0.0f);
+        }
+        ox++;
+    }
+}
+
+/* Whether rows row and row + 1 can go through dw_rows2_s1. */
+static int dw_pair_ok(const mfr_conv_params *p, int oh, int row)
+{
+    int oy = row % oh;
+    return p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->kw <= 8 &&
+           oy + 1 < oh && oy - p->pad_top >= 0 && oy + 1 - p->pad_top + p->kh - 1 < p->h;
+}
+
 void DW_FN(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt, const float *bias,
            float *out, const mfr_epilogue *ep, int row0, int row1)
 {
     for (int row = row0; row < row1; row++) {
-        if (p->kh == 3 && p->kw == 3)
-            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 3, 3);
+        /* Pairs for 3x3 only: with 5x5 the two sets of row weights no longer
+         * fit in registers next to the eight accumulators (measured slower). */
+        if (row + 1 < row1 && p->kh == 3 && p->kw == 3 && dw_pair_ok(p, oh, row)) {
+            dw_rows2_s1(p, oh, ow, in, wt, bias, out, ep, row, 3, 3);
+            row++;
+            continue;
+        }
+        const int s1 = p->stride_w == 1 && p->dil_w == 1, s2 = p->stride_w == 2 && p->dil_w == 1;
+        if (p->kh == 3 && p->kw == 3 && s1)
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 3, 3, 1);
+        else if (p->kh == 3 && p->kw == 3 && s2)
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 3, 3, 2);
+        else if (p->kh == 3 && p->kw == 3)
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 3, 3, 0);
+        else if (p->kh == 5 && p->kw == 5 && s1)
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 5, 5, 1);
+        else if (p->kh == 5 && p->kw == 5 && s2)
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 5, 5, 2);
         else if (p->kh == 5 && p->kw == 5)
-            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 5, 5);
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, 5, 5, 0);
         else
-            dw_row(p, oh, ow, in, wt, bias, out, ep, row, p->kh, p->kw);
+            dw_row(p, oh, ow, in, wt, bias, out, ep, row, p->kh, p->kw, 0);
     }
 }

@@ -31,6 +31,8 @@ struct mfr_packed_b {
  * so do products with fewer than MR rows. */
 #define GEMM_SMALL_MNK (64 * 64 * 64)
 
+/* The kernel of exactly that ISA; scalar when it is not compiled in or does
+ * not run here (mfr_isa_best() only ever asks for one that does). */
 const gemm_kernel *gemm_kernel_for(mfr_isa isa)
 {
 #ifdef MFR_HAVE_AVX512
@@ -38,7 +40,7 @@ const gemm_kernel *gemm_kernel_for(mfr_isa isa)
         return &gemm_kernel_avx512_14x32;
 #endif
 #ifdef MFR_HAVE_AVX2
-    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
         return &gemm_kernel_avx2_6x16;
 #endif
     (void)isa;
@@ -189,6 +191,19 @@ static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, 
     (void)parallel;
 }
 
+/* Thread tid of nt packs its contiguous share of the NR-column panels of
+ * B[pc:pc+kc, jc:jc+nc] into bbuf (panel q at bbuf + q * NR * kc). */
+static void gemm_pack_b_share(const gemm_kernel *kr, int transb, const float *b, ptrdiff_t ldb, int pc, int kc,
+                              int jc, int nc, float *bbuf, int tid, int nt)
+{
+    const int NR = kr->nr;
+    int panels = (nc + NR - 1) / NR;
+    int q0 = (int)((int64_t)panels * tid / nt), q1 = (int)((int64_t)panels * (tid + 1) / nt);
+    int j0 = q0 * NR, j1 = q1 * NR < nc ? q1 * NR : nc;
+    if (j1 > j0)
+        gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + j0, j1 - j0, bbuf + (ptrdiff_t)j0 * kc);
+}
+
 void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb, const float *b,
                 ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
 {
@@ -216,54 +231,59 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     nb_m = (m + mc_blk - 1) / mc_blk;
     int mc_max = mc_blk;
     int nc_max = n < bl.nc ? (n + NR - 1) / NR * NR : bl.nc;
+    /* B is packed into two buffers in turn (double buffering): threads pack
+     * block t + 1 into one while others may still compute block t from the
+     * other, so each (jc, pc) block costs one barrier, not two. */
+    int nblocks = ((n + bl.nc - 1) / bl.nc) * ((k + bl.kc - 1) / bl.kc);
     size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
+    size_t b_bufs = pb ? 0 : nblocks > 1 && nthreads > 1 ? 2 : 1;
     size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
-    float *ws = workspace(b_floats + a_floats * (size_t)nthreads);
+    float *ws = workspace(b_floats * b_bufs + a_floats * (size_t)nthreads);
     if (!ws) {
         mfr_log(MFR_LOG_WARN, "gemm: no memory for packing buffers; using the slow unpacked path");
         mfr_clear_error();
         gemm_plain(m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep);
         return;
     }
-    float *bbuf = ws;
 
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel num_threads(nthreads)
 #endif
     {
 #ifdef MFR_HAVE_OPENMP
-        int tid = omp_get_thread_num();
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
 #else
-        int tid = 0;
+        const int tid = 0, nt = 1;
 #endif
-        float *abuf = ws + b_floats + a_floats * (size_t)tid;
+        float *abuf = ws + b_floats * b_bufs + a_floats * (size_t)tid;
+        /* Block t = (jc, pc) in loop order; pack_b_block packs this thread's
+         * contiguous range of its B panels into buffer t % b_bufs. */
+        int t = 0;
+        if (!pb) {
+            gemm_pack_b_share(kr, transb, b, ldb, 0, kc_max, 0, n < bl.nc ? n : bl.nc, ws, tid, nt);
+#ifdef MFR_HAVE_OPENMP
+            if (nt > 1) {
+#pragma omp barrier
+            }
+#endif
+        }
         for (int jc = 0; jc < n; jc += bl.nc) {
             int nc = n - jc < bl.nc ? n - jc : bl.nc;
             int panels = (nc + NR - 1) / NR;
-            /* Enough (ic, jr-chunk) items to keep every thread busy. */
+            /* Enough (ic, jr-chunk) items to keep every thread busy. The
+             * items of a thread are the same for every pc of this jc, so a C
+             * tile is only ever updated by one thread and the blocks need
+             * no barrier between their computations. */
             int nb_n = 1;
-            if (nthreads > 1 && nb_m % nthreads != 0)
-                nb_n = nthreads < panels ? nthreads : panels;
-            for (int pc = 0; pc < k; pc += bl.kc) {
+            if (nt > 1 && nb_m % nt != 0)
+                nb_n = nt < panels ? nt : panels;
+            int nitems = nb_m * nb_n;
+            int it0 = (int)((int64_t)nitems * tid / nt), it1 = (int)((int64_t)nitems * (tid + 1) / nt);
+            for (int pc = 0; pc < k; pc += bl.kc, t++) {
                 int kc = k - pc < bl.kc ? k - pc : bl.kc, kcp = gemm_kc_padded(kr, kc);
-                if (!pb) {
-                    /* Each thread packs a contiguous range of panels. */
-#ifdef MFR_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
-                    for (int chunk = 0; chunk < nthreads; chunk++) {
-                        int q0 = (int)((int64_t)panels * chunk / nthreads);
-                        int q1 = (int)((int64_t)panels * (chunk + 1) / nthreads);
-                        int j0 = q0 * NR, j1 = q1 * NR < nc ? q1 * NR : nc;
-                        if (j1 > j0)
-                            gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + j0, j1 - j0, bbuf + (ptrdiff_t)j0 * kc);
-                    }
-                }
+                const float *bbuf = pb ? NULL : ws + b_floats * (size_t)(t % (int)b_bufs);
                 int packed_ib = -1;
-#ifdef MFR_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
-                for (int item = 0; item < nb_m * nb_n; item++) {
+                for (int item = it0; item < it1; item++) {
                     int ib = item / nb_n, jb = item % nb_n;
                     int i0 = ib * mc_blk, mc = m - i0 < mc_blk ? m - i0 : mc_blk;
                     if (ib != packed_ib) {
@@ -277,14 +297,35 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
                                              : bbuf + (ptrdiff_t)jp * NR * kc;
                         for (int ip = 0; ip < mc; ip += MR) {
                             int i = i0 + ip, mr = m - i < MR ? m - i : MR;
-                            gemm_tile_ep t;
-                            tile_ep(&t, ep, alpha, beta, i, j);
-                            t.first = pc == 0;
-                            t.last = pc + kc == k;
+                            gemm_tile_ep te;
+                            tile_ep(&te, ep, alpha, beta, i, j);
+                            te.first = pc == 0;
+                            te.last = pc + kc == k;
                             kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
-                                       ldc, mr, nr, &t);
+                                       ldc, mr, nr, &te);
                         }
                     }
+                }
+                if (!pb && t + 1 < nblocks) {
+                    /* Pack the next block into the other buffer. Everyone
+                     * passed the previous barrier after computing block
+                     * t - 1, the last user of that buffer. */
+                    int npc = pc + bl.kc, njc = jc;
+                    if (npc >= k)
+                        npc = 0, njc = jc + bl.nc;
+                    int nkc = k - npc < bl.kc ? k - npc : bl.kc, nnc = n - njc < bl.nc ? n - njc : bl.nc;
+#ifdef MFR_HAVE_OPENMP
+                    if (b_bufs == 1 && nt > 1) {
+#pragma omp barrier
+                    }
+#endif
+                    gemm_pack_b_share(kr, transb, b, ldb, npc, nkc, njc, nnc,
+                                      ws + b_floats * (size_t)((t + 1) % (int)b_bufs), tid, nt);
+#ifdef MFR_HAVE_OPENMP
+                    if (nt > 1) {
+#pragma omp barrier
+                    }
+#endif
                 }
             }
         }
