@@ -234,14 +234,21 @@ static int write_detection_files(const run_state *st)
 static int write_timings(const run_state *st, char **names)
 {
     mfr_afile f = {0};
+    long total = st->n_items + st->n_scenes;
+    int used[ST_FIXED + 2 * (MFR_RUN_MAX_EMBEDDERS + 1)] = {0};
     int rc = open_out(&f, st, "timings.csv");
     if (rc != MFR_OK)
         return rc;
+    /* a stage that never ran (detect with true landmarks) gets no column */
+    for (long i = 0; i < total; i++)
+        for (int s = 0; s < st->n_stages; s++)
+            used[s] |= isfinite(st->ms[(size_t)i * (size_t)st->n_stages + (size_t)s]);
     fprintf(f.fp, "image,threads,batch");
     for (int s = 0; s < st->n_stages; s++)
-        fprintf(f.fp, ",%s", names[s]);
+        if (used[s])
+            fprintf(f.fp, ",%s", names[s]);
     fputc('\n', f.fp);
-    for (long i = 0; i < st->n_items + st->n_scenes; i++) {
+    for (long i = 0; i < total; i++) {
         const double *ms = st->ms + (size_t)i * (size_t)st->n_stages;
         if (i < st->n_items)
             fprintf(f.fp, "images/%07ld.png", i);
@@ -249,6 +256,8 @@ static int write_timings(const run_state *st, char **names)
             fprintf(f.fp, "scenes/%07ld.png", i - st->n_items);
         fprintf(f.fp, ",%d,%d", st->threads, st->o->batch);
         for (int s = 0; s < st->n_stages; s++) {
+            if (!used[s])
+                continue;
             fputc(',', f.fp);
             if (isfinite(ms[s]))
                 fprintf(f.fp, "%.6f", ms[s]);
