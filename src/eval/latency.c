@@ -149,7 +149,8 @@ static int load_run(run *r)
     if (total < 0)
         r->ns++;
     for (int k = 0; k < r->ns; k++)
-        qsort(r->st[k].v, r->st[k].n, sizeof(double), cmp_d);
+        if (r->st[k].n > 0) /* qsort of NULL, even with 0 items, is undefined */
+            qsort(r->st[k].v, r->st[k].n, sizeof(double), cmp_d);
     return MFR_OK;
 }
 
