@@ -333,6 +333,21 @@ static int copy_in(const char *from_dir, const char *name, const char *to_dir, c
     return rc;
 }
 
+/* Whether a CSV file has a data row below its header (gnuplot refuses to
+ * plot an empty one). */
+static int csv_has_rows(const char *dir, const char *name)
+{
+    char *path = mfr_path_join(dir, name);
+    void *data = NULL;
+    size_t size = 0, lines = 0;
+    if (path && mfr_read_file(path, 512u << 20, &data, &size) == MFR_OK)
+        for (size_t i = 0; i < size && lines < 2; i++)
+            lines += ((const char *)data)[i] == '\n';
+    free(data);
+    free(path);
+    return lines >= 2;
+}
+
 static void det_axes(char *buf, size_t cap)
 {
     static const double t[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2, 0.2, 0.5};
@@ -592,13 +607,16 @@ static void identify_section(doc *d, plots *p, result *rs, int nr)
             char as[64];
             if (strcmp(rs[i].kind, "identify"))
                 continue;
+            if (!csv_has_rows(rs[i].dir, "fnir_fpir.csv"))
+                continue; /* no non-mated searches: no curve */
             snprintf(as, sizeof as, "fnir_%d.csv", i);
             copy_in(rs[i].dir, "fnir_fpir.csv", p->dir, as);
             app(body, sizeof body, &n, "%s'%s' using 2:3 with lines lw 2 title '%s'",
                                   first ? "" : ", ", as, gq(rs[i].label));
             first = 0;
         }
-        plot(p, "fnir_fpir", "FNIR against FPIR (rank 1)", body);
+        if (!first)
+            plot(p, "fnir_fpir", "FNIR against FPIR (rank 1)", body);
     }
 }
 
