@@ -169,26 +169,37 @@ static void gemm_plain(int m, int n, int k, float alpha, const gemm_a_src *a, in
  * is read exactly once when m <= MR. Tiles are independent, so they are
  * split over threads when there is enough work; each tile is computed the
  * same way whatever the split. */
+static void small_tile(const gemm_kernel *kr, int t, int tn, int m, int n, int k, float alpha,
+                       const gemm_a_src *a, const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta,
+                       float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+{
+    ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
+    int i = (t / tn) * kr->mr, j = (t % tn) * kr->nr;
+    gemm_tile_ep te;
+    tile_ep(&te, ep, alpha, beta, i, j);
+    te.first = te.last = 1;
+    const float *bp = pb ? pb->data + (ptrdiff_t)(j / kr->nr) * pb->k * kr->nr : b + j;
+    kr->strided(k, a->a + i * rsa, rsa, csa, bp, pb ? kr->nr : ldb, c + (ptrdiff_t)i * ldc + j, ldc,
+                m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &te);
+}
+
 static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, const gemm_a_src *a,
                        const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
                        const mfr_epilogue *ep)
 {
-    ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
     int tm = (m + kr->mr - 1) / kr->mr, tn = (n + kr->nr - 1) / kr->nr;
-    int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1;
-#ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if (parallel)
-#endif
-    for (int t = 0; t < tm * tn; t++) {
-        int i = (t / tn) * kr->mr, j = (t % tn) * kr->nr;
-        gemm_tile_ep te;
-        tile_ep(&te, ep, alpha, beta, i, j);
-        te.first = te.last = 1;
-        const float *bp = pb ? pb->data + (ptrdiff_t)(j / kr->nr) * pb->k * kr->nr : b + j;
-        kr->strided(k, a->a + i * rsa, rsa, csa, bp, pb ? kr->nr : ldb, c + (ptrdiff_t)i * ldc + j, ldc,
-                    m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &te);
+    int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1 && mfr_threads() > 1;
+    if (!parallel) {
+        /* No parallel region at all: a one-row product takes microseconds. */
+        for (int t = 0; t < tm * tn; t++)
+            small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+        return;
     }
-    (void)parallel;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+    for (int t = 0; t < tm * tn; t++)
+        small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
 }
 
 /* Thread tid of nt packs its contiguous share of the NR-column panels of
