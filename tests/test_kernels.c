@@ -211,25 +211,30 @@ END_TEST
 /* Bitwise-identical output at 1, 2 and 3 threads, on every path. */
 START_TEST(test_gemm_threads_bitwise)
 {
-    int m = 333, n = 211, k = 517;
-    float *a = rand_buf((size_t)m * k, 11), *b = rand_buf((size_t)k * n, 12), *bias = rand_buf((size_t)n, 13);
-    float *c[3];
-    mfr_epilogue ep = {bias, 0, NULL, 0, MFR_ACT_RELU6, 0, NULL};
-    for (int ii = 0; ii < isa_count; ii++) {
-        for (int t = 0; t < 3; t++) {
-            c[t] = rand_buf((size_t)m * n, 14);
-            mfr_set_threads(t + 1);
-            mfr_sgemm_isa(isa_list[ii], 'N', 'T', m, n, k, 0.5f, a, k, b, k, 0.25f, c[t], n, &ep);
+    /* k = 517: two KC-blocks (B shared, double-buffered); k = 200: one block
+     * (each thread packs its own B); m = 2: fewer rows than threads. */
+    static const int shapes[3][3] = {{333, 211, 517}, {301, 150, 200}, {2, 300, 999}};
+    for (int si = 0; si < 3; si++) {
+        int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+        float *a = rand_buf((size_t)m * k, 11), *b = rand_buf((size_t)k * n, 12), *bias = rand_buf((size_t)n, 13);
+        float *c[3];
+        mfr_epilogue ep = {bias, 0, NULL, 0, MFR_ACT_RELU6, 0, NULL};
+        for (int ii = 0; ii < isa_count; ii++) {
+            for (int t = 0; t < 3; t++) {
+                c[t] = rand_buf((size_t)m * n, 14);
+                mfr_set_threads(t + 1);
+                mfr_sgemm_isa(isa_list[ii], 'N', 'T', m, n, k, 0.5f, a, k, b, k, 0.25f, c[t], n, &ep);
+            }
+            ck_assert_msg(memcmp(c[0], c[1], (size_t)m * n * sizeof(float)) == 0, "%s, shape %d: 1 vs 2 threads",
+                          mfr_isa_name(isa_list[ii]), si);
+            ck_assert_msg(memcmp(c[0], c[2], (size_t)m * n * sizeof(float)) == 0, "%s, shape %d: 1 vs 3 threads",
+                          mfr_isa_name(isa_list[ii]), si);
+            for (int t = 0; t < 3; t++)
+                mfr_free(c[t]);
         }
-        ck_assert_msg(memcmp(c[0], c[1], (size_t)m * n * sizeof(float)) == 0, "%s: 1 vs 2 threads",
-                      mfr_isa_name(isa_list[ii]));
-        ck_assert_msg(memcmp(c[0], c[2], (size_t)m * n * sizeof(float)) == 0, "%s: 1 vs 3 threads",
-                      mfr_isa_name(isa_list[ii]));
-        for (int t = 0; t < 3; t++)
-            mfr_free(c[t]);
+        mfr_set_threads(0);
+        mfr_free(a), mfr_free(b), mfr_free(bias);
     }
-    mfr_set_threads(0);
-    mfr_free(a), mfr_free(b), mfr_free(bias);
 }
 END_TEST
 

@@ -108,13 +108,37 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
 {
     const int PX = 16 / NV;
     const int rgb_s2 = p->c_in == 3 && p->stride_w == 2;
-    for (int ox = 0; ox < ow; ox += PX) {
-        int npx = ow - ox < PX ? ow - ox : PX;
-        if (rgb_s2)
-            cs_block(p, oy, ox, npx, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 3, 2);
-        else
-            cs_block(p, oy, ox, npx, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 0, 0);
+#define CS_BLOCK(OX, NPX)                                                                                  \
+    do {                                                                                                   \
+        if (rgb_s2)                                                                                        \
+            cs_block(p, oy, OX, NPX, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 3, 2);        \
+        else                                                                                               \
+            cs_block(p, oy, OX, NPX, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 0, 0);        \
+    } while (0)
+    /* Interior pixels [lo, hi): every column of the kernel inside the image.
+     * Blocks start at lo so that only the padded border pixels take the
+     * checked path; the last interior block is moved back to end at hi and
+     * recomputes a few pixels exactly as before (same taps, same order). */
+    const int sw = p->stride_w, reach = (p->kw - 1) * p->dil_w;
+    const int lo = (p->pad_left + sw - 1) / sw;
+    int hi = p->w - 1 - reach + p->pad_left < 0 ? 0 : (p->w - 1 - reach + p->pad_left) / sw + 1;
+    if (hi > ow)
+        hi = ow;
+    if (hi - lo >= PX) {
+        for (int ox = 0; ox < lo; ox += PX)
+            CS_BLOCK(ox, lo - ox < PX ? lo - ox : PX);
+        int ox = lo;
+        for (; ox + PX <= hi; ox += PX)
+            CS_BLOCK(ox, PX);
+        if (ox < hi)
+            CS_BLOCK(hi - PX, PX);
+        for (ox = hi; ox < ow; ox += PX)
+            CS_BLOCK(ox, ow - ox < PX ? ow - ox : PX);
+        return;
     }
+    for (int ox = 0; ox < ow; ox += PX)
+        CS_BLOCK(ox, ow - ox < PX ? ow - ox : PX);
+#undef CS_BLOCK
 }
 
 void CS_FN(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,

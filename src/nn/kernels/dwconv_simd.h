@@ -215,47 +215,6 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
     }
 }
 
-#ifdef DW_PAIR8
-/* Eight interior pixels of two output rows (stride 1, no dilation): the
- * KW + 7 input vectors of each of the KH + 1 input rows are loaded once for
- * all sixteen outputs. 16 accumulators + 2 KW weights + 1 input: AVX-512
- * only (32 registers). Each output sums its taps in (ky, kx) order. */
-static inline __attribute__((always_inline)) void dw_pair8(const float *s, ptrdiff_t row_step, const float *w,
-                                                           int C, const int KH, const int KW, MASK m, V *acc)
-{
-    V a[8], b[8];
-#pragma GCC unroll 8
-    for (int q = 0; q < 8; q++)
-        a[q] = b[q] = vzero();
-#pragma GCC unroll 8
-    for (int r = 0; r <= KH; r++) {
-        const float *sr = s + (ptrdiff_t)r * row_step;
-        V wa[8], wb[8]; /* kernel row r for oy, kernel row r - 1 for oy + 1 */
-#pragma GCC unroll 8
-        for (int kx = 0; kx < 8; kx++) {
-            wa[kx] = r < KH && kx < KW ? vload(m, w + (ptrdiff_t)(r * KW + kx) * C) : vzero();
-            wb[kx] = r >= 1 && kx < KW ? vload(m, w + (ptrdiff_t)((r - 1) * KW + kx) * C) : vzero();
-        }
-#pragma GCC unroll 16
-        for (int j = 0; j < KW + 7; j++) {
-            V x = vload(m, sr + (ptrdiff_t)j * C);
-#pragma GCC unroll 8
-            for (int q = 0; q < 8; q++) {
-                if (j - q >= 0 && j - q < KW) {
-                    if (r < KH)
-                        a[q] = vfma(x, wa[j - q], a[q]);
-                    if (r >= 1)
-                        b[q] = vfma(x, wb[j - q], b[q]);
-                }
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (int q = 0; q < 8; q++)
-        acc[q] = a[q], acc[8 + q] = b[q];
-}
-#endif
-
 /* Two output rows (oy, oy + 1) at once, stride 1 and no dilation, both
  * rows with every kernel row inside the image: the KH + 1 input rows are
  * read once for both (KH * 2 row reads otherwise), which halves the
@@ -287,30 +246,6 @@ static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_par
         ox_lo = ox_hi;
     int ox = 0;
     while (ox < ow) {
-#ifdef DW_PAIR8
-        if (ox >= ox_lo && ox + 8 <= ox_hi) {
-            const int ix0 = ox - p->pad_left;
-            for (int c = 0; c < C; c += VL) {
-                const MASK m = mask_for(C - c);
-                V acc[16];
-                dw_pair8(srow + (ptrdiff_t)ix0 * C + c, row_step, wt + c, C, KH, KW, m, acc);
-#pragma GCC unroll 16
-                for (int q = 0; q < 16; q++) {
-                    const int h = q / 8;
-                    float *o = orow[h] + (ptrdiff_t)(ox + q % 8) * C;
-                    const float *rr = rrow[h] ? rrow[h] + (ptrdiff_t)(ox + q % 8) * C : NULL;
-                    dw_store(acc[q], o, bias, rr, ep, act, c, m);
-                }
-            }
-            if (act_is_scalar_only(act))
-                for (int h = 0; h < 2; h++)
-                    for (int c = 0; c < 8 * C; c++)
-                        orow[h][(ptrdiff_t)ox * C + c] =
-                            mfr_act_scalar(orow[h][(ptrdiff_t)ox * C + c], act, ep->act_param, 0.0f);
-            ox += 8;
-            continue;
-        }
-#endif
         if (ox >= ox_lo && ox + 4 <= ox_hi) {
             const int ix0 = ox - p->pad_left;
             for (int c = 0; c < C; c += VL) {

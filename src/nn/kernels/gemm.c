@@ -169,26 +169,37 @@ static void gemm_plain(int m, int n, int k, float alpha, const gemm_a_src *a, in
  * is read exactly once when m <= MR. Tiles are independent, so they are
  * split over threads when there is enough work; each tile is computed the
  * same way whatever the split. */
+static void small_tile(const gemm_kernel *kr, int t, int tn, int m, int n, int k, float alpha,
+                       const gemm_a_src *a, const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta,
+                       float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+{
+    ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
+    int i = (t / tn) * kr->mr, j = (t % tn) * kr->nr;
+    gemm_tile_ep te;
+    tile_ep(&te, ep, alpha, beta, i, j);
+    te.first = te.last = 1;
+    const float *bp = pb ? pb->data + (ptrdiff_t)(j / kr->nr) * pb->k * kr->nr : b + j;
+    kr->strided(k, a->a + i * rsa, rsa, csa, bp, pb ? kr->nr : ldb, c + (ptrdiff_t)i * ldc + j, ldc,
+                m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &te);
+}
+
 static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, const gemm_a_src *a,
                        const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
                        const mfr_epilogue *ep)
 {
-    ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
     int tm = (m + kr->mr - 1) / kr->mr, tn = (n + kr->nr - 1) / kr->nr;
-    int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1;
-#ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if (parallel)
-#endif
-    for (int t = 0; t < tm * tn; t++) {
-        int i = (t / tn) * kr->mr, j = (t % tn) * kr->nr;
-        gemm_tile_ep te;
-        tile_ep(&te, ep, alpha, beta, i, j);
-        te.first = te.last = 1;
-        const float *bp = pb ? pb->data + (ptrdiff_t)(j / kr->nr) * pb->k * kr->nr : b + j;
-        kr->strided(k, a->a + i * rsa, rsa, csa, bp, pb ? kr->nr : ldb, c + (ptrdiff_t)i * ldc + j, ldc,
-                    m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &te);
+    int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1 && mfr_threads() > 1;
+    if (!parallel) {
+        /* No parallel region at all: a one-row product takes microseconds. */
+        for (int t = 0; t < tm * tn; t++)
+            small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+        return;
     }
-    (void)parallel;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+    for (int t = 0; t < tm * tn; t++)
+        small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
 }
 
 /* Thread tid of nt packs its contiguous share of the NR-column panels of
@@ -236,7 +247,13 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
      * other, so each (jc, pc) block costs one barrier, not two. */
     int nblocks = ((n + bl.nc - 1) / bl.nc) * ((k + bl.kc - 1) / bl.kc);
     size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
-    size_t b_bufs = pb ? 0 : nblocks > 1 && nthreads > 1 ? 2 : 1;
+    /* When all of B is one block (K <= KC, N <= NC: the pointwise layers)
+     * every thread packs the whole block for itself: k * n copies per
+     * thread against m / threads * n * k FMAs, and no barrier at all inside
+     * the call (on a loaded machine a barrier whose partner was descheduled
+     * costs a time slice). */
+    const int private_b = !pb && nblocks == 1 && nthreads > 1;
+    size_t b_bufs = pb ? 0 : private_b ? (size_t)nthreads : nblocks > 1 && nthreads > 1 ? 2 : 1;
     size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
     float *ws = workspace(b_floats * b_bufs + a_floats * (size_t)nthreads);
     if (!ws) {
@@ -259,7 +276,9 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
         /* Block t = (jc, pc) in loop order; pack_b_block packs this thread's
          * contiguous range of its B panels into buffer t % b_bufs. */
         int t = 0;
-        if (!pb) {
+        if (private_b) {
+            gemm_pack_b_share(kr, transb, b, ldb, 0, kc_max, 0, n, ws + b_floats * (size_t)tid, 0, 1);
+        } else if (!pb) {
             gemm_pack_b_share(kr, transb, b, ldb, 0, kc_max, 0, n < bl.nc ? n : bl.nc, ws, tid, nt);
 #ifdef MFR_HAVE_OPENMP
             if (nt > 1) {
@@ -281,7 +300,7 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
             int it0 = (int)((int64_t)nitems * tid / nt), it1 = (int)((int64_t)nitems * (tid + 1) / nt);
             for (int pc = 0; pc < k; pc += bl.kc, t++) {
                 int kc = k - pc < bl.kc ? k - pc : bl.kc, kcp = gemm_kc_padded(kr, kc);
-                const float *bbuf = pb ? NULL : ws + b_floats * (size_t)(t % (int)b_bufs);
+                const float *bbuf = pb ? NULL : ws + b_floats * (size_t)(private_b ? tid : t % (int)b_bufs);
                 int packed_ib = -1;
                 for (int item = it0; item < it1; item++) {
                     int ib = item / nb_n, jb = item % nb_n;
