@@ -424,6 +424,32 @@ START_TEST(test_conv_bad_params)
 }
 END_TEST
 
+/* A row of C = A B is computed by the same operations however many rows the
+ * product has (up to the short-product limit), so a face's embedding does
+ * not depend on the other faces in its batch. */
+START_TEST(test_gemm_rows_independent_of_m)
+{
+    const int k = 512, n = 128, mmax = 4;
+    float *a = rand_buf((size_t)mmax * k, 41), *b = rand_buf((size_t)k * n, 42);
+    float *full = malloc(sizeof(float) * (size_t)mmax * n), *part = malloc(sizeof(float) * (size_t)mmax * n);
+    for (int isa = MFR_ISA_SCALAR; isa <= MFR_ISA_AVX512; isa++) {
+        if (!mfr_isa_available((mfr_isa)isa))
+            continue;
+        mfr_sgemm_isa((mfr_isa)isa, 'N', 'N', mmax, n, k, 1.0f, a, k, b, n, 0.0f, full, n, NULL);
+        for (int m = 1; m < mmax; m++) {
+            mfr_sgemm_isa((mfr_isa)isa, 'N', 'N', m, n, k, 1.0f, a, k, b, n, 0.0f, part, n, NULL);
+            ck_assert_msg(memcmp(part, full, sizeof(float) * (size_t)m * n) == 0,
+                          "isa %s: the first %d rows differ from those of a %d-row product",
+                          mfr_isa_name((mfr_isa)isa), m, mmax);
+        }
+    }
+    mfr_free(a);
+    mfr_free(b);
+    free(full);
+    free(part);
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -434,6 +460,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_gemm_alpha_beta_epilogues);
     tcase_add_test(tc, test_gemm_packed_b);
     tcase_add_test(tc, test_gemm_short);
+    tcase_add_test(tc, test_gemm_rows_independent_of_m);
     tcase_add_test(tc, test_gemm_degenerate);
     tcase_add_test(tc, test_gemm_threads_bitwise);
     tcase_add_test(tc, test_gemm_blocking);

@@ -133,73 +133,15 @@ static inline __attribute__((always_inline)) void strided_body(int kc, const flo
     }
 }
 
-/* One or two rows (a fully connected layer on one or two faces): with one
- * accumulator pair per row the k-loop is a chain of dependent FMAs (4 cycles
- * each) and runs at a quarter of the FMA throughput. Four partial sums over
- * k mod 4, added ((s0 + s1) + (s2 + s3)) at the end, give 8 or 16
- * independent chains. The summation order depends only on k, never on the
- * thread count. */
-static inline __attribute__((always_inline)) void strided_split(int kc, const float *a, ptrdiff_t rsa,
-                                                                ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                                                                float *c, ptrdiff_t ldc, int n,
-                                                                const gemm_tile_ep *ep, const int R)
-{
-    __m512 acc[4][2][2];
-    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; s++)
-#pragma GCC unroll 2
-        for (int i = 0; i < 2; i++)
-            acc[s][i][0] = acc[s][i][1] = _mm512_setzero_ps();
-    int p = 0;
-    for (; p + 4 <= kc; p += 4) {
-#pragma GCC unroll 4
-        for (int s = 0; s < 4; s++) {
-            const float *bp = b + (ptrdiff_t)(p + s) * ldb;
-            __m512 b0 = _mm512_maskz_loadu_ps(k0, bp), b1 = _mm512_maskz_loadu_ps(k1, bp + 16);
-#pragma GCC unroll 2
-            for (int i = 0; i < R; i++) {
-                __m512 av = _mm512_set1_ps(a[i * rsa + (p + s) * csa]);
-                acc[s][i][0] = _mm512_fmadd_ps(av, b0, acc[s][i][0]);
-                acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);
-            }
-        }
-    }
-    for (int s = 0; p < kc; p++, s++) {
-        const float *bp = b + (ptrdiff_t)p * ldb;
-        __m512 b0 = _mm512_maskz_loadu_ps(k0, bp), b1 = _mm512_maskz_loadu_ps(k1, bp + 16);
-#pragma GCC unroll 2
-        for (int i = 0; i < R; i++) {
-            __m512 av = _mm512_set1_ps(a[i * rsa + p * csa]);
-            acc[s][i][0] = _mm512_fmadd_ps(av, b0, acc[s][i][0]);
-            acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);
-        }
-    }
-#pragma GCC unroll 2
-    for (int i = 0; i < R; i++) {
-        __m512 v0 = _mm512_add_ps(_mm512_add_ps(acc[0][i][0], acc[1][i][0]), _mm512_add_ps(acc[2][i][0], acc[3][i][0]));
-        __m512 v1 = _mm512_add_ps(_mm512_add_ps(acc[0][i][1], acc[1][i][1]), _mm512_add_ps(acc[2][i][1], acc[3][i][1]));
-        store16(v0, c + (ptrdiff_t)i * ldc, i, 0, k0, ep);
-        if (k1)
-            store16(v1, c + (ptrdiff_t)i * ldc + 16, i, 16, k1, ep);
-    }
-}
-
 static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                             float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
 {
     switch (m) {
-    case 1:
-        strided_split(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, 1);
-        return;
-    case 2:
-        strided_split(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, 2);
-        return;
 #define CASE(r)                                                                                    \
     case r:                                                                                        \
         strided_body(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, r);                                   \
         break;
-        CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
         CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13)
 #undef CASE
     default:
