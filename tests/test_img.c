@@ -1122,6 +1122,38 @@ START_TEST(test_polygon_reference)
             }
         mfr_image_free(&im);
     }
+    /* A comb of 24 slanted teeth: sample rows cross ~48 edges, more than the
+     * insertion sort handles, so the qsort path is held to the same reference. */
+    {
+        mfr_image im;
+        float comb[2 * 50];
+        int n = 0;
+        tu_ok(mfr_image_alloc(&im, 24, 20, 1));
+        for (int t = 0; t < 24; t++) {
+            comb[2 * n] = 0.3f + t * 0.97f;
+            comb[2 * n + 1] = 1.2f;
+            n++;
+            comb[2 * n] = 0.9f + t * 0.97f;
+            comb[2 * n + 1] = 18.7f;
+            n++;
+        }
+        comb[2 * n] = 23.6f;
+        comb[2 * n + 1] = 19.4f;
+        n++;
+        comb[2 * n] = 0.1f;
+        comb[2 * n + 1] = 19.1f;
+        n++;
+        mfr_draw_polygon(&im, comb, n, &white, 1.0f);
+        for (int y = 0; y < 20; y++)
+            for (int x = 0; x < 24; x++) {
+                int got = (int)lround(px(&im, x, y, 0) * 16.0 / 255.0);
+                int want = brute_coverage(comb, n, x, y);
+                ck_assert_msg(abs(got - want) <= 1, "comb pixel (%d, %d): %d samples, want %d", x, y, got, want);
+                off += got != want;
+                pixels++;
+            }
+        mfr_image_free(&im);
+    }
     ck_assert_msg(off * 500 <= pixels, "%ld of %ld pixels differ from the reference", off, pixels);
 }
 END_TEST

@@ -73,8 +73,20 @@ static int add_contour(edge_list *L, const float *xy, int n)
     return 1;
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* A sample row usually crosses a handful of edges: insertion sort; qsort
+ * keeps outlines with many crossings (zigzags) from going quadratic. */
 static void sort_floats(float *v, int n)
 {
+    if (n > 32) {
+        qsort(v, (size_t)n, sizeof *v, cmp_float);
+        return;
+    }
     for (int i = 1; i < n; i++) {
         float t = v[i];
         int j = i - 1;
