@@ -146,6 +146,7 @@ const mfr_cpu_info *mfr_cpu(void)
 int mfr_isa_available(mfr_isa isa)
 {
     const mfr_cpu_info *ci = mfr_cpu();
+    (void)ci; /* unused when no SIMD path is compiled in */
     switch (isa) {
     case MFR_ISA_SCALAR:
         return 1;
