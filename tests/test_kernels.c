@@ -275,6 +275,7 @@ static const conv_case conv_cases[] = {
     {1, 12, 12, 16, 16, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16, 1, 1, MFR_ACT_HSWISH},     /* depthwise 5x5 s1 */
     {1, 15, 13, 9, 9, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 9, 0, 0, MFR_ACT_SIGMOID},       /* depthwise 5x5 s2 */
     {1, 10, 10, 7, 7, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 7, 1, 0, MFR_ACT_NONE},          /* depthwise 7x7 */
+    {2, 120, 120, 32, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, MFR_ACT_NONE},     /* backward: one image per patch chunk */
     /* wide rows: the eight-pixel groups, then four, then single pixels */
     {1, 6, 40, 24, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 24, 1, 1, MFR_ACT_PRELU},      /* depthwise 3x3 s2 */
     {1, 3, 29, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, 0, 0, MFR_ACT_HSWISH},     /* depthwise 3x3 s1, single rows */
@@ -390,6 +391,126 @@ START_TEST(test_conv_threads_bitwise)
 }
 END_TEST
 
+/* The gradients of one case on one path, accumulated onto copies of dx0/dw0. */
+static void conv_backward_isa(mfr_isa isa, const mfr_conv_params *p, const float *in, const float *du,
+                              const float *w, float *dx, float *dw)
+{
+    setenv("MFR_ISA", mfr_isa_name(isa), 1);
+    if (p->groups == 1)
+        tu_ok(mfr_conv_backward(p, in, du, w, dx, dw));
+    else {
+        tu_ok(mfr_dwconv_backward_weights_isa(isa, p, in, du, dw));
+        tu_ok(mfr_dwconv_backward_data(p, du, w, dx));
+    }
+    unsetenv("MFR_ISA");
+}
+
+/* Training gradients of dense and depthwise convolutions against double
+ * sums over the definition, accumulated onto earlier values (+=). */
+START_TEST(test_conv_backward_against_reference)
+{
+    const conv_case *t = &conv_cases[_i];
+    if (t->groups != 1 && !(t->groups == t->c_in && t->groups == t->c_out))
+        return;
+    mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
+                         t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+    int oh, ow;
+    tu_ok(mfr_conv_output_size(&p, &oh, &ow));
+    const int cin_g = t->c_in / t->groups, cout_g = t->c_out / t->groups;
+    size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;
+    size_t w_n = (size_t)t->c_out * t->kh * t->kw * cin_g;
+    float *in = rand_buf(in_n, 40), *w = rand_buf(w_n, 41), *du = rand_buf(out_n, 42);
+    float *dx0 = rand_buf(in_n, 43), *dw0 = rand_buf(w_n, 44);
+    double *rdx = calloc(in_n, sizeof(double)), *sdx = calloc(in_n, sizeof(double));
+    double *rdw = calloc(w_n, sizeof(double)), *sdw = calloc(w_n, sizeof(double));
+    int *ndx = calloc(in_n, sizeof(int)), *ndw = calloc(w_n, sizeof(int));
+    ck_assert(rdx && sdx && rdw && sdw && ndx && ndw);
+    for (int nimg = 0; nimg < t->n; nimg++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int co = 0; co < t->c_out; co++) {
+                    int g = co / cout_g;
+                    double d = du[(((size_t)nimg * oh + oy) * ow + ox) * t->c_out + co];
+                    for (int ky = 0; ky < t->kh; ky++)
+                        for (int kx = 0; kx < t->kw; kx++) {
+                            int iy = oy * t->sh - t->pt + ky * t->dh, ix = ox * t->sw - t->pl + kx * t->dw;
+                            if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w)
+                                continue;
+                            for (int ci = 0; ci < cin_g; ci++) {
+                                size_t xi = (((size_t)nimg * t->h + iy) * t->w + ix) * t->c_in + g * cin_g + ci;
+                                size_t wi = (((size_t)co * t->kh + ky) * t->kw + kx) * cin_g + ci;
+                                rdw[wi] += d * in[xi], sdw[wi] += fabs(d * in[xi]), ndw[wi]++;
+                                rdx[xi] += d * w[wi], sdx[xi] += fabs(d * w[wi]), ndx[xi]++;
+                            }
+                        }
+                }
+    float *dx = mfr_alloc(in_n * sizeof(float)), *dw = mfr_alloc(w_n * sizeof(float));
+    for (int ii = 0; ii < isa_count; ii++) {
+        memcpy(dx, dx0, in_n * sizeof(float));
+        memcpy(dw, dw0, w_n * sizeof(float));
+        conv_backward_isa(isa_list[ii], &p, in, du, w, dx, dw);
+        for (size_t i = 0; i < w_n; i++) {
+            double want = dw0[i] + rdw[i], tol = 2.0 * (ndw[i] + 2) * unit_roundoff * (sdw[i] + fabs(dw0[i]));
+            ck_assert_msg(fabs(dw[i] - want) <= tol, "case %d isa %s: dweights[%zu] = %.9g, want %.9g (tol %.3g)",
+                          _i, mfr_isa_name(isa_list[ii]), i, dw[i], want, tol);
+        }
+        for (size_t i = 0; i < in_n; i++) {
+            double want = dx0[i] + rdx[i], tol = 2.0 * (ndx[i] + 2) * unit_roundoff * (sdx[i] + fabs(dx0[i]));
+            ck_assert_msg(fabs(dx[i] - want) <= tol, "case %d isa %s: din[%zu] = %.9g, want %.9g (tol %.3g)", _i,
+                          mfr_isa_name(isa_list[ii]), i, dx[i], want, tol);
+        }
+    }
+    mfr_free(in), mfr_free(w), mfr_free(du), mfr_free(dx0), mfr_free(dw0), mfr_free(dx), mfr_free(dw);
+    free(rdx), free(sdx), free(rdw), free(sdw), free(ndx), free(ndw);
+}
+END_TEST
+
+/* The gradients are the same bytes at 1, 2 and 3 threads on every path:
+ * a 3x3 GEMM case whose patches (4.1 Mi floats an image) exceed the 4 Mi
+ * float budget, so that it runs one image at a time, a stem, and depthwise
+ * 3x3 stride 1 and 2 with the channels split unevenly. */
+START_TEST(test_conv_backward_threads_bitwise)
+{
+    static const conv_case cases[] = {
+        {2, 120, 120, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_NONE},
+        {2, 30, 20, 3, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_NONE},
+        {2, 15, 13, 72, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 72, 1, 0, MFR_ACT_NONE},
+        {2, 16, 14, 40, 40, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 40, 1, 0, MFR_ACT_NONE},
+    };
+    for (int ci = 0; ci < 4; ci++) {
+        const conv_case *t = &cases[ci];
+        mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
+                             t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+        int oh, ow;
+        tu_ok(mfr_conv_output_size(&p, &oh, &ow));
+        size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;
+        size_t w_n = (size_t)t->c_out * t->kh * t->kw * (t->c_in / t->groups);
+        float *in = rand_buf(in_n, 50), *w = rand_buf(w_n, 51), *du = rand_buf(out_n, 52);
+        for (int ii = 0; ii < isa_count; ii++) {
+            float *dx[3], *dw[3];
+            for (int th = 0; th < 3; th++) {
+                mfr_set_threads(th + 1);
+                dx[th] = rand_buf(in_n, 53);
+                dw[th] = rand_buf(w_n, 54);
+                conv_backward_isa(isa_list[ii], &p, in, du, w, dx[th], dw[th]);
+            }
+            for (int th = 1; th < 3; th++) {
+                ck_assert_msg(memcmp(dx[0], dx[th], in_n * sizeof(float)) == 0,
+                              "conv backward case %d isa %s: din differs at %d threads", ci,
+                              mfr_isa_name(isa_list[ii]), th + 1);
+                ck_assert_msg(memcmp(dw[0], dw[th], w_n * sizeof(float)) == 0,
+                              "conv backward case %d isa %s: dweights differ at %d threads", ci,
+                              mfr_isa_name(isa_list[ii]), th + 1);
+            }
+            for (int th = 0; th < 3; th++)
+                mfr_free(dx[th]), mfr_free(dw[th]);
+        }
+        mfr_set_threads(0);
+        mfr_free(in), mfr_free(w), mfr_free(du);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_bad_params)
 {
     mfr_conv_params ok = {1, 8, 8, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
@@ -466,6 +587,8 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_gemm_blocking);
     tcase_add_loop_test(tc, test_conv_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_threads_bitwise);
+    tcase_add_loop_test(tc, test_conv_backward_against_reference, 0, NCONV);
+    tcase_add_test(tc, test_conv_backward_threads_bitwise);
     tcase_add_test(tc, test_conv_bad_params);
     suite_add_tcase(s, tc);
     return s;

@@ -123,6 +123,30 @@ void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const 
 void mfr_conv_reference(const mfr_conv_params *p, const float *in, const float *weights, const float *bias,
                         float *out, const mfr_epilogue *ep);
 
+/* ------------------------------------------------ gradients (training) */
+
+/* For a dense convolution p (groups == 1), given the gradient dout
+ * (N x OH x OW x c_out) of its output (before bias): dweights (OHWI) += the
+ * weight gradient and din (NHWC) += the input gradient; either may be NULL.
+ * Both go through the GEMM on im2col patches, a bounded number of images
+ * at a time (the same chunks at any thread count). */
+int mfr_conv_backward(const mfr_conv_params *p, const float *in, const float *dout, const float *weights,
+                      float *din, float *dweights);
+
+
+/* For a depthwise convolution p (groups == c_in == c_out), given the
+ * gradient dout (N x OH x OW x C) of its output (before bias):
+ * dweights (OHWI, [C][kh][kw]) += the weight gradient for input in. Each
+ * weight sums over (image, oy, ox) in that order, at any thread count. */
+int mfr_dwconv_backward_weights(const mfr_conv_params *p, const float *in, const float *dout, float *dweights);
+/* The same on a given instruction-set path (tests, benchmarks). */
+int mfr_dwconv_backward_weights_isa(mfr_isa isa, const mfr_conv_params *p, const float *in, const float *dout,
+                                    float *dweights);
+/* din (N x H x W x C) += the input gradient: the depthwise convolution of
+ * dout (zeros stuffed between its pixels for strides above 1) with the
+ * kernel flipped in both directions, run on the forward kernels. */
+int mfr_dwconv_backward_data(const mfr_conv_params *p, const float *dout, const float *weights, float *din);
+
 #ifdef __cplusplus
 }
 #endif

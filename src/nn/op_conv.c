@@ -72,18 +72,12 @@ static int conv_shape(mfr_net *net, mfr_layer *l)
     return nn_affine_params(net, l, c_out);
 }
 
-static int conv_compile(nn_step *s)
+/* The kernel parameters of layer l on input in, for a batch of n. */
+static void conv_params_of(const mfr_layer *l, const mfr_layer *in, int n, mfr_conv_params *pp)
 {
-    const mfr_layer *l = s->l;
-    const mfr_layer *in = nn_input(s->net, l, 0);
     mfr_conv_params p;
-    float *w = NULL;
-    int rc;
-    size_t row = (size_t)l->kh * (size_t)l->kw * (size_t)(in->c / l->groups);
-    if ((rc = nn_affine_prepare(s, (size_t)l->c, row, &w)) != MFR_OK)
-        return rc;
     memset(&p, 0, sizeof p);
-    p.n = s->max_batch;
+    p.n = n;
     p.h = in->h;
     p.w = in->w;
     p.c_in = in->c;
@@ -99,6 +93,20 @@ static int conv_compile(nn_step *s)
     p.dil_h = l->dil_h;
     p.dil_w = l->dil_w;
     p.groups = l->groups;
+    *pp = p;
+}
+
+static int conv_compile(nn_step *s)
+{
+    const mfr_layer *l = s->l;
+    const mfr_layer *in = nn_input(s->net, l, 0);
+    mfr_conv_params p;
+    float *w = NULL;
+    int rc;
+    size_t row = (size_t)l->kh * (size_t)l->kw * (size_t)(in->c / l->groups);
+    if ((rc = nn_affine_prepare(s, (size_t)l->c, row, &w)) != MFR_OK)
+        return rc;
+    conv_params_of(l, in, s->max_batch, &p);
     rc = mfr_conv_plan_create(&p, w, s->bias, &s->plan);
     mfr_free(w);
     if (rc != MFR_OK)
@@ -146,6 +154,22 @@ static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
         if (dx)
             mfr_sgemm('N', 'N', m, in->c, C, 1.0f, du, C, w, in->c, 1.0f, dx, in->c);
         return;
+    }
+    if (l->groups == 1 || (l->groups == in->c && l->groups == C)) {
+        mfr_conv_params p;
+        conv_params_of(l, in, n, &p);
+        int rc = MFR_OK;
+        if (l->groups == 1)
+            rc = mfr_conv_backward(&p, x, du, w, dx, dw);
+        else {
+            if (dw)
+                rc = mfr_dwconv_backward_weights(&p, x, du, dw);
+            if (dx && rc == MFR_OK)
+                rc = mfr_dwconv_backward_data(&p, du, w, dx);
+        }
+        if (rc == MFR_OK)
+            return;
+        /* out of memory for the scratch buffers: the direct loops below */
     }
     if (dw) {
 #pragma omp parallel for num_threads(mfr_threads()) schedule(static)

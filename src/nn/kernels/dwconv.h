@@ -24,4 +24,28 @@ void dwconv_rows_avx2(const mfr_conv_params *p, int oh, int ow, const float *in,
                       const float *bias, float *out, const mfr_epilogue *ep, int row0, int row1);
 #endif
 
+
+/* Training. Weight gradient for channels [c0, c1) into tap-major dwt
+ * (dwt[(ky * kw + kx) * C + c] += ...): each value sums over (image, oy, ox)
+ * in that order, in every version, so the channel split between threads
+ * does not change a bit. c0 is a multiple of 16. */
+typedef void (*dwconv_bwd_weights_fn)(const mfr_conv_params *p, int oh, int ow, const float *in,
+                                      const float *dout, float *dwt, int c0, int c1);
+void dwconv_bwd_weights_scalar(const mfr_conv_params *p, int oh, int ow, const float *in, const float *dout,
+                               float *dwt, int c0, int c1);
+#ifdef MFR_HAVE_AVX512
+void dwconv_bwd_weights_avx512(const mfr_conv_params *p, int oh, int ow, const float *in, const float *dout,
+                               float *dwt, int c0, int c1);
+#endif
+#ifdef MFR_HAVE_AVX2
+void dwconv_bwd_weights_avx2(const mfr_conv_params *p, int oh, int ow, const float *in, const float *dout,
+                             float *dwt, int c0, int c1);
+#endif
+/* Input gradient by gathering, for input rows [row0, row1) of the flattened
+ * (n, iy) range: din += every tap that reads a pixel, in (ky, kx) order
+ * (tap-major weights). The fallback for shapes the flipped-kernel
+ * convolution cannot express. */
+void dwconv_bwd_data_scalar(const mfr_conv_params *p, int oh, int ow, const float *dout, const float *wt,
+                            float *din, int row0, int row1);
+
 #endif

@@ -19,3 +19,7 @@
 #define DW_FN dwconv_rows_avx2
 
 #include "dwconv_simd.h"
+
+/* The weight gradient (training), on the same vector definitions. */
+#define DWW_FN dwconv_bwd_weights_avx2
+#include "dwconv_bwd_simd.h"
