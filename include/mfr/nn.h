@@ -232,11 +232,15 @@ typedef struct mfr_exec mfr_exec;
 
 /* Compiles `net` (resolved) for batches of up to max_batch. The executable
  * reads the network's shapes while it runs, so `net` must outlive it; the
- * weights are copied (folded, packed) here, so changes to them later need a
- * new mfr_exec. A batch smaller than max_batch costs a full batch in the
- * convolutions (their plans are made for max_batch). */
+ * weights are copied (folded, packed) here, so changes to them later need
+ * mfr_exec_reload_weights. A batch smaller than max_batch costs a full batch
+ * in the convolutions (their plans are made for max_batch). */
 int mfr_exec_create(const mfr_net *net, int max_batch, int flags, mfr_exec **out);
 void mfr_exec_free(mfr_exec *ex);
+/* Folds and packs the network's weights again after they changed (same
+ * shapes), keeping the compiled steps and the activation buffers: what a
+ * training step needs, without a new mfr_exec's allocations. */
+int mfr_exec_reload_weights(mfr_exec *ex);
 /* Runs the network on n <= max_batch samples (the first input layer; NHWC).
  * Thread count: mfr_threads(). Results do not depend on it. One forward at
  * a time per mfr_exec (its buffers are shared): one per thread for

@@ -269,20 +269,40 @@ int mfr_exec_create(const mfr_net *net, int max_batch, int flags, mfr_exec **out
     return MFR_OK;
 }
 
+/* Frees what a step's compile hook made from the weights. */
+static void step_release(nn_step *s)
+{
+    mfr_conv_plan_free(s->plan);
+    mfr_gemm_packed_free(s->packed);
+    mfr_free(s->bias);
+    mfr_free(s->bn_scale);
+    mfr_free(s->bn_shift);
+    mfr_free(s->bn_mean);
+    mfr_free(s->bn_var);
+    s->plan = NULL;
+    s->packed = NULL;
+    s->bias = s->bn_scale = s->bn_shift = s->bn_mean = s->bn_var = NULL;
+}
+
+int mfr_exec_reload_weights(mfr_exec *ex)
+{
+    for (int si = 0; si < ex->n_steps; si++) {
+        nn_step *s = &ex->steps[si];
+        const nn_opdef *d = nn_opdef_of(s->l);
+        int rc;
+        step_release(s);
+        if (d->compile && (rc = d->compile(s)) != MFR_OK)
+            return rc;
+    }
+    return MFR_OK;
+}
+
 void mfr_exec_free(mfr_exec *ex)
 {
     if (!ex)
         return;
-    for (int i = 0; i < ex->n_steps; i++) {
-        nn_step *s = &ex->steps[i];
-        mfr_conv_plan_free(s->plan);
-        mfr_gemm_packed_free(s->packed);
-        mfr_free(s->bias);
-        mfr_free(s->bn_scale);
-        mfr_free(s->bn_shift);
-        mfr_free(s->bn_mean);
-        mfr_free(s->bn_var);
-    }
+    for (int i = 0; i < ex->n_steps; i++)
+        step_release(&ex->steps[i]);
     free(ex->steps);
     free(ex->storage_of);
     free(ex->kept);

@@ -19,7 +19,8 @@ struct mfr_grad {
     float *scratch, *scratch2;
 };
 
-int mfr_grad_refresh(mfr_grad *g)
+/* A new executable for the current flags. */
+static int grad_rebuild(mfr_grad *g)
 {
     mfr_exec *ex;
     int rc = mfr_exec_create(g->net, g->max_batch,
@@ -29,6 +30,22 @@ int mfr_grad_refresh(mfr_grad *g)
     mfr_exec_free(g->ex);
     g->ex = ex;
     g->n = 0;
+    return MFR_OK;
+}
+
+int mfr_grad_refresh(mfr_grad *g)
+{
+    int rc;
+    if (!g->ex)
+        return grad_rebuild(g);
+    /* Same shapes and flags: only the weights changed. A failure leaves a
+     * half-compiled executable, so it is rebuilt from scratch instead. */
+    g->n = 0;
+    if ((rc = mfr_exec_reload_weights(g->ex)) != MFR_OK) {
+        mfr_exec_free(g->ex);
+        g->ex = NULL;
+        return grad_rebuild(g);
+    }
     return MFR_OK;
 }
 
@@ -177,7 +194,7 @@ mfr_tensor *mfr_grad_param(const mfr_grad *g, int i)
 int mfr_grad_train_bn(mfr_grad *g, int on)
 {
     g->flags = on ? MFR_EXEC_TRAIN_BN : 0;
-    return mfr_grad_refresh(g);
+    return grad_rebuild(g);
 }
 
 int mfr_grad_update_running_stats(mfr_grad *g, float momentum)
