@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "mfr/nn.h"
 #include "nn/memplan.h"
+#include "nn/nn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1214,6 +1215,158 @@ START_TEST(test_batch_norm_training)
 }
 END_TEST
 
+/* ------------------------------------ chunked batch-norm / activation passes */
+
+/* Results of the training-time BN and activation passes on one tensor. */
+typedef struct {
+    float mean[37], var[37], scale[37], shift[37], dgamma[37], dbeta[37], egamma[37], ebeta[37];
+    float dslope[37], dbias[37];
+    float *dz, *edz, *act[8], *actf[8];
+} bn_pass_out;
+
+enum { BNT_ROWS = 1000, BNT_C = 37 }; /* rows not a multiple of the chunk; rows x c above the threading cut */
+
+static void bn_passes(const mfr_layer *bn, const float *u, const float *dy, const float *slope, bn_pass_out *o)
+{
+    size_t n = (size_t)BNT_ROWS * BNT_C;
+    memset(o, 0, sizeof *o);
+    tu_ok(nn_bn_batch_stats(bn, u, BNT_ROWS, BNT_C, o->mean, o->var, o->scale, o->shift));
+    o->dz = malloc(n * sizeof(float));
+    o->edz = malloc(n * sizeof(float));
+    memcpy(o->dz, dy, n * sizeof(float));
+    memcpy(o->edz, dy, n * sizeof(float));
+    tu_ok(nn_bn_backward_batch(bn, u, o->dz, BNT_ROWS, BNT_C, o->mean, o->var, o->dgamma, o->dbeta));
+    tu_ok(nn_bn_backward(bn, u, o->edz, BNT_ROWS, BNT_C, o->scale, o->egamma, o->ebeta));
+    tu_ok(nn_channel_sum(dy, BNT_ROWS, BNT_C, o->dbias));
+    for (int a = 0; a < 8; a++) {
+        o->act[a] = malloc(n * sizeof(float));
+        o->actf[a] = malloc(n * sizeof(float));
+        /* in place (z == dz), as nn_affine_backward_head calls it */
+        for (size_t j = 0; j < n; j++)
+            o->act[a][j] = u[j] - 3.0f;
+        tu_ok(nn_act_backward(o->act[a], dy, o->act[a], BNT_ROWS, BNT_C, (mfr_act)a, 0.3f, slope,
+                              a == MFR_ACT_PRELU ? o->dslope : NULL));
+        for (size_t j = 0; j < n; j++)
+            o->actf[a][j] = 4.0f * (u[j] - 3.0f);
+        nn_apply_act(o->actf[a], BNT_ROWS, BNT_C, (mfr_act)a, 0.3f, slope);
+    }
+}
+
+static void bn_passes_free(bn_pass_out *o)
+{
+    free(o->dz);
+    free(o->edz);
+    for (int a = 0; a < 8; a++) {
+        free(o->act[a]);
+        free(o->actf[a]);
+    }
+}
+
+/* The chunked BN statistics, BN backward (batch and running statistics), bias
+ * sums and activation passes give the same bytes at 1 and 3 threads. */
+START_TEST(test_bn_act_passes_threads)
+{
+    mfr_net *net = parse("[input]\nheight = 1\nwidth = 1000\nchannels = 37\n[batchnorm]\n");
+    size_t n = (size_t)BNT_ROWS * BNT_C;
+    float *u = rand_floats(n, 301, 2, 4), *dy = rand_floats(n, 302, -1, 1), *slope = rand_floats(BNT_C, 303, 0, 0.5f);
+    bn_pass_out *o1 = malloc(sizeof *o1), *o3 = malloc(sizeof *o3);
+    randomize(net, 304);
+    mfr_set_threads(1);
+    bn_passes(&net->layers[1], u, dy, slope, o1);
+    mfr_set_threads(3);
+    bn_passes(&net->layers[1], u, dy, slope, o3);
+    mfr_set_threads(0);
+    ck_assert(memcmp(o1->mean, o3->mean, sizeof o1->mean * 10) == 0); /* the ten per-channel arrays */
+    ck_assert(memcmp(o1->dz, o3->dz, n * sizeof(float)) == 0);
+    ck_assert(memcmp(o1->edz, o3->edz, n * sizeof(float)) == 0);
+    for (int a = 0; a < 8; a++) {
+        ck_assert_msg(memcmp(o1->act[a], o3->act[a], n * sizeof(float)) == 0, "act backward %d", a);
+        ck_assert_msg(memcmp(o1->actf[a], o3->actf[a], n * sizeof(float)) == 0, "act forward %d", a);
+    }
+    bn_passes_free(o1);
+    bn_passes_free(o3);
+    free(o1);
+    free(o3);
+    free(u);
+    free(dy);
+    free(slope);
+    mfr_net_free(net);
+}
+END_TEST
+
+static void close_to(double got, double want, double scale, double tol, const char *what, int i)
+{
+    ck_assert_msg(fabs(got - want) <= tol * scale, "%s[%d]: %.9g, reference %.9g", what, i, got, want);
+}
+
+/* The same passes against plain double loops (activations: bitwise against
+ * the scalar definitions mfr_act_scalar and nn_act_derivative). */
+START_TEST(test_bn_act_passes_reference)
+{
+    mfr_net *net = parse("[input]\nheight = 1\nwidth = 1000\nchannels = 37\n[batchnorm]\n");
+    const mfr_layer *bn = &net->layers[1];
+    size_t n = (size_t)BNT_ROWS * BNT_C, rows = BNT_ROWS;
+    float *u = rand_floats(n, 311, 2, 4), *dy = rand_floats(n, 312, -1, 1), *slope = rand_floats(BNT_C, 313, 0, 0.5f);
+    bn_pass_out *o = malloc(sizeof *o);
+    randomize(net, 314);
+    mfr_set_threads(3);
+    bn_passes(bn, u, dy, slope, o);
+    mfr_set_threads(0);
+    for (int i = 0; i < BNT_C; i++) {
+        double m = 0, v = 0, sdz = 0, sdzx = 0, sdzu = 0, sdsl = 0, maxdz = 0, maxedz = 0, sigma, sig_run;
+        double g = bn->params[MFR_P_GAMMA]->data[i], rm = bn->params[MFR_P_MEAN]->data[i];
+        for (size_t r = 0; r < rows; r++)
+            m += u[r * BNT_C + i];
+        m /= (double)rows;
+        for (size_t r = 0; r < rows; r++)
+            v += (u[r * BNT_C + i] - m) * (u[r * BNT_C + i] - m);
+        v /= (double)rows;
+        close_to(o->mean[i], m, fabs(m), 1e-7, "mean", i);
+        close_to(o->var[i], v, v, 1e-6, "var", i);
+        close_to(o->scale[i], g / sqrt(v + bn->bn_eps), 1, 1e-6, "scale", i);
+        /* backward with the statistics as the forward stored them (floats) */
+        sigma = sqrt((double)o->var[i] + bn->bn_eps);
+        sig_run = sqrt((double)bn->params[MFR_P_VAR]->data[i] + bn->bn_eps);
+        for (size_t r = 0; r < rows; r++) {
+            double d = dy[r * BNT_C + i], z = u[r * BNT_C + i] - 3.0f;
+            sdz += d;
+            sdzx += d * (u[r * BNT_C + i] - (double)o->mean[i]) / sigma;
+            sdzu += d * (u[r * BNT_C + i] - rm) / sig_run;
+            sdsl += z < 0 ? d * z : 0;
+        }
+        close_to(o->dbeta[i], sdz, 1 + fabs(sdz), 1e-6, "dbeta", i);
+        close_to(o->dgamma[i], sdzx, 1 + fabs(sdzx), 1e-6, "dgamma", i);
+        close_to(o->ebeta[i], sdz, 1 + fabs(sdz), 1e-6, "dbeta (running)", i);
+        close_to(o->egamma[i], sdzu, 1 + fabs(sdzu), 1e-6, "dgamma (running)", i);
+        close_to(o->dbias[i], sdz, 1 + fabs(sdz), 1e-6, "bias sum", i);
+        close_to(o->dslope[i], sdsl, 1 + fabs(sdsl), 1e-6, "dslope", i);
+        for (size_t r = 0; r < rows; r++) {
+            double x = (u[r * BNT_C + i] - (double)o->mean[i]) / sigma;
+            double want = g / sigma * (dy[r * BNT_C + i] - sdz / (double)rows - x * sdzx / (double)rows);
+            maxdz = fmax(maxdz, fabs(o->dz[r * BNT_C + i] - want));
+            maxedz = fmax(maxedz, fabs(o->edz[r * BNT_C + i] - (float)(dy[r * BNT_C + i] * (double)o->scale[i])));
+        }
+        /* |dz| is about g / sigma < 3: a few float roundings */
+        close_to(maxdz, 0, 1, 1e-6, "dz (batch) max error", i);
+        close_to(maxedz, 0, 1, 0, "dz (running) max error", i); /* one float product */
+    }
+    for (int a = 0; a < 8; a++)
+        for (size_t j = 0; j < n; j++) {
+            float z = u[j] - 3.0f, s = slope[j % BNT_C];
+            float want = dy[j] * nn_act_derivative(z, (mfr_act)a, 0.3f, s);
+            float fwd = mfr_act_scalar(4.0f * z, (mfr_act)a, 0.3f, s);
+            ck_assert_msg(memcmp(&o->act[a][j], &want, sizeof want) == 0, "act %d backward at %zu", a, j);
+            ck_assert_msg(memcmp(&o->actf[a][j], &fwd, sizeof fwd) == 0, "act %d forward at %zu", a, j);
+        }
+    bn_passes_free(o);
+    free(o);
+    free(u);
+    free(dy);
+    free(slope);
+    mfr_net_free(net);
+}
+END_TEST
+
 /* The same gradient bytes at 1, 2 and 3 threads. */
 START_TEST(test_gradients_threads)
 {
@@ -1283,6 +1436,8 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, test_gradients_block);
     tcase_add_test(tc, test_gradients_threads);
     tcase_add_test(tc, test_batch_norm_training);
+    tcase_add_test(tc, test_bn_act_passes_threads);
+    tcase_add_test(tc, test_bn_act_passes_reference);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 120);

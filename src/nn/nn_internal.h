@@ -143,18 +143,22 @@ static inline size_t nn_elems(const mfr_layer *l)
 {
     return (size_t)l->h * (size_t)l->w * (size_t)l->c;
 }
-/* Backward helpers. dz = dy * act'(z) (dz may be dy); PReLU slopes' gradients
- * added to dslope. */
-void nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
+/* Backward helpers. Per-channel sums are chunked (fixed rows per chunk, chunk
+ * partials added in chunk order), so every result has the same bits at any
+ * thread count; they return MFR_OK or MFR_ERR_NOMEM.
+ * act'(z), the scalar reference of nn_act_backward. */
+float nn_act_derivative(float z, mfr_act act, float param, float slope);
+/* dz = dy * act'(z) (dz may be z or dy); PReLU slopes' gradients added to dslope. */
+int nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
                      const float *prelu, float *dslope);
 /* sum[i] += x[r][i] over rows. */
-void nn_channel_sum(const float *x, size_t rows, int c, float *sum);
+int nn_channel_sum(const float *x, size_t rows, int c, float *sum);
 /* A batch norm with running statistics, backwards: u is its input, dz the
  * gradient of its output, turned in place into the gradient of u. */
-void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
-                    float *dgamma, float *dbeta);
+int nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
+                   float *dgamma, float *dbeta);
 /* Training-mode batch norm: per-channel mean and biased variance of u
- * (rows x c, double sums in row order), and scale/shift from them. */
+ * (rows x c, chunked double sums), and scale/shift from them. */
 int nn_bn_batch_stats(const mfr_layer *bn, const float *u, size_t rows, int c, float *mean, float *var, float *scale,
                       float *shift);
 /* Its backward: dz (gradient of the output) becomes dL/du in place. */

@@ -4,6 +4,7 @@
 #include "nn/nn_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,30 +251,132 @@ int nn_bn_scale_shift(const mfr_layer *l, int c, float **scale, float **shift)
     return MFR_OK;
 }
 
+/* OpenMP's simd pragma makes gcc vectorise these loops at -O2 (whose cheap
+ * cost model otherwise skips loops of unknown length); each vector lane is a
+ * different element or channel, so no sum changes order. */
+#ifdef MFR_HAVE_OPENMP
+#define NN_SIMD _Pragma("omp simd")
+#else
+#define NN_SIMD
+#endif
+
+/* Rows per chunk of a per-channel reduction. A constant, never derived from
+ * the thread count: each chunk's partial sums are computed in row order by
+ * whichever thread gets it, then the partials are added in chunk order, so the
+ * result has the same bits at any thread count (see docs/nn.md). */
+#define NN_CHUNK_ROWS 256
+
+/* cond ? a : b as a bit blend: gcc keeps a float ?: with a non-constant arm
+ * as a branch (trapping math), which stops vectorisation. Same bits. */
+static inline float pick(int cond, float a, float b)
+{
+    uint32_t ab, bb, m = -(uint32_t)(cond != 0);
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    ab = (ab & m) | (bb & ~m);
+    memcpy(&a, &ab, sizeof a);
+    return a;
+}
+
+static size_t chunk_count(size_t rows)
+{
+    return rows / NN_CHUNK_ROWS + (rows % NN_CHUNK_ROWS != 0);
+}
+
+/* Per-chunk partial sums: nchunks x nsums x c doubles, zeroed. */
+static double *chunk_partials(size_t nchunks, int nsums, int c)
+{
+    return mfr_calloc(nchunks * (size_t)nsums * (size_t)c, sizeof(double));
+}
+
+/* sum[j][i] = the partials part[k][j][i] added in chunk order k. */
+static void chunk_merge(const double *part, size_t nchunks, int nsums, int c, double *sum)
+{
+    size_t width = (size_t)nsums * (size_t)c;
+    memset(sum, 0, width * sizeof *sum);
+    for (size_t k = 0; k < nchunks; k++) {
+        const double *p = part + k * width;
+        NN_SIMD
+        for (size_t j = 0; j < width; j++)
+            sum[j] += p[j];
+    }
+}
+
 void nn_apply_scale_shift(float *x, size_t rows, int c, const float *scale, const float *shift)
 {
     long nr = (long)rows;
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long r = 0; r < nr; r++) {
-        float *row = x + (size_t)r * (size_t)c;
+        float *restrict row = x + (size_t)r * (size_t)c;
+        const float *restrict sc = scale, *restrict sh = shift;
+        NN_SIMD
         for (int i = 0; i < c; i++)
-            row[i] = row[i] * scale[i] + shift[i];
+            row[i] = row[i] * sc[i] + sh[i];
+    }
+}
+
+/* Activations over n contiguous values, one loop per type with the same
+ * expressions as mfr_act_scalar (so the same bits); sigmoid and tanh call the
+ * scalar code (libm calls do not vectorise without -ffast-math). */
+static void act_span(float *restrict x, size_t n, mfr_act act, float param)
+{
+    switch (act) {
+    case MFR_ACT_RELU:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            x[j] = x[j] > 0.0f ? x[j] : 0.0f;
+        return;
+    case MFR_ACT_RELU6:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            x[j] = x[j] > 0.0f ? (x[j] < 6.0f ? x[j] : 6.0f) : 0.0f;
+        return;
+    case MFR_ACT_LEAKY:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            x[j] = pick(x[j] < 0.0f, param * x[j], x[j]);
+        return;
+    case MFR_ACT_HSWISH:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++) {
+            float r = x[j] + 3.0f;
+            r = r > 0.0f ? (r < 6.0f ? r : 6.0f) : 0.0f;
+            x[j] = x[j] * r / 6.0f;
+        }
+        return;
+    default:
+        for (size_t j = 0; j < n; j++)
+            x[j] = mfr_act_scalar(x[j], act, param, 0.0f);
+        return;
     }
 }
 
 void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const float *prelu)
 {
-    long nr = (long)rows;
+    long nr = (long)rows, nchunks = (long)chunk_count(rows);
     if (act == MFR_ACT_NONE)
         return;
+    if (act == MFR_ACT_PRELU && prelu) {
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
-    for (long r = 0; r < nr; r++)
-        mfr_act_apply(x + (size_t)r * (size_t)c, (size_t)c, act, param, prelu, 0, c);
+        for (long r = 0; r < nr; r++) {
+            float *restrict row = x + (size_t)r * (size_t)c;
+            NN_SIMD
+            for (int i = 0; i < c; i++)
+                row[i] = pick(row[i] < 0.0f, prelu[i] * row[i], row[i]);
+        }
+        return;
+    }
+    /* Chunks of rows only to give the threads big contiguous spans. */
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long k = 0; k < nchunks; k++) {
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        act_span(x + r0 * (size_t)c, (r1 - r0) * (size_t)c, act, param);
+    }
 }
 
 /* ---------------------------------------------------------- gradients */
 
-static float act_derivative(float z, mfr_act act, float param, float slope)
+float nn_act_derivative(float z, mfr_act act, float param, float slope)
 {
     switch (act) {
     case MFR_ACT_NONE:
@@ -300,107 +403,267 @@ static float act_derivative(float z, mfr_act act, float param, float slope)
     return 1.0f;
 }
 
-void nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
-                     const float *prelu, float *dslope)
+/* dz = dy * act'(z) over n contiguous values (not PReLU): one loop per type,
+ * each the same expression as nn_act_derivative. z and dz may be the same. */
+static void act_backward_span(const float *z, const float *dy, float *dz, size_t n, mfr_act act, float param)
 {
-    long nr = (long)rows;
-    /* Slopes first (dz may overwrite z below): per-channel sums in row order,
-     * on one thread, so the result does not depend on the thread count. */
-    if (act == MFR_ACT_PRELU && dslope)
-        for (size_t r = 0; r < rows; r++)
-            for (int i = 0; i < c; i++)
-                if (z[r * (size_t)c + (size_t)i] < 0.0f)
-                    dslope[i] += dy[r * (size_t)c + (size_t)i] * z[r * (size_t)c + (size_t)i];
-#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
-    for (long r = 0; r < nr; r++) {
-        size_t o = (size_t)r * (size_t)c;
-        for (int i = 0; i < c; i++)
-            dz[o + (size_t)i] = dy[o + (size_t)i] * act_derivative(z[o + (size_t)i], act, param, prelu ? prelu[i] : 0.0f);
+    switch (act) {
+    case MFR_ACT_NONE:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            dz[j] = dy[j] * 1.0f;
+        return;
+    case MFR_ACT_RELU:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            dz[j] = dy[j] * pick(z[j] > 0.0f, 1.0f, 0.0f);
+        return;
+    case MFR_ACT_RELU6:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            dz[j] = dy[j] * pick((z[j] > 0.0f) & (z[j] < 6.0f), 1.0f, 0.0f);
+        return;
+    case MFR_ACT_LEAKY:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++)
+            dz[j] = dy[j] * pick(z[j] < 0.0f, param, 1.0f);
+        return;
+    case MFR_ACT_HSWISH:
+        NN_SIMD
+        for (size_t j = 0; j < n; j++) {
+            float zj = z[j], d = pick(zj > 3.0f, 1.0f, (2.0f * zj + 3.0f) / 6.0f);
+            dz[j] = dy[j] * pick(zj < -3.0f, 0.0f, d);
+        }
+        return;
+    default:
+        for (size_t j = 0; j < n; j++)
+            dz[j] = dy[j] * nn_act_derivative(z[j], act, param, 0.0f);
+        return;
     }
 }
 
-void nn_channel_sum(const float *x, size_t rows, int c, float *sum)
+/* PReLU over rows r0..r1: adds sum dy z (z < 0) to part[i], then dz = dy *
+ * (z < 0 ? slope : 1). Row by row, so z is read before dz overwrites it. */
+static void prelu_backward_rows(const float *z, const float *dy, float *dz, size_t r0, size_t r1, int c,
+                                const float *prelu, double *part)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < c; i++)
-            sum[i] += x[r * (size_t)c + (size_t)i];
+    for (size_t r = r0; r < r1; r++) {
+        size_t o = r * (size_t)c;
+        if (part) {
+            NN_SIMD
+            for (int i = 0; i < c; i++) {
+                /* z >= 0 adds dy * 0 */
+                float zneg = pick(z[o + (size_t)i] < 0.0f, z[o + (size_t)i], 0.0f);
+                part[i] += (double)dy[o + (size_t)i] * (double)zneg;
+            }
+        }
+        if (prelu) {
+            NN_SIMD
+            for (int i = 0; i < c; i++)
+                dz[o + (size_t)i] = dy[o + (size_t)i] * pick(z[o + (size_t)i] < 0.0f, prelu[i], 1.0f);
+        } else {
+            for (int i = 0; i < c; i++)
+                dz[o + (size_t)i] = dy[o + (size_t)i] * pick(z[o + (size_t)i] < 0.0f, 0.0f, 1.0f);
+        }
+    }
 }
 
-void nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
-                    float *dgamma, float *dbeta)
+int nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int c, mfr_act act, float param,
+                    const float *prelu, float *dslope)
+{
+    long nchunks = (long)chunk_count(rows);
+    double *part = NULL, *sum;
+    if (act == MFR_ACT_PRELU && dslope) {
+        part = chunk_partials((size_t)nchunks + 1, 1, c);
+        if (!part)
+            return mfr_error(MFR_ERR_NOMEM, "out of memory");
+    }
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long k = 0; k < nchunks; k++) {
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t o = r0 * (size_t)c;
+        if (act == MFR_ACT_PRELU)
+            prelu_backward_rows(z, dy, dz, r0, r1, c, prelu, part ? part + (size_t)k * (size_t)c : NULL);
+        else
+            act_backward_span(z + o, dy + o, dz + o, (r1 - r0) * (size_t)c, act, param);
+    }
+    if (part) {
+        sum = part + (size_t)nchunks * (size_t)c;
+        chunk_merge(part, (size_t)nchunks, 1, c, sum);
+        for (int i = 0; i < c; i++)
+            dslope[i] += (float)sum[i];
+        mfr_free(part);
+    }
+    return MFR_OK;
+}
+
+/* Per-chunk sums for the batch-norm passes, into part[k] (nsums x c):
+ * CH_SUM: x; CH_SQDEV: (x - m)^2; CH_DZ_DEV: dz and dz (u - m). */
+enum { CH_SUM, CH_SQDEV, CH_DZ_DEV };
+
+static void chunk_sums(int what, const float *x, const float *dz, size_t r0, size_t r1, int c, const double *m,
+                       double *restrict part)
+{
+    double *restrict p2 = part + c;
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * (size_t)c;
+        if (what == CH_SUM) {
+            NN_SIMD
+            for (int i = 0; i < c; i++)
+                part[i] += (double)xr[i];
+        } else if (what == CH_SQDEV) {
+            NN_SIMD
+            for (int i = 0; i < c; i++) {
+                double d = (double)xr[i] - m[i];
+                part[i] += d * d;
+            }
+        } else {
+            const float *dr = dz + r * (size_t)c;
+            NN_SIMD
+            for (int i = 0; i < c; i++) {
+                part[i] += (double)dr[i];
+                p2[i] += (double)dr[i] * ((double)xr[i] - m[i]);
+            }
+        }
+    }
+}
+
+/* Per-channel sums over rows x c (chunked; see NN_CHUNK_ROWS) into sum
+ * (nsums x c doubles). */
+static int channel_sums(int what, const float *x, const float *dz, size_t rows, int c, const double *m, double *sum)
+{
+    int nsums = what == CH_DZ_DEV ? 2 : 1;
+    long nchunks = (long)chunk_count(rows);
+    double *part = chunk_partials((size_t)nchunks, nsums, c);
+    if (!part)
+        return mfr_error(MFR_ERR_NOMEM, "out of memory");
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long k = 0; k < nchunks; k++) {
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        chunk_sums(what, x, dz, r0, r1, c, m, part + (size_t)k * (size_t)nsums * (size_t)c);
+    }
+    chunk_merge(part, (size_t)nchunks, nsums, c, sum);
+    mfr_free(part);
+    return MFR_OK;
+}
+
+int nn_channel_sum(const float *x, size_t rows, int c, float *sum)
+{
+    double *s = mfr_alloc((size_t)c * sizeof *s);
+    int rc = s ? channel_sums(CH_SUM, x, NULL, rows, c, NULL, s) : mfr_error(MFR_ERR_NOMEM, "out of memory");
+    if (rc == MFR_OK)
+        for (int i = 0; i < c; i++)
+            sum[i] += (float)s[i];
+    mfr_free(s);
+    return rc;
+}
+
+/* dz = k1 dz + k2 (u - m) + k3 per channel, in float (the batch-norm backward's
+ * last pass; k2 = k3 = 0 for running statistics). */
+static void bn_backward_apply(const float *u, float *dz, size_t rows, int c, const float *m, const float *k1,
+                              const float *k2, const float *k3)
+{
+    long nr = (long)rows;
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long r = 0; r < nr; r++) {
+        const float *restrict ur = u + (size_t)r * (size_t)c;
+        float *restrict dr = dz + (size_t)r * (size_t)c;
+        NN_SIMD
+        for (int i = 0; i < c; i++)
+            dr[i] = k1[i] * dr[i] + k2[i] * (ur[i] - m[i]) + k3[i];
+    }
+}
+
+int nn_bn_backward(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *scale,
+                   float *dgamma, float *dbeta)
 {
     const float *mean = bn->params[MFR_P_MEAN]->data, *var = bn->params[MFR_P_VAR]->data;
-    if (dgamma)
-        for (size_t r = 0; r < rows; r++)
-            for (int i = 0; i < c; i++) {
-                size_t o = r * (size_t)c + (size_t)i;
-                dgamma[i] += (float)((double)dz[o] * ((double)u[o] - mean[i]) / sqrt((double)var[i] + bn->bn_eps));
-            }
-    if (dbeta)
-        nn_channel_sum(dz, rows, c, dbeta);
-    for (size_t r = 0; r < rows; r++)
+    double *s = mfr_alloc((size_t)c * 3 * sizeof *s), *m = s + 2 * c;
+    long nr = (long)rows;
+    int rc = MFR_OK;
+    if (!s)
+        return mfr_error(MFR_ERR_NOMEM, "out of memory");
+    if (dgamma || dbeta) {
         for (int i = 0; i < c; i++)
-            dz[r * (size_t)c + (size_t)i] *= scale[i];
+            m[i] = mean[i];
+        rc = channel_sums(CH_DZ_DEV, u, dz, rows, c, m, s);
+        for (int i = 0; rc == MFR_OK && i < c; i++) {
+            if (dgamma)
+                dgamma[i] += (float)(s[c + i] / sqrt((double)var[i] + bn->bn_eps));
+            if (dbeta)
+                dbeta[i] += (float)s[i];
+        }
+    }
+    mfr_free(s);
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long r = 0; r < nr; r++) {
+        float *restrict dr = dz + (size_t)r * (size_t)c;
+        NN_SIMD
+        for (int i = 0; i < c; i++)
+            dr[i] *= scale[i];
+    }
+    return rc;
 }
 
 int nn_bn_batch_stats(const mfr_layer *bn, const float *u, size_t rows, int c, float *mean, float *var, float *scale,
                       float *shift)
 {
-    double *sum = calloc((size_t)c * 2, sizeof *sum), *sq = sum + c;
+    double *sum = mfr_alloc((size_t)c * 2 * sizeof *sum), *sq = sum + c;
     const float *g = bn->params[MFR_P_GAMMA]->data, *b = bn->params[MFR_P_BETA]->data;
+    int rc;
     if (!sum)
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < c; i++)
-            sum[i] += u[r * (size_t)c + (size_t)i];
+    /* Two passes (mean, then squared deviations), as before: no cancellation. */
+    rc = channel_sums(CH_SUM, u, NULL, rows, c, NULL, sum);
     for (int i = 0; i < c; i++)
         sum[i] /= (double)rows;
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < c; i++) {
-            double d = u[r * (size_t)c + (size_t)i] - sum[i];
-            sq[i] += d * d;
-        }
-    for (int i = 0; i < c; i++) {
+    if (rc == MFR_OK)
+        rc = channel_sums(CH_SQDEV, u, NULL, rows, c, sum, sq);
+    for (int i = 0; rc == MFR_OK && i < c; i++) {
         double v = sq[i] / (double)rows, s = (double)g[i] / sqrt(v + (double)bn->bn_eps);
         mean[i] = (float)sum[i];
         var[i] = (float)v;
         scale[i] = (float)s;
         shift[i] = (float)((double)b[i] - sum[i] * s);
     }
-    free(sum);
-    return MFR_OK;
+    mfr_free(sum);
+    return rc;
 }
 
 int nn_bn_backward_batch(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *mean,
                          const float *var, float *dgamma, float *dbeta)
 {
-    double *sdz = calloc((size_t)c * 2, sizeof *sdz), *sdzx = sdz + c;
+    /* xhat = (u - mean) / sigma; du = gamma / sigma (dz - mean(dz) - xhat mean(dz xhat)),
+     * i.e. du = k1 dz + k2 (u - mean) + k3 with per-channel constants from two sums. */
+    double *s = mfr_alloc((size_t)c * 3 * sizeof *s), *m = s + 2 * c;
+    float *k = mfr_alloc((size_t)c * 3 * sizeof *k);
     const float *g = bn->params[MFR_P_GAMMA]->data;
-    if (!sdz)
+    double n = (double)rows;
+    int rc;
+    if (!s || !k) {
+        mfr_free(s);
+        mfr_free(k);
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
-    /* xhat = (u - mean) / sigma; du = gamma / sigma (dz - mean(dz) - xhat mean(dz xhat)). */
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < c; i++) {
-            size_t o = r * (size_t)c + (size_t)i;
-            double xhat = ((double)u[o] - mean[i]) / sqrt((double)var[i] + bn->bn_eps);
-            sdz[i] += dz[o];
-            sdzx[i] += dz[o] * xhat;
-        }
-    for (int i = 0; i < c; i++) {
-        if (dgamma)
-            dgamma[i] += (float)sdzx[i];
-        if (dbeta)
-            dbeta[i] += (float)sdz[i];
     }
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < c; i++) {
-            size_t o = r * (size_t)c + (size_t)i;
-            double sigma = sqrt((double)var[i] + bn->bn_eps), xhat = ((double)u[o] - mean[i]) / sigma;
-            dz[o] = (float)((double)g[i] / sigma *
-                            ((double)dz[o] - sdz[i] / (double)rows - xhat * sdzx[i] / (double)rows));
-        }
-    free(sdz);
-    return MFR_OK;
+    for (int i = 0; i < c; i++)
+        m[i] = mean[i];
+    rc = channel_sums(CH_DZ_DEV, u, dz, rows, c, m, s);
+    for (int i = 0; rc == MFR_OK && i < c; i++) {
+        double inv = 1.0 / sqrt((double)var[i] + bn->bn_eps), sdz = s[i], sdzx = s[c + i] * inv;
+        double k1 = (double)g[i] * inv;
+        if (dgamma)
+            dgamma[i] += (float)sdzx;
+        if (dbeta)
+            dbeta[i] += (float)sdz;
+        k[i] = (float)k1;
+        k[c + i] = (float)(-k1 * inv * sdzx / n);
+        k[2 * c + i] = (float)(-k1 * sdz / n);
+    }
+    if (rc == MFR_OK)
+        bn_backward_apply(u, dz, rows, c, mean, k, k + c, k + 2 * c);
+    mfr_free(s);
+    mfr_free(k);
+    return rc;
 }
 
 int nn_bn_train_alloc(nn_step *s, int c)
