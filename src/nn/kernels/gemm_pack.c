@@ -37,6 +37,19 @@ void gemm_pack_a(const gemm_kernel *kr, const gemm_a_src *src, int i0, int mc, i
             kr->pack_a_n(a + (ptrdiff_t)(i0 + ip) * lda + p0, lda, rows, kc, d);
             continue;
         }
+        if (src->trans) {
+            /* A^T: each k is a contiguous run of rows in memory; read it
+             * along the run (the loop below would stride by lda per value). */
+            for (int p = 0; p < kc; p++) {
+                const float *run = a + (ptrdiff_t)(p0 + p) * lda + i0 + ip;
+                float *dp = d + a_index(mr, kb, 0, p);
+                for (int i = 0; i < rows; i++)
+                    dp[(ptrdiff_t)i * kb] = run[i];
+                for (int i = rows; i < mr; i++)
+                    dp[(ptrdiff_t)i * kb] = 0.0f;
+            }
+            continue;
+        }
         for (int i = 0; i < mr; i++)
             for (int p = 0; p < kc; p++) {
                 float v = 0.0f;
