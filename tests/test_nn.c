@@ -977,6 +977,47 @@ START_TEST(test_init_deterministic)
 }
 END_TEST
 
+/* After the weights change, mfr_exec_reload_weights gives the same bytes as
+ * a newly compiled executable (folded batch norm, fused and training-mode). */
+START_TEST(test_exec_reload_weights)
+{
+    static const int flag_sets[2] = {0, MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL | MFR_EXEC_TRAIN_BN};
+    mfr_net *net = load_model_def("models/detector.cfg");
+    const mfr_layer *in = &net->layers[0];
+    size_t in_n = (size_t)2 * in->h * in->w * in->c;
+    float *x = mfr_alloc(in_n * sizeof(float));
+    mfr_rng r;
+    mfr_rng_init(&r, 3, 0, 0);
+    for (size_t i = 0; i < in_n; i++)
+        x[i] = (float)mfr_rng_range(&r, -1, 1);
+    for (int f = 0; f < 2; f++) {
+        mfr_exec *ex, *fresh;
+        int layer;
+        tu_ok(mfr_net_init_weights(net, 5));
+        tu_ok(mfr_exec_create(net, 2, flag_sets[f], &ex));
+        tu_ok(mfr_exec_forward(ex, x, 2));
+        const mfr_layer *ol = &net->layers[mfr_net_output_layer(net, 0)];
+        size_t out_n = (size_t)2 * ol->h * ol->w * ol->c;
+        float *before = mfr_alloc(out_n * sizeof(float));
+        memcpy(before, mfr_exec_output(ex, 0, &layer), out_n * sizeof(float));
+        tu_ok(mfr_net_init_weights(net, 6));
+        tu_ok(mfr_exec_reload_weights(ex));
+        tu_ok(mfr_exec_forward(ex, x, 2));
+        tu_ok(mfr_exec_create(net, 2, flag_sets[f], &fresh));
+        tu_ok(mfr_exec_forward(fresh, x, 2));
+        ck_assert_msg(memcmp(mfr_exec_output(ex, 0, &layer), mfr_exec_output(fresh, 0, &layer),
+                             out_n * sizeof(float)) == 0,
+                      "flags %d: reloaded weights differ from a new executable", flag_sets[f]);
+        ck_assert(memcmp(before, mfr_exec_output(ex, 0, &layer), out_n * sizeof(float)) != 0);
+        mfr_free(before);
+        mfr_exec_free(fresh);
+        mfr_exec_free(ex);
+    }
+    mfr_free(x);
+    mfr_net_free(net);
+}
+END_TEST
+
 START_TEST(test_exec_arguments)
 {
     mfr_net *net = small_net();
@@ -1449,6 +1490,7 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, test_definition_errors);
     tcase_add_test(tc, test_definition_round_trip);
     tcase_add_test(tc, test_builder);
+    tcase_add_test(tc, test_exec_reload_weights);
     suite_add_tcase(s, tc);
     return s;
 }
