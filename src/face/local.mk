@@ -55,3 +55,13 @@ tests_test_pipeline_LDADD = $(TEST_LINK_LIBS)
 tests_test_pipeline_LDFLAGS = $(STATIC_PROG_FLAGS)
 TESTS += tests/test_pipeline
 endif
+
+# Fuzzing the recipes users write (dataset recipes and training recipes).
+if ENABLE_FUZZING
+noinst_PROGRAMS += fuzz/fuzz_recipe
+fuzz_fuzz_recipe_SOURCES = fuzz/fuzz_recipe.c
+fuzz_fuzz_recipe_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+fuzz_fuzz_recipe_LDADD = $(MFR_LINK_LIBS)
+fuzz_fuzz_recipe_LDFLAGS = $(FUZZ_LINK_FLAGS)
+endif
+EXTRA_DIST += fuzz/corpus/recipe
