@@ -12,33 +12,13 @@
  * hash, instead of hashing the four corners at every call: the lattice
  * repeats every 512 cells, far beyond the frequencies the textures use, and
  * two seeds see overlapping windows with a probability of about 1%. */
-#define NOISE_N 512
-static uint16_t noise_lattice[NOISE_N * NOISE_N];
+uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
 
 void synth_noise_init(void)
 {
-    for (int j = 0; j < NOISE_N; j++)
-        for (int i = 0; i < NOISE_N; i++)
-            noise_lattice[j * NOISE_N + i] = (uint16_t)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + 0x5eedu)) >> 16);
-}
-
-float synth_vnoise(float x, float y, uint32_t seed)
-{
-    /* floor without a library call (texture coordinates are far below 2^31) */
-    int32_t xi = (int32_t)x, yi = (int32_t)y;
-    xi -= (float)xi > x;
-    yi -= (float)yi > y;
-    float fx = (float)xi, fy = (float)yi;
-    uint32_t hs = synth_hash(seed);
-    uint32_t i0 = ((uint32_t)xi + hs) & (NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (NOISE_N - 1);
-    uint32_t i1 = (i0 + 1) & (NOISE_N - 1), j1 = (j0 + 1) & (NOISE_N - 1);
-    const uint16_t *r0 = noise_lattice + j0 * NOISE_N, *r1 = noise_lattice + j1 * NOISE_N;
-    const float s16 = 1.0f / 65536.0f;
-    float a = (float)r0[i0] * s16, b = (float)r0[i1] * s16, c = (float)r1[i0] * s16, d = (float)r1[i1] * s16;
-    float tx = x - fx, ty = y - fy;
-    tx = tx * tx * (3 - 2 * tx);
-    ty = ty * ty * (3 - 2 * ty);
-    return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
+    for (int j = 0; j < SYNTH_NOISE_N; j++)
+        for (int i = 0; i < SYNTH_NOISE_N; i++)
+            synth_noise_lattice[j * SYNTH_NOISE_N + i] = (uint16_t)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + 0x5eedu)) >> 16);
 }
 
 m3 synth_rotation(float yaw_deg, float pitch_deg, float roll_deg)

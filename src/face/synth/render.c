@@ -217,16 +217,26 @@ static void lut_init(void)
 
 void synth_tables_init(void) { pthread_once(&lut_once, lut_init); }
 
-static inline void interp3(const float *a, const int *ix, float b1, float b2, float out[3])
+/* Interpolates a 3-vector attribute (written out: the compiler did not
+ * unroll the loop of 3). */
+static inline v3 interp3(const float *a, const int *ix, float b0, float b1, float b2)
 {
-    float b0 = 1.0f - b1 - b2;
-    for (int c = 0; c < 3; c++)
-        out[c] = b0 * a[3 * ix[0] + c] + b1 * a[3 * ix[1] + c] + b2 * a[3 * ix[2] + c];
+    const float *a0 = a + 3 * ix[0], *a1 = a + 3 * ix[1], *a2 = a + 3 * ix[2];
+    return v3_make(b0 * a0[0] + b1 * a1[0] + b2 * a2[0], b0 * a0[1] + b1 * a1[1] + b2 * a2[1],
+                   b0 * a0[2] + b1 * a1[2] + b2 * a2[2]);
 }
+
+/* fmaxf(x, 0) inline (the libm call cost more than the rest of the
+ * specular term); the same value for every input, NaN included. */
+static inline float pos0(float x) { return x > 0.0f ? x : 0.0f; }
 
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light)
 {
     size_t np = (size_t)f->w * (size_t)f->h;
+    /* the light in locals: the stores into f->rgb might alias it */
+    const v3 ldir = light->dir;
+    const float amb = light->ambient, lc[3] = {light->color[0], light->color[1], light->color[2]};
+    float *restrict rgb = f->rgb;
     for (size_t k = 0; k < np; k++) {
         int mi = f->mesh[k];
         if (mi < 0 || mi >= n)
@@ -235,11 +245,8 @@ void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const syn
         const synth_face *F = m->owner;
         const int *ix = m->tri + 3 * f->tri[k];
         float b1 = f->b[2 * k], b2 = f->b[2 * k + 1], b0 = 1.0f - b1 - b2;
-        float nn[3], pp[3];
-        interp3(m->nrm, ix, b1, b2, nn);
-        interp3(m->pos, ix, b1, b2, pp);
-        v3 nrm = v3_norm(v3_make(nn[0], nn[1], nn[2]));
-        v3 view = v3_norm(v3_make(-pp[0], -pp[1], -pp[2]));
+        v3 nrm = v3_norm(interp3(m->nrm, ix, b0, b1, b2));
+        v3 view = v3_norm(v3_scale(interp3(m->pos, ix, b0, b1, b2), -1.0f));
         if (v3_dot(nrm, view) < 0.0f)
             nrm = v3_scale(nrm, -1.0f);
         float u = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
@@ -273,18 +280,17 @@ void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const syn
             break;
         }
         }
-        float ndl = v3_dot(nrm, light->dir);
+        float ndl = v3_dot(nrm, ldir);
         float diff = clampf((ndl + 0.1f) / 1.1f, 0.0f, 1.0f) * (1.0f + bend);
-        v3 hv = v3_norm(v3_add(light->dir, view));
-        float sh = fmaxf(0.0f, v3_dot(nrm, hv));
+        v3 hv = v3_norm(v3_add(ldir, view));
+        float sh = pos0(v3_dot(nrm, hv));
         float s2 = sh * sh, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8;
         float sp = ndl > 0.0f ? spec * s16 * s8 : 0.0f;
         /* a hint of ambient occlusion: surfaces turned away from the camera get less sky */
-        float ao = 0.75f + 0.25f * fmaxf(0.0f, v3_dot(nrm, view));
-        for (int c = 0; c < 3; c++) {
-            float a = synth_to_linear(alb[c]);
-            f->rgb[3 * k + c] = a * (light->ambient * ao + diff * light->color[c]) + sp * light->color[c];
-        }
+        float ao = 0.75f + 0.25f * pos0(v3_dot(nrm, view));
+        const float ka = amb * ao;
+        for (int c = 0; c < 3; c++)
+            rgb[3 * k + c] = synth_to_linear(alb[c]) * (ka + diff * lc[c]) + sp * lc[c];
     }
 }
 

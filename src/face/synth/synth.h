@@ -47,9 +47,35 @@ static inline float synth_hash2f(int32_t i, int32_t j, uint32_t seed)
 {
     return (float)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + seed)) >> 8) * (1.0f / 16777216.0f);
 }
-/* Smooth value noise in [0, 1) (needs synth_tables_init first). */
-float synth_vnoise(float x, float y, uint32_t seed);
+/* floor(v) as an int without a library call, for |v| below 2^31. */
+static inline int32_t synth_floor_i(float v)
+{
+    int32_t i = (int32_t)v;
+    return i - ((float)i > v);
+}
+
+/* Smooth value noise in [0, 1) (needs synth_tables_init first): a fixed
+ * lattice of random 16-bit values (raster.c) read at an offset given by the
+ * seed's hash. Inline: the textures call it about ten times per pixel. */
+#define SYNTH_NOISE_N 512
+extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
 void synth_noise_init(void); /* called by synth_tables_init */
+static inline float synth_vnoise(float x, float y, uint32_t seed)
+{
+    /* texture coordinates are far below 2^31 */
+    int32_t xi = synth_floor_i(x), yi = synth_floor_i(y);
+    float fx = (float)xi, fy = (float)yi;
+    uint32_t hs = synth_hash(seed);
+    uint32_t i0 = ((uint32_t)xi + hs) & (SYNTH_NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (SYNTH_NOISE_N - 1);
+    uint32_t i1 = (i0 + 1) & (SYNTH_NOISE_N - 1), j1 = (j0 + 1) & (SYNTH_NOISE_N - 1);
+    const uint16_t *r0 = synth_noise_lattice + j0 * SYNTH_NOISE_N, *r1 = synth_noise_lattice + j1 * SYNTH_NOISE_N;
+    const float s16 = 1.0f / 65536.0f;
+    float a = (float)r0[i0] * s16, b = (float)r0[i1] * s16, c = (float)r1[i0] * s16, d = (float)r1[i1] * s16;
+    float tx = x - fx, ty = y - fy;
+    tx = tx * tx * (3 - 2 * tx);
+    ty = ty * ty * (3 - 2 * ty);
+    return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
+}
 
 /* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
 typedef struct m3 { float m[9]; } m3;
