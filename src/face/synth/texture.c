@@ -248,7 +248,13 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
         }
     }
     /* scalp hair */
-    if (id->hair_style != MFR_HAIR_BALD) {
+    /* Across the front (|u| <= 1.15) synth_hairline never falls below the
+     * forehead line less the widow's peak, nor below the temples' 0.30:
+     * under that bound (less a margin for rounding) the blend weight is 0,
+     * so the face below the forehead skips the hairline. */
+    float hf_low = h->hair_front - 0.07f * fabsf(id->hair_peak);
+    float hair_low = fabsf(u) <= 1.15f ? (hf_low < 0.30f ? hf_low : 0.30f) - 0.03f : -1e30f;
+    if (id->hair_style != MFR_HAIR_BALD && v > hair_low) {
         float hv = synth_hairline(h, u);
         float a = smoothstep(hv - 0.02f, hv + 0.04f, v);
         if (a > 0.0f) {
