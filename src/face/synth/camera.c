@@ -205,24 +205,44 @@ static const uint8_t q_chroma[64] = {
     47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99};
 
-/* 8x8 DCT-II and its inverse through an orthonormal basis matrix. */
-static void dct8(const float in[64], float out[64], const float C[64], int inverse)
+/* out = A in A^T for 8x8 blocks, At the transpose of A: the DCT-II with A
+ * the orthonormal basis C, its inverse with A = C^T. Each sum runs over k
+ * in increasing order, as the plain triple loop would; the loops are
+ * arranged so that the innermost one runs along rows (vectorised). */
+static void dct8(const float in[64], float out[64], const float A[64], const float At[64])
 {
     float t[64];
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) {
-            float a = 0.0f;
-            for (int k = 0; k < 8; k++)
-                a += (inverse ? C[k * 8 + i] : C[i * 8 + k]) * in[k * 8 + j];
-            t[i * 8 + j] = a;
+    for (int i = 0; i < 8; i++) {
+        float acc[8] = {0};
+        for (int k = 0; k < 8; k++) {
+            const float a = A[i * 8 + k];
+#pragma omp simd
+            for (int j = 0; j < 8; j++)
+                acc[j] += a * in[k * 8 + j];
         }
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) {
-            float a = 0.0f;
-            for (int k = 0; k < 8; k++)
-                a += t[i * 8 + k] * (inverse ? C[k * 8 + j] : C[j * 8 + k]);
-            out[i * 8 + j] = a;
+        for (int j = 0; j < 8; j++)
+            t[i * 8 + j] = acc[j];
+    }
+    for (int i = 0; i < 8; i++) {
+        float acc[8] = {0};
+        for (int k = 0; k < 8; k++) {
+            const float a = t[i * 8 + k];
+#pragma omp simd
+            for (int j = 0; j < 8; j++)
+                acc[j] += a * At[k * 8 + j];
         }
+        for (int j = 0; j < 8; j++)
+            out[i * 8 + j] = acc[j];
+    }
+}
+
+/* roundf (halves away from zero) for |x| < 2^31 without the libm call:
+ * x - trunc(x) is exact. A zero may lose its sign, which the sums of the
+ * inverse transform (starting from +0) never see. */
+static inline float round_half_away(float x)
+{
+    float t = (float)(int32_t)x, d = x - t;
+    return d >= 0.5f ? t + 1.0f : d <= -0.5f ? t - 1.0f : t;
 }
 
 void synth_jpeg_artefacts(mfr_image *im, int quality)
@@ -233,6 +253,10 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
     for (int u = 0; u < 8; u++)
         for (int x = 0; x < 8; x++)
             C[u * 8 + x] = (u == 0 ? sqrtf(0.125f) : 0.5f) * cosf((float)((2 * x + 1) * u) * SYNTH_PI / 16.0f);
+    float Ct[64];
+    for (int u = 0; u < 8; u++)
+        for (int x = 0; x < 8; x++)
+            Ct[x * 8 + u] = C[u * 8 + x];
     for (int i = 0; i < 64; i++) {
         int a = (q_luma[i] * scale + 50) / 100, b = (q_chroma[i] * scale + 50) / 100;
         Q[0][i] = (float)(a < 1 ? 1 : a > 255 ? 255 : a);
@@ -253,12 +277,12 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
                 }
             for (int c = 0; c < 3; c++) {
                 float F[64];
-                dct8(blk[c], F, C, 0);
+                dct8(blk[c], F, C, Ct);
                 for (int i = 0; i < 64; i++) {
                     float qq = Q[c ? 1 : 0][i];
-                    F[i] = roundf(F[i] / qq) * qq;
+                    F[i] = round_half_away(F[i] / qq) * qq;
                 }
-                dct8(F, blk[c], C, 1);
+                dct8(F, blk[c], Ct, C);
             }
             for (int y = 0; y < 8 && by + y < im->height; y++)
                 for (int x = 0; x < 8 && bx + x < im->width; x++) {
