@@ -25,7 +25,16 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
         for (int c = 0; c < 3; c++)
             blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
     }
-    for (int y = 0; y < f->h; y++)
+    for (int y = 0; y < f->h; y++) {
+        /* the blobs this row crosses: dx^2 + dy^2 >= dy^2, so a blob with
+         * dy^2 / r^2 >= 1 is out of reach on the whole row (the test below
+         * could not pass) */
+        int near[4], nb = 0;
+        for (int b = 0; b < 4; b++) {
+            float dy = (float)y - blob[b][1];
+            if (dy * dy * blob[b][2] < 1.0f)
+                near[nb++] = b;
+        }
         for (int x = 0; x < f->w; x++) {
             if (f->mesh[(size_t)y * (size_t)f->w + (size_t)x] >= 0)
                 continue; /* hidden by geometry already rasterised */
@@ -34,7 +43,8 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
             float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x);
             for (int c = 0; c < 3; c++)
                 p[c] = mixf(c0[c], c1[c], t) * n;
-            for (int b = 0; b < 4; b++) {
+            for (int q = 0; q < nb; q++) {
+                const int b = near[q];
                 float dx = (float)x - blob[b][0], dy = (float)y - blob[b][1];
                 float d = (dx * dx + dy * dy) * blob[b][2];
                 if (d < 1.0f) {
@@ -44,6 +54,7 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
                 }
             }
         }
+    }
 }
 
 static int blur_radius(float sigma)
