@@ -163,8 +163,6 @@ int synth_face_build(synth_face *F, const mfr_identity *id, const mfr_nuisance *
     int body_first = 1, body_last = n;
     if (rc == MFR_OK && id->hair_style == MFR_HAIR_LONG)
         n++, rc = build_curtain(&m[n], &F->head, lod);
-    if (rc == MFR_OK && mask && mask->type != MFR_MASK_NONE)
-        n++, rc = synth_build_mask(&m[n], &F->head, mask, lod, F->straps);
     if (rc == MFR_OK && nz->occluder == MFR_OCCLUDER_HAND) {
         /* a flat hand over part of the lower face: palm and four fingers */
         float hx = nz->occluder_x, hy = nz->occluder_y;
@@ -189,7 +187,38 @@ int synth_face_build(synth_face *F, const mfr_identity *id, const mfr_nuisance *
         synth_mesh_project(&m[i], cam);
         m[i].owner = F;
     }
+    rc = synth_face_add_mask(F, mask, lod, cam);
+    if (rc != MFR_OK)
+        synth_face_free(F);
+    return rc;
+}
+
+int synth_face_add_mask(synth_face *F, const mfr_mask *mask, float lod, const synth_camera *cam)
+{
+    if (!mask || mask->type == MFR_MASK_NONE)
+        return MFR_OK;
+    if (F->nmesh >= SYNTH_FACE_MESHES)
+        return mfr_error(MFR_ERR_INTERNAL, "synth_face_add_mask: the face has no room for a mask mesh");
+    F->mask = *mask;
+    synth_mesh *m = &F->mesh[F->nmesh];
+    int rc = synth_build_mask(m, &F->head, mask, lod, F->straps);
+    if (rc != MFR_OK)
+        return rc;
+    synth_mesh_transform(m, &F->rot, head_pivot, F->offset);
+    synth_mesh_project(m, cam);
+    m->owner = F;
+    F->nmesh++;
     return MFR_OK;
+}
+
+void synth_face_drop_mask(synth_face *F)
+{
+    if (F->mask.type != MFR_MASK_NONE && F->nmesh > 0) {
+        F->nmesh--;
+        synth_mesh_free(&F->mesh[F->nmesh]);
+    }
+    memset(&F->mask, 0, sizeof F->mask);
+    memset(F->straps, 0, sizeof F->straps);
 }
 
 void synth_face_free(synth_face *F)
@@ -261,6 +290,11 @@ static inline float pos0(float x) { return x > 0.0f ? x : 0.0f; }
 
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light)
 {
+    synth_shade_from(f, list, n, 0, light);
+}
+
+void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light)
+{
     size_t np = (size_t)f->w * (size_t)f->h;
     /* the light in locals: the stores into f->rgb might alias it */
     const v3 ldir = light->dir;
@@ -268,7 +302,7 @@ void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const syn
     float *restrict rgb = f->rgb;
     for (size_t k = 0; k < np; k++) {
         int mi = f->mesh[k];
-        if (mi < 0 || mi >= n)
+        if (mi < first || mi >= n)
             continue;
         const synth_mesh *m = list[mi];
         const synth_face *F = m->owner;
@@ -494,41 +528,110 @@ void synth_face_framing(const synth_head *head, const mfr_nuisance *nz, int w, i
     *lod = clampf(ppu / 90.0f, 0.25f, 1.2f);
 }
 
+/* The conditions of one probe capture (docs/datasets.md section 2: drawn
+ * unmasked and with every mask) share the identity, pose, expression, light,
+ * camera and background, and differ only in the mask. Each thread keeps the
+ * last capture it rendered without its mask (meshes, G-buffer, background
+ * and shading) and draws every picture from a copy of it: the mask is
+ * rasterised last, only the pixels it wins are shaded, then the overlays,
+ * the truth and the camera. Every picture takes that path whether the
+ * capture was kept or has just been rendered, and the kept state is a pure
+ * function of (identity, nuisances, size), so the bytes depend neither on
+ * what the thread drew before nor on the thread count. */
+typedef struct capture_cache {
+    int valid, w, h, n;
+    mfr_identity id;
+    mfr_nuisance nz;
+    synth_camera cam;
+    synth_light light;
+    float lod;
+    synth_face F;
+    synth_frame f;
+} capture_cache;
+
+static _Thread_local capture_cache cache;
+
+static void cache_clear(capture_cache *c)
+{
+    if (c->valid) {
+        synth_face_free(&c->F);
+        synth_frame_free(&c->f);
+    }
+    c->valid = 0;
+}
+
+static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, int w, int h)
+{
+    cache_clear(c);
+    memset(c, 0, sizeof *c);
+    c->id = *id;
+    c->nz = *nz;
+    c->w = w;
+    c->h = h;
+    synth_head head;
+    synth_head_setup(&head, &c->id, &c->nz);
+    v3 offset;
+    synth_face_framing(&head, &c->nz, w, h, &c->cam, &offset, &c->lod);
+    int rc = synth_frame_init(&c->f, w, h);
+    if (rc != MFR_OK)
+        return rc;
+    rc = synth_face_build(&c->F, &c->id, &c->nz, NULL, offset, c->lod, &c->cam, c->nz.background);
+    if (rc != MFR_OK) {
+        synth_frame_free(&c->f);
+        return rc;
+    }
+    const synth_mesh *list[SYNTH_FACE_MESHES];
+    synth_light_from(&c->nz, &c->light);
+    c->n = synth_face_raster(&c->F, &c->f, list, 0);
+    synth_background(&c->f, c->nz.background, 0); /* after: only where no mesh landed */
+    synth_shade(&c->f, list, c->n, &c->light);
+    c->valid = 1;
+    return MFR_OK;
+}
+
 int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask, mfr_image *out,
                     mfr_face_truth *truth)
 {
     if (!id || !nz || !out || !out->data || out->channels != 3 || out->width < 8 || out->height < 8)
         return mfr_error(MFR_ERR_ARG, "mfr_face_render: needs an allocated 3-channel image of at least 8x8");
     const int w = out->width, hh = out->height;
-    synth_head head;
     synth_tables_init();
-    synth_head_setup(&head, id, nz);
-    synth_camera cam;
-    v3 offset;
-    float lod;
-    synth_face_framing(&head, nz, w, hh, &cam, &offset, &lod);
-
+    capture_cache *c = &cache;
+    /* byte comparison: a difference in padding or a zero's sign only costs a re-render */
+    if (!c->valid || c->w != w || c->h != hh || memcmp(&c->id, id, sizeof *id) != 0 ||
+        memcmp(&c->nz, nz, sizeof *nz) != 0) {
+        int rc = cache_fill(c, id, nz, w, hh);
+        if (rc != MFR_OK)
+            return rc;
+    }
+    /* a copy of the capture: depth, mesh and colour (the mask writes its own
+     * triangles and barycentrics, and only its pixels read them) */
     synth_frame f;
-    synth_face F;
     int rc = synth_frame_init(&f, w, hh);
     if (rc != MFR_OK)
         return rc;
-    rc = synth_face_build(&F, id, nz, mask, offset, lod, &cam, nz->background);
+    size_t np = (size_t)w * (size_t)hh;
+    memcpy(f.depth, c->f.depth, np * sizeof *f.depth);
+    memcpy(f.mesh, c->f.mesh, np * sizeof *f.mesh);
+    memcpy(f.rgb, c->f.rgb, 3 * np * sizeof *f.rgb);
+    synth_face *F = &c->F;
+    rc = synth_face_add_mask(F, mask, c->lod, &c->cam);
     if (rc != MFR_OK) {
         synth_frame_free(&f);
         return rc;
     }
     const synth_mesh *list[SYNTH_FACE_MESHES];
-    synth_light light;
-    synth_light_from(nz, &light);
-    int n = synth_face_raster(&F, &f, list, 0);
-    synth_background(&f, nz->background, 0); /* after: only where no mesh landed */
-    synth_shade(&f, list, n, &light);
-    synth_face_overlay(&F, &f, &cam, &light);
+    for (int i = 0; i < F->nmesh; i++)
+        list[i] = &F->mesh[i];
+    if (F->nmesh > c->n) {
+        synth_raster(&f, &F->mesh[c->n], c->n);
+        synth_shade_from(&f, list, F->nmesh, c->n, &c->light);
+    }
+    synth_face_overlay(F, &f, &c->cam, &c->light);
     if (truth)
-        synth_face_truth(&F, &f, &cam, truth);
+        synth_face_truth(F, &f, &c->cam, truth);
     synth_finish(&f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
-    synth_face_free(&F);
+    synth_face_drop_mask(F);
     synth_frame_free(&f);
     return MFR_OK;
 }

@@ -231,6 +231,12 @@ void synth_face_free(synth_face *F);
  * synth_shade. Returns the number of meshes added. */
 int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, int first);
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light);
+/* The same for the pixels of meshes first..n-1 only. */
+void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
+/* Builds the mask's mesh as the face's last one (in camera space), with its
+ * ear loops; synth_face_drop_mask removes it again. No mask: nothing. */
+int synth_face_add_mask(synth_face *F, const mfr_mask *mask, float lod, const synth_camera *cam);
+void synth_face_drop_mask(synth_face *F);
 void synth_face_overlay(const synth_face *F, synth_frame *f, const synth_camera *cam, const synth_light *light);
 void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_camera *cam, mfr_face_truth *t);
 /* Camera and head placement that put a face's eyes and mouth near the
