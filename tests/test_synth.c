@@ -404,6 +404,46 @@ START_TEST(test_blur_matches_reference)
 }
 END_TEST
 
+/* A picture does not depend on what the thread rendered before: the mask
+ * variants of a capture reuse its unmasked render (render.c), so a masked
+ * picture drawn cold, after another person, and right after its own
+ * unmasked capture must be the same bytes with the same truth. */
+START_TEST(test_render_independent_of_history)
+{
+    mfr_identity a, b;
+    mfr_identity_sample(5, 1, &a);
+    mfr_identity_sample(5, 2, &b);
+    mfr_nuisance nz = plain_nuisance(12.0f), nzb = plain_nuisance(-20.0f);
+    nz.occluder = MFR_OCCLUDER_HAND;
+    nz.occluder_x = 0.15f;
+    nz.occluder_y = -0.6f;
+    nz.blur = 0.6f;
+    nz.jpeg_quality = 60;
+    mfr_mask masks[3] = {{MFR_MASK_NIST, MFR_SHAPE_WIDE, MFR_COVER_HIGH, MFR_COLOR_BLACK, 11u},
+                         {MFR_MASK_N95, MFR_SHAPE_ROUND, MFR_COVER_HIGH, MFR_COLOR_WHITE, 12u},
+                         {MFR_MASK_NONE, 0, 0, 0, 0u}};
+    mfr_image ref = {0}, im = {0}, other = {0};
+    tu_ok(mfr_image_alloc(&ref, 112, 112, 3));
+    tu_ok(mfr_image_alloc(&im, 112, 112, 3));
+    tu_ok(mfr_image_alloc(&other, 112, 112, 3));
+    for (int k = 0; k < 3; k++) {
+        mfr_face_truth t0, t1, t2;
+        tu_ok(mfr_face_render(&b, &nzb, &masks[k], &other, NULL)); /* another person first */
+        tu_ok(mfr_face_render(&a, &nz, &masks[k], &ref, &t0));
+        tu_ok(mfr_face_render(&a, &nz, NULL, &other, NULL)); /* the same capture, unmasked */
+        tu_ok(mfr_face_render(&a, &nz, &masks[k], &im, &t1));
+        ck_assert_msg(memcmp(ref.data, im.data, (size_t)112 * 112 * 3) == 0, "mask %d: bytes depend on history", k);
+        ck_assert(memcmp(&t0, &t1, sizeof t0) == 0);
+        tu_ok(mfr_face_render(&a, &nz, &masks[k], &im, &t2)); /* twice in a row */
+        ck_assert_msg(memcmp(ref.data, im.data, (size_t)112 * 112 * 3) == 0, "mask %d: a repeat differs", k);
+        ck_assert(memcmp(&t0, &t2, sizeof t0) == 0);
+    }
+    mfr_image_free(&ref);
+    mfr_image_free(&im);
+    mfr_image_free(&other);
+}
+END_TEST
+
 /* The span rasteriser writes the reference's G-buffer exactly: same
  * depths, meshes, triangles and barycentrics, for whole faces with masks
  * and hands at several sizes (big triangles at 400 px, sub-pixel ones at 24). */
@@ -470,6 +510,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_align_and_lbp);
     tcase_add_test(tc, test_blur_matches_reference);
     tcase_add_test(tc, test_raster_matches_reference);
+    tcase_add_test(tc, test_render_independent_of_history);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,7 +25,16 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
         for (int c = 0; c < 3; c++)
             blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
     }
-    for (int y = 0; y < f->h; y++)
+    for (int y = 0; y < f->h; y++) {
+        /* the blobs this row crosses: dx^2 + dy^2 >= dy^2, so a blob with
+         * dy^2 / r^2 >= 1 is out of reach on the whole row (the test below
+         * could not pass) */
+        int near[4], nb = 0;
+        for (int b = 0; b < 4; b++) {
+            float dy = (float)y - blob[b][1];
+            if (dy * dy * blob[b][2] < 1.0f)
+                near[nb++] = b;
+        }
         for (int x = 0; x < f->w; x++) {
             if (f->mesh[(size_t)y * (size_t)f->w + (size_t)x] >= 0)
                 continue; /* hidden by geometry already rasterised */
@@ -34,7 +43,8 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
             float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x);
             for (int c = 0; c < 3; c++)
                 p[c] = mixf(c0[c], c1[c], t) * n;
-            for (int b = 0; b < 4; b++) {
+            for (int q = 0; q < nb; q++) {
+                const int b = near[q];
                 float dx = (float)x - blob[b][0], dy = (float)y - blob[b][1];
                 float d = (dx * dx + dy * dy) * blob[b][2];
                 if (d < 1.0f) {
@@ -44,6 +54,7 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
                 }
             }
         }
+    }
 }
 
 static int blur_radius(float sigma)
@@ -170,17 +181,24 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
     const uint32_t key = mfr_rng_u32(&r);
     const float sd = nz->noise / 147.8f; /* a sum of four uniform bytes has sd 147.8 */
     for (int y = 0; y < h; y++) {
-        uint8_t *row = mfr_image_row(out, y);
+        uint8_t *restrict row = mfr_image_row(out, y);
         const float *src = f->rgb + 3 * (size_t)y * (size_t)w;
-        uint32_t n = (uint32_t)y * 3u * (uint32_t)w;
-        for (int x = 0; x < 3 * w; x++) {
-            float v = (float)synth_to_srgb8(src[x]);
-            if (sd > 0.0f) {
-                uint32_t b = synth_hash(key ^ (n + (uint32_t)x) * 0x9e3779b9u);
-                float g = (float)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
-                v += g * sd;
-            }
-            row[x] = (uint8_t)clampf(v + 0.5f, 0.0f, 255.0f);
+        const uint32_t n = (uint32_t)y * 3u * (uint32_t)w;
+        const int nx = 3 * w;
+        /* the table look-ups first, then the noise in a loop without them,
+         * which the compiler vectorises (the same operations per sample) */
+        for (int x = 0; x < nx; x++)
+            row[x] = synth_to_srgb8(src[x]);
+        if (!(sd > 0.0f))
+            continue;
+#pragma omp simd
+        for (int x = 0; x < nx; x++) {
+            uint32_t b = synth_hash(key ^ (n + (uint32_t)x) * 0x9e3779b9u);
+            float g = (float)(int32_t)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
+            float v = (float)row[x] + g * sd + 0.5f;
+            v = v < 0.0f ? 0.0f : v;
+            v = v > 255.0f ? 255.0f : v;
+            row[x] = (uint8_t)(int32_t)v;
         }
     }
     if (nz->jpeg_quality > 0)
@@ -198,24 +216,44 @@ static const uint8_t q_chroma[64] = {
     47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99};
 
-/* 8x8 DCT-II and its inverse through an orthonormal basis matrix. */
-static void dct8(const float in[64], float out[64], const float C[64], int inverse)
+/* out = A in A^T for 8x8 blocks, At the transpose of A: the DCT-II with A
+ * the orthonormal basis C, its inverse with A = C^T. Each sum runs over k
+ * in increasing order, as the plain triple loop would; the loops are
+ * arranged so that the innermost one runs along rows (vectorised). */
+static void dct8(const float in[64], float out[64], const float A[64], const float At[64])
 {
     float t[64];
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) {
-            float a = 0.0f;
-            for (int k = 0; k < 8; k++)
-                a += (inverse ? C[k * 8 + i] : C[i * 8 + k]) * in[k * 8 + j];
-            t[i * 8 + j] = a;
+    for (int i = 0; i < 8; i++) {
+        float acc[8] = {0};
+        for (int k = 0; k < 8; k++) {
+            const float a = A[i * 8 + k];
+#pragma omp simd
+            for (int j = 0; j < 8; j++)
+                acc[j] += a * in[k * 8 + j];
         }
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) {
-            float a = 0.0f;
-            for (int k = 0; k < 8; k++)
-                a += t[i * 8 + k] * (inverse ? C[k * 8 + j] : C[j * 8 + k]);
-            out[i * 8 + j] = a;
+        for (int j = 0; j < 8; j++)
+            t[i * 8 + j] = acc[j];
+    }
+    for (int i = 0; i < 8; i++) {
+        float acc[8] = {0};
+        for (int k = 0; k < 8; k++) {
+            const float a = t[i * 8 + k];
+#pragma omp simd
+            for (int j = 0; j < 8; j++)
+                acc[j] += a * At[k * 8 + j];
         }
+        for (int j = 0; j < 8; j++)
+            out[i * 8 + j] = acc[j];
+    }
+}
+
+/* roundf (halves away from zero) for |x| < 2^31 without the libm call:
+ * x - trunc(x) is exact. A zero may lose its sign, which the sums of the
+ * inverse transform (starting from +0) never see. */
+static inline float round_half_away(float x)
+{
+    float t = (float)(int32_t)x, d = x - t;
+    return d >= 0.5f ? t + 1.0f : d <= -0.5f ? t - 1.0f : t;
 }
 
 void synth_jpeg_artefacts(mfr_image *im, int quality)
@@ -226,6 +264,10 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
     for (int u = 0; u < 8; u++)
         for (int x = 0; x < 8; x++)
             C[u * 8 + x] = (u == 0 ? sqrtf(0.125f) : 0.5f) * cosf((float)((2 * x + 1) * u) * SYNTH_PI / 16.0f);
+    float Ct[64];
+    for (int u = 0; u < 8; u++)
+        for (int x = 0; x < 8; x++)
+            Ct[x * 8 + u] = C[u * 8 + x];
     for (int i = 0; i < 64; i++) {
         int a = (q_luma[i] * scale + 50) / 100, b = (q_chroma[i] * scale + 50) / 100;
         Q[0][i] = (float)(a < 1 ? 1 : a > 255 ? 255 : a);
@@ -246,12 +288,12 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
                 }
             for (int c = 0; c < 3; c++) {
                 float F[64];
-                dct8(blk[c], F, C, 0);
+                dct8(blk[c], F, C, Ct);
                 for (int i = 0; i < 64; i++) {
                     float qq = Q[c ? 1 : 0][i];
-                    F[i] = roundf(F[i] / qq) * qq;
+                    F[i] = round_half_away(F[i] / qq) * qq;
                 }
-                dct8(F, blk[c], C, 1);
+                dct8(F, blk[c], Ct, C);
             }
             for (int y = 0; y < 8 && by + y < im->height; y++)
                 for (int x = 0; x < 8 && bx + x < im->width; x++) {

@@ -177,6 +177,10 @@ int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, f
             float z = synth_head_point(h, 0.0f, yy, 0).z - 0.45f * fmaxf(0.0f, yy - Yc);
             zr = fmaxf(zr, z);
         }
+        /* and the nose tip itself, which the head mesh has as a vertex (the
+         * 17 samples can straddle it) */
+        if (h->nose_tip > Yc - 0.12f && h->nose_tip < ytop)
+            zr = fmaxf(zr, synth_head_point(h, 0.0f, h->nose_tip, 0).z - 0.45f * fmaxf(0.0f, h->nose_tip - Yc));
         zr += 0.02f;
         float zside = synth_head_point(h, 0.42f / 0.75f, Yc, 0).z;
         float k2 = fmaxf(0.0f, (zr - zside) / (0.42f * 0.42f));

@@ -12,33 +12,13 @@
  * hash, instead of hashing the four corners at every call: the lattice
  * repeats every 512 cells, far beyond the frequencies the textures use, and
  * two seeds see overlapping windows with a probability of about 1%. */
-#define NOISE_N 512
-static uint16_t noise_lattice[NOISE_N * NOISE_N];
+uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
 
 void synth_noise_init(void)
 {
-    for (int j = 0; j < NOISE_N; j++)
-        for (int i = 0; i < NOISE_N; i++)
-            noise_lattice[j * NOISE_N + i] = (uint16_t)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + 0x5eedu)) >> 16);
-}
-
-float synth_vnoise(float x, float y, uint32_t seed)
-{
-    /* floor without a library call (texture coordinates are far below 2^31) */
-    int32_t xi = (int32_t)x, yi = (int32_t)y;
-    xi -= (float)xi > x;
-    yi -= (float)yi > y;
-    float fx = (float)xi, fy = (float)yi;
-    uint32_t hs = synth_hash(seed);
-    uint32_t i0 = ((uint32_t)xi + hs) & (NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (NOISE_N - 1);
-    uint32_t i1 = (i0 + 1) & (NOISE_N - 1), j1 = (j0 + 1) & (NOISE_N - 1);
-    const uint16_t *r0 = noise_lattice + j0 * NOISE_N, *r1 = noise_lattice + j1 * NOISE_N;
-    const float s16 = 1.0f / 65536.0f;
-    float a = (float)r0[i0] * s16, b = (float)r0[i1] * s16, c = (float)r1[i0] * s16, d = (float)r1[i1] * s16;
-    float tx = x - fx, ty = y - fy;
-    tx = tx * tx * (3 - 2 * tx);
-    ty = ty * ty * (3 - 2 * ty);
-    return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
+    for (int j = 0; j < SYNTH_NOISE_N; j++)
+        for (int i = 0; i < SYNTH_NOISE_N; i++)
+            synth_noise_lattice[j * SYNTH_NOISE_N + i] = (uint16_t)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + 0x5eedu)) >> 16);
 }
 
 m3 synth_rotation(float yaw_deg, float pitch_deg, float roll_deg)
@@ -276,49 +256,60 @@ static inline float max3(float a, float b, float c)
     return m > c ? m : c;
 }
 
+/* The reference's arithmetic, term for term (so the same bits), with the
+ * vertices in locals and the terms that do not change along a row computed
+ * once per row: the compiler cannot do that itself, since the stores into
+ * the G-buffer might alias the mesh's floats. */
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
 {
     const int w = f->w, h = f->h;
+    const float *scr = m->scr;
+    const int *tri = m->tri;
+    float *restrict depth = f->depth, *restrict bb = f->b;
+    int32_t *restrict fmesh = f->mesh, *restrict ftri = f->tri;
     for (int t = 0; t < m->nt; t++) {
-        const int *ix = m->tri + 3 * t;
-        const float *p0 = m->scr + 3 * ix[0], *p1 = m->scr + 3 * ix[1], *p2 = m->scr + 3 * ix[2];
-        if (p0[2] < 1e-3f || p1[2] < 1e-3f || p2[2] < 1e-3f)
+        const float *p0 = scr + 3 * tri[3 * t], *p1 = scr + 3 * tri[3 * t + 1], *p2 = scr + 3 * tri[3 * t + 2];
+        const float z0 = p0[2], z1 = p1[2], z2 = p2[2];
+        if (z0 < 1e-3f || z1 < 1e-3f || z2 < 1e-3f)
             continue;
-        float area = (p1[0] - p0[0]) * (p2[1] - p0[1]) - (p1[1] - p0[1]) * (p2[0] - p0[0]);
+        const float x0v = p0[0], y0v = p0[1];
+        const float e1x = p1[0] - x0v, e1y = p1[1] - y0v; /* vertex 1 - vertex 0 */
+        const float e2x = p2[0] - x0v, e2y = p2[1] - y0v; /* vertex 2 - vertex 0 */
+        float area = e1x * e2y - e1y * e2x;
         if (area == 0.0f || (m->cull && area > 0.0f))
             continue;
         /* the reference's box, without library calls (vertices are not NaN:
          * their depths passed the test above) */
-        int x0 = ceil_i(min3(p0[0], p1[0], p2[0]) - 0.5f), x1 = floor_i(max3(p0[0], p1[0], p2[0]) - 0.5f);
-        int y0 = ceil_i(min3(p0[1], p1[1], p2[1]) - 0.5f), y1 = floor_i(max3(p0[1], p1[1], p2[1]) - 0.5f);
+        int x0 = ceil_i(min3(x0v, p1[0], p2[0]) - 0.5f), x1 = floor_i(max3(x0v, p1[0], p2[0]) - 0.5f);
+        int y0 = ceil_i(min3(y0v, p1[1], p2[1]) - 0.5f), y1 = floor_i(max3(y0v, p1[1], p2[1]) - 0.5f);
         if (x0 < 0) x0 = 0;
         if (y0 < 0) y0 = 0;
         if (x1 >= w) x1 = w - 1;
         if (y1 >= h) y1 = h - 1;
         if (x0 > x1 || y0 > y1)
             continue;
-        float inv = 1.0f / area;
-        float iz0 = 1.0f / p0[2], iz1 = 1.0f / p1[2], iz2 = 1.0f / p2[2];
+        const float inv = 1.0f / area;
+        const float iz0 = 1.0f / z0, iz1 = 1.0f / z1, iz2 = 1.0f / z2;
         for (int y = y0; y <= y1; y++) {
-            float py = (float)y + 0.5f;
+            const float dy = (float)y + 0.5f - y0v;
+            const float r1 = dy * e2x, r2 = e1x * dy; /* the row's terms of b1 and b2 */
             for (int x = x0; x <= x1; x++) {
-                float px = (float)x + 0.5f;
+                const float dx = (float)x + 0.5f - x0v;
                 /* barycentric weights of vertices 1 and 2 (screen space) */
-                float b1 = ((px - p0[0]) * (p2[1] - p0[1]) - (py - p0[1]) * (p2[0] - p0[0])) * inv;
-                float b2 = ((p1[0] - p0[0]) * (py - p0[1]) - (p1[1] - p0[1]) * (px - p0[0])) * inv;
+                float b1 = (dx * e2y - r1) * inv;
+                float b2 = (r2 - e1y * dx) * inv;
                 float b0 = 1.0f - b1 - b2;
                 if (b0 < 0.0f || b1 < 0.0f || b2 < 0.0f)
                     continue;
-                float iz = b0 * iz0 + b1 * iz1 + b2 * iz2;
-                float z = 1.0f / iz;
+                float z = 1.0f / (b0 * iz0 + b1 * iz1 + b2 * iz2);
                 size_t k = (size_t)y * (size_t)w + (size_t)x;
-                if (z >= f->depth[k])
+                if (z >= depth[k])
                     continue;
-                f->depth[k] = z;
-                f->mesh[k] = mesh_index;
-                f->tri[k] = t;
-                f->b[2 * k] = b1 * iz1 * z;
-                f->b[2 * k + 1] = b2 * iz2 * z;
+                depth[k] = z;
+                fmesh[k] = mesh_index;
+                ftri[k] = t;
+                bb[2 * k] = b1 * iz1 * z;
+                bb[2 * k + 1] = b2 * iz2 * z;
             }
         }
     }

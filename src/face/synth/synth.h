@@ -47,9 +47,35 @@ static inline float synth_hash2f(int32_t i, int32_t j, uint32_t seed)
 {
     return (float)(synth_hash((uint32_t)i * 0x9e3779b1u ^ synth_hash((uint32_t)j + seed)) >> 8) * (1.0f / 16777216.0f);
 }
-/* Smooth value noise in [0, 1) (needs synth_tables_init first). */
-float synth_vnoise(float x, float y, uint32_t seed);
+/* floor(v) as an int without a library call, for |v| below 2^31. */
+static inline int32_t synth_floor_i(float v)
+{
+    int32_t i = (int32_t)v;
+    return i - ((float)i > v);
+}
+
+/* Smooth value noise in [0, 1) (needs synth_tables_init first): a fixed
+ * lattice of random 16-bit values (raster.c) read at an offset given by the
+ * seed's hash. Inline: the textures call it about ten times per pixel. */
+#define SYNTH_NOISE_N 512
+extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
 void synth_noise_init(void); /* called by synth_tables_init */
+static inline float synth_vnoise(float x, float y, uint32_t seed)
+{
+    /* texture coordinates are far below 2^31 */
+    int32_t xi = synth_floor_i(x), yi = synth_floor_i(y);
+    float fx = (float)xi, fy = (float)yi;
+    uint32_t hs = synth_hash(seed);
+    uint32_t i0 = ((uint32_t)xi + hs) & (SYNTH_NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (SYNTH_NOISE_N - 1);
+    uint32_t i1 = (i0 + 1) & (SYNTH_NOISE_N - 1), j1 = (j0 + 1) & (SYNTH_NOISE_N - 1);
+    const uint16_t *r0 = synth_noise_lattice + j0 * SYNTH_NOISE_N, *r1 = synth_noise_lattice + j1 * SYNTH_NOISE_N;
+    const float s16 = 1.0f / 65536.0f;
+    float a = (float)r0[i0] * s16, b = (float)r0[i1] * s16, c = (float)r1[i0] * s16, d = (float)r1[i1] * s16;
+    float tx = x - fx, ty = y - fy;
+    tx = tx * tx * (3 - 2 * tx);
+    ty = ty * ty * (3 - 2 * ty);
+    return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
+}
 
 /* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
 typedef struct m3 { float m[9]; } m3;
@@ -205,6 +231,12 @@ void synth_face_free(synth_face *F);
  * synth_shade. Returns the number of meshes added. */
 int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, int first);
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light);
+/* The same for the pixels of meshes first..n-1 only. */
+void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
+/* Builds the mask's mesh as the face's last one (in camera space), with its
+ * ear loops; synth_face_drop_mask removes it again. No mask: nothing. */
+int synth_face_add_mask(synth_face *F, const mfr_mask *mask, float lod, const synth_camera *cam);
+void synth_face_drop_mask(synth_face *F);
 void synth_face_overlay(const synth_face *F, synth_frame *f, const synth_camera *cam, const synth_light *light);
 void synth_face_truth(const synth_face *F, const synth_frame *f, const synth_camera *cam, mfr_face_truth *t);
 /* Camera and head placement that put a face's eyes and mouth near the

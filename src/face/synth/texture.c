@@ -84,7 +84,7 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
     {
         float lf = synth_vnoise(u * 4.0f, v * 4.0f, ts) - 0.5f;
         /* pores: one random value per texel of about a pixel (no interpolation: cheap) */
-        float pore = synth_hash2f((int32_t)floorf(u * 90.0f), (int32_t)floorf(v * 90.0f), ts + 1u) - 0.5f;
+        float pore = synth_hash2f(synth_floor_i(u * 90.0f), synth_floor_i(v * 90.0f), ts + 1u) - 0.5f;
         float s = 1.0f + 0.10f * lf + 0.05f * pore;
         for (int k = 0; k < 3; k++)
             rgb[k] = id->skin[k] * s;
@@ -126,11 +126,15 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
             float x0 = h->nose_w * 1.15f, y0 = h->nose_tip - 0.03f;
             float x1 = h->mouth_w * 1.25f, y1 = h->mouth_y - 0.05f;
             float dx = x1 - x0, dy = y1 - y0;
-            float s = clampf(((ax - x0) * dx + (Y - y0) * dy) / (dx * dx + dy * dy), 0.0f, 1.0f);
-            float ex = ax - (x0 + s * dx), ey = Y - (y0 + s * dy);
-            float d2 = (ex * ex + ey * ey) / (0.012f * 0.012f);
-            if (d2 < 1.0f)
-                scale3(rgb, 1.0f - (0.03f + 0.08f * id->wrinkles + 0.08f * h->smile) * bump2(d2));
+            /* the fold lies within 0.012 of the segment: its box first */
+            float xlo = x0 < x1 ? x0 : x1, xhi = x0 < x1 ? x1 : x0, ylo = y0 < y1 ? y0 : y1, yhi = y0 < y1 ? y1 : y0;
+            if (ax < xhi + 0.013f && ax > xlo - 0.013f && Y < yhi + 0.013f && Y > ylo - 0.013f) {
+                float s = clampf(((ax - x0) * dx + (Y - y0) * dy) / (dx * dx + dy * dy), 0.0f, 1.0f);
+                float ex = ax - (x0 + s * dx), ey = Y - (y0 + s * dy);
+                float d2 = (ex * ex + ey * ey) / (0.012f * 0.012f);
+                if (d2 < 1.0f)
+                    scale3(rgb, 1.0f - (0.03f + 0.08f * id->wrinkles + 0.08f * h->smile) * bump2(d2));
+            }
         }
         /* moles */
         for (int i = 0; i < id->moles; i++) {
@@ -151,7 +155,11 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
         {
             float mw = h->mouth_w;
             float xr = X / mw;
-            if (fabsf(xr) < 1.05f) {
+            /* a band that holds every lip point (top and bot below are at most
+             * this far from mouth_y), tested before the two powf */
+            float band = 0.04f * fabsf(h->smile) + 1.25f * h->lip_up + 1.35f * h->lip_low +
+                         0.05f * fabsf(h->mouth_open) + 0.01f;
+            if (fabsf(xr) < 1.05f && fabsf(Y - h->mouth_y) < band) {
                 float q = fmaxf(0.0f, 1.0f - xr * xr);
                 float line = h->mouth_y + 0.035f * h->smile * xr * xr;
                 float gap = 0.05f * h->mouth_open;
@@ -240,7 +248,13 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
         }
     }
     /* scalp hair */
-    if (id->hair_style != MFR_HAIR_BALD) {
+    /* Across the front (|u| <= 1.15) synth_hairline never falls below the
+     * forehead line less the widow's peak, nor below the temples' 0.30:
+     * under that bound (less a margin for rounding) the blend weight is 0,
+     * so the face below the forehead skips the hairline. */
+    float hf_low = h->hair_front - 0.07f * fabsf(id->hair_peak);
+    float hair_low = fabsf(u) <= 1.15f ? (hf_low < 0.30f ? hf_low : 0.30f) - 0.03f : -1e30f;
+    if (id->hair_style != MFR_HAIR_BALD && v > hair_low) {
         float hv = synth_hairline(h, u);
         float a = smoothstep(hv - 0.02f, hv + 0.04f, v);
         if (a > 0.0f) {
