@@ -162,14 +162,15 @@ static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
         if (l->groups == 1)
             rc = mfr_conv_backward(&p, x, du, w, dx, dw);
         else {
-            if (dw)
-                rc = mfr_dwconv_backward_weights(&p, x, du, dw);
+            if (dw && (rc = mfr_dwconv_backward_weights(&p, x, du, dw)) == MFR_OK)
+                dw = NULL; /* done: the loops below must not add it again */
             if (dx && rc == MFR_OK)
                 rc = mfr_dwconv_backward_data(&p, du, w, dx);
         }
         if (rc == MFR_OK)
             return;
-        /* out of memory for the scratch buffers: the direct loops below */
+        /* Out of memory for a scratch buffer (the kernels fail before they
+         * add anything): the direct loops below do what is left. */
     }
     if (dw) {
 #pragma omp parallel for num_threads(mfr_threads()) schedule(static)
