@@ -5,6 +5,19 @@
 
 #include "mfr/kernels.h"
 
+/* Output columns [*lo, *hi) of a row whose every tap (kw taps, stride sw,
+ * dilation dw) lies inside the image: the kernels' unchecked interior. */
+static inline void dw_interior_cols(const mfr_conv_params *p, int ow, int kw, int sw, int dw, int *lo, int *hi)
+{
+    int lim = p->w - 1 - (kw - 1) * dw + p->pad_left;
+    *lo = (p->pad_left + sw - 1) / sw;
+    *hi = lim < 0 ? 0 : lim / sw + 1;
+    if (*hi > ow)
+        *hi = ow;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 /* Weights here are tap-major: wt[(ky * kw + kx) * C + c] (repacked from OHWI).
  * Computes output rows [row0, row1) of the flattened (n, oy) range. Each
  * channel sums its taps in (ky, kx) order, then adds bias, residual and applies

@@ -23,13 +23,8 @@ static inline __attribute__((always_inline)) void dww_row(const mfr_conv_params 
     for (int t = 0; t < KH * KW; t++)
         acc[t] = vload(m, dwt + (ptrdiff_t)t * C + c);
     /* Interior columns: every kx inside the image. */
-    int ox_lo = (p->pad_left + sw - 1) / sw;
-    int lim = W - 1 - (KW - 1) * dw + p->pad_left;
-    int ox_hi = lim < 0 ? 0 : lim / sw + 1;
-    if (ox_hi > ow)
-        ox_hi = ow;
-    if (ox_lo > ox_hi)
-        ox_lo = ox_hi;
+    int ox_lo, ox_hi;
+    dw_interior_cols(p, ow, KW, sw, dw, &ox_lo, &ox_hi);
     for (int ox = 0; ox < ow; ox++) {
         const V d = vload(m, drow + (ptrdiff_t)ox * C + c);
         const int ix0 = ox * sw - p->pad_left;

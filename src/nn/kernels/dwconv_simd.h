@@ -101,13 +101,8 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
     const ptrdiff_t row_step = (ptrdiff_t)p->dil_h * W * C; /* between kernel rows */
     const float *srow = img + (ptrdiff_t)(iy0 + ky0 * p->dil_h) * W * C;
     /* Interior columns [ox_lo, ox_hi): every tap inside the image. */
-    int ox_lo = (p->pad_left + sw - 1) / sw;
-    int lim = W - 1 - (KW - 1) * dw + p->pad_left;
-    int ox_hi = lim < 0 ? 0 : lim / sw + 1;
-    if (ox_hi > ow)
-        ox_hi = ow;
-    if (ox_lo > ox_hi)
-        ox_lo = ox_hi;
+    int ox_lo, ox_hi;
+    dw_interior_cols(p, ow, KW, sw, dw, &ox_lo, &ox_hi);
     int ox = 0;
     while (ox < ow) {
         if (SW > 0 && ox >= ox_lo && ox + 8 <= ox_hi) {
