@@ -560,8 +560,27 @@ static void cache_clear(capture_cache *c)
     c->valid = 0;
 }
 
+/* The cache is freed when its thread exits (a trainer's prefetch thread,
+ * say): a pthread key whose destructor clears it. */
+static pthread_key_t cache_key;
+static int cache_key_ok;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_release(void *p)
+{
+    cache_clear((capture_cache *)p);
+}
+
+static void cache_key_init(void)
+{
+    cache_key_ok = pthread_key_create(&cache_key, cache_release) == 0;
+}
+
 static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, int w, int h)
 {
+    pthread_once(&cache_key_once, cache_key_init);
+    if (cache_key_ok)
+        pthread_setspecific(cache_key, c);
     cache_clear(c);
     memset(c, 0, sizeof *c);
     c->id = *id;
