@@ -5,11 +5,13 @@
 # mfr's figure is its whole loop (its batches are rendered on a second
 # thread); torch's is the training step on fixed tensors.
 #   usage: bench/bench_train.sh [STEPS] [REPEATS]      (from the source tree, after make)
+#   THREADS="1 2 4" bench/bench_train.sh ...   other thread counts (default "1 2")
 # Prints: model threads batch mfr_img_s torch_img_s ratio(mfr/torch)
 set -eu
 STEPS=${1:-4}
 REPEATS=${2:-1}
 PY=${PYTHON:-/usr/bin/python3}
+THREADS=${THREADS:-"1 2"}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 echo "model threads batch mfr_img_s torch_img_s ratio"
@@ -18,7 +20,7 @@ for model in embedder detector; do
     embedder) cfg=models/mobilefacenet.cfg; batch=32 ;;
     detector) cfg=models/detector.cfg; batch=16 ;;
   esac
-  for th in 1 2; do
+  for th in $THREADS; do
     r=0
     while [ $r -lt "$REPEATS" ]; do
       rm -f "$TMP/m.mfrm.ckpt"
