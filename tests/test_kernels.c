@@ -10,6 +10,7 @@
 #include "config.h"
 #include "testutil.h"
 #include "mfr/kernels.h"
+#include "nn/kernels/chanpass.h"
 
 #include <float.h>
 #include <math.h>
@@ -571,6 +572,131 @@ START_TEST(test_gemm_rows_independent_of_m)
 }
 END_TEST
 
+/* ------------------------------------------------- per-channel passes */
+
+static int same_bits(const void *a, const void *b, size_t bytes)
+{
+    return memcmp(a, b, bytes) == 0;
+}
+
+/* Every vector version of the batch-norm / activation passes gives the
+ * scalar reference's bits (same fused multiply-adds, same order), for
+ * channel counts with and without vector tails; the sums added to a part
+ * that is not zero; and the reference matches a plain double evaluation. */
+START_TEST(test_chanpass_versions)
+{
+    static const int cs[] = {1, 3, 8, 16, 17, 37, 64, 100};
+    const size_t rows = 23;
+    const chanpass_ops *ref = chanpass_for(MFR_ISA_SCALAR);
+    find_isas();
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        int c = cs[ci];
+        size_t n = rows * (size_t)c;
+        float *u = rand_buf(n, 100 + ci), *dy = rand_buf(n, 200 + ci), *pr = rand_buf((size_t)c, 300 + ci);
+        float *sc = rand_buf((size_t)c, 400 + ci), *sh = rand_buf((size_t)c, 500 + ci);
+        float *m = rand_buf((size_t)c, 600 + ci), *k1 = rand_buf((size_t)c, 700 + ci);
+        float *k2 = rand_buf((size_t)c, 800 + ci), *k3 = rand_buf((size_t)c, 900 + ci);
+        float *o_ref = rand_buf(n, 1), *o = rand_buf(n, 1);
+        double md[100], p_ref[300], p[300];
+        for (int i = 0; i < c; i++) {
+            md[i] = (double)m[i] * 0.5;
+            sc[i] *= 3.0f; /* z = u sc + sh crosses 0, +-3 and 6 */
+            sh[i] *= 4.0f;
+        }
+        /* the reference against plain double arithmetic */
+        for (int what = CHANPASS_SUM; what <= CHANPASS_SUM_SQ; what++) {
+            memset(p_ref, 0, sizeof p_ref);
+            ref->sums(what, u, dy, rows, c, md, p_ref);
+            for (int i = 0; i < c; i++) {
+                double a = 0, b = 0;
+                for (size_t r = 0; r < rows; r++) {
+                    double x = u[r * (size_t)c + (size_t)i], d = dy[r * (size_t)c + (size_t)i];
+                    a += what == CHANPASS_SUM ? x : what == CHANPASS_DZ_DEV ? d : what == CHANPASS_SQDEV
+                         ? (x - md[i]) * (x - md[i]) : x - md[i];
+                    b += what == CHANPASS_DZ_DEV ? d * (x - md[i]) : (x - md[i]) * (x - md[i]);
+                }
+                ck_assert_msg(fabs(p_ref[i] - a) <= 1e-12 * (1 + fabs(a)), "sums %d c %d channel %d", what, c, i);
+                if (what == CHANPASS_DZ_DEV || what == CHANPASS_SUM_SQ)
+                    ck_assert_msg(fabs(p_ref[c + i] - b) <= 1e-12 * (1 + fabs(b)), "sums %d (2nd) c %d", what, c);
+            }
+        }
+        for (int k = 0; k < isa_count; k++) {
+            const chanpass_ops *v = chanpass_for(isa_list[k]);
+            for (int what = CHANPASS_SUM; what <= CHANPASS_SUM_SQ; what++) {
+                for (int i = 0; i < 300; i++)
+                    p_ref[i] = p[i] = 0.25 * i;
+                ref->sums(what, u, dy, rows, c, md, p_ref);
+                v->sums(what, u, dy, rows, c, md, p);
+                ck_assert_msg(same_bits(p, p_ref, sizeof p), "isa %d sums %d c %d", isa_list[k], what, c);
+            }
+            for (int a = MFR_ACT_NONE; a <= MFR_ACT_HSWISH; a++) {
+                chanpass_bnact b = {sc, sh, (mfr_act)a, 0.3f, pr};
+                ref->scale_shift_act(u, o_ref, rows, c, sc, sh, (mfr_act)a, 0.3f, pr);
+                memcpy(o, u, n * sizeof *o); /* in place */
+                v->scale_shift_act(o, o, rows, c, sc, sh, (mfr_act)a, 0.3f, pr);
+                ck_assert_msg(same_bits(o, o_ref, n * sizeof *o), "isa %d forward act %d c %d", isa_list[k], a, c);
+                for (size_t j = 0; j < n; j++) {
+                    int i = (int)(j % (size_t)c);
+                    float want = mfr_act_scalar(fmaf(u[j], sc[i], sh[i]), (mfr_act)a, 0.3f, pr[i]);
+                    ck_assert_msg(same_bits(&o_ref[j], &want, sizeof want), "reference forward act %d", a);
+                }
+                if (a != MFR_ACT_PRELU) {
+                    ref->act_backward(u, dy, o_ref, rows, c, sc, sh, (mfr_act)a, 0.3f);
+                    v->act_backward(u, dy, o, rows, c, sc, sh, (mfr_act)a, 0.3f);
+                    ck_assert_msg(same_bits(o, o_ref, n * sizeof *o), "isa %d act' %d c %d", isa_list[k], a, c);
+                }
+                for (int slope = 0; slope <= 1; slope++) {
+                    for (int i = 0; i < 300; i++)
+                        p_ref[i] = p[i] = -0.5 * i;
+                    ref->bnact_sums(u, dy, rows, c, &b, md, slope, p_ref);
+                    v->bnact_sums(u, dy, rows, c, &b, md, slope, p);
+                    ck_assert_msg(same_bits(p, p_ref, sizeof p), "isa %d bnact sums act %d c %d", isa_list[k], a, c);
+                }
+                ref->bnact_apply(u, dy, o_ref, rows, c, &b, m, k1, k2, k3);
+                memcpy(o, dy, n * sizeof *o); /* dz may be dy */
+                v->bnact_apply(u, o, o, rows, c, &b, m, k1, k2, k3);
+                ck_assert_msg(same_bits(o, o_ref, n * sizeof *o), "isa %d bnact apply act %d c %d", isa_list[k], a, c);
+            }
+            memcpy(o_ref, dy, n * sizeof *o);
+            memcpy(o, dy, n * sizeof *o);
+            ref->bn_apply(u, o_ref, rows, c, m, k1, k2, k3);
+            v->bn_apply(u, o, rows, c, m, k1, k2, k3);
+            ck_assert_msg(same_bits(o, o_ref, n * sizeof *o), "isa %d bn apply c %d", isa_list[k], c);
+        }
+        /* the reference's derivative pass against its definition, PReLU slope sum included */
+        {
+            chanpass_bnact b = {sc, sh, MFR_ACT_PRELU, 0.0f, pr};
+            memset(p_ref, 0, sizeof p_ref);
+            ref->bnact_sums(u, dy, rows, c, &b, md, 1, p_ref);
+            for (int i = 0; i < c; i++) {
+                double s1 = 0, s2 = 0, s3 = 0;
+                for (size_t r = 0; r < rows; r++) {
+                    size_t j = r * (size_t)c + (size_t)i;
+                    float z = fmaf(u[j], sc[i], sh[i]), d = dy[j] * (z < 0 ? pr[i] : 1.0f);
+                    s1 += d;
+                    s2 += (double)d * ((double)u[j] - md[i]);
+                    s3 += z < 0 ? (double)dy[j] * z : 0.0;
+                }
+                ck_assert(fabs(p_ref[i] - s1) <= 1e-12 * (1 + fabs(s1)));
+                ck_assert(fabs(p_ref[c + i] - s2) <= 1e-12 * (1 + fabs(s2)));
+                ck_assert(fabs(p_ref[2 * c + i] - s3) <= 1e-12 * (1 + fabs(s3)));
+            }
+        }
+        mfr_free(u);
+        mfr_free(dy);
+        mfr_free(pr);
+        mfr_free(sc);
+        mfr_free(sh);
+        mfr_free(m);
+        mfr_free(k1);
+        mfr_free(k2);
+        mfr_free(k3);
+        mfr_free(o_ref);
+        mfr_free(o);
+    }
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -590,6 +716,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_conv_backward_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_backward_threads_bitwise);
     tcase_add_test(tc, test_conv_bad_params);
+    tcase_add_test(tc, test_chanpass_versions);
     suite_add_tcase(s, tc);
     return s;
 }

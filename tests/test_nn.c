@@ -1263,6 +1263,9 @@ typedef struct {
     float mean[37], var[37], scale[37], shift[37], dgamma[37], dbeta[37], egamma[37], ebeta[37];
     float dslope[37], dbias[37];
     float *dz, *edz, *act[8], *actf[8];
+    /* the fused act + batch-norm backward, per activation: dL/du and the
+     * gamma, beta and slope gradients */
+    float *fz[8], fgamma[8][37], fbeta[8][37], fslope[8][37];
 } bn_pass_out;
 
 enum { BNT_ROWS = 1000, BNT_C = 37 }; /* rows not a multiple of the chunk; rows x c above the threading cut */
@@ -1290,6 +1293,9 @@ static void bn_passes(const mfr_layer *bn, const float *u, const float *dy, cons
         for (size_t j = 0; j < n; j++)
             o->actf[a][j] = 4.0f * (u[j] - 3.0f);
         nn_apply_act(o->actf[a], BNT_ROWS, BNT_C, (mfr_act)a, 0.3f, slope);
+        o->fz[a] = malloc(n * sizeof(float));
+        tu_ok(nn_bn_act_backward_batch(bn, u, dy, o->fz[a], BNT_ROWS, BNT_C, o->mean, o->var, o->scale, o->shift,
+                                       (mfr_act)a, 0.3f, slope, o->fgamma[a], o->fbeta[a], o->fslope[a]));
     }
 }
 
@@ -1300,6 +1306,7 @@ static void bn_passes_free(bn_pass_out *o)
     for (int a = 0; a < 8; a++) {
         free(o->act[a]);
         free(o->actf[a]);
+        free(o->fz[a]);
     }
 }
 
@@ -1323,7 +1330,9 @@ START_TEST(test_bn_act_passes_threads)
     for (int a = 0; a < 8; a++) {
         ck_assert_msg(memcmp(o1->act[a], o3->act[a], n * sizeof(float)) == 0, "act backward %d", a);
         ck_assert_msg(memcmp(o1->actf[a], o3->actf[a], n * sizeof(float)) == 0, "act forward %d", a);
+        ck_assert_msg(memcmp(o1->fz[a], o3->fz[a], n * sizeof(float)) == 0, "fused backward %d", a);
     }
+    ck_assert(memcmp(o1->fgamma, o3->fgamma, sizeof o1->fgamma * 3) == 0);
     bn_passes_free(o1);
     bn_passes_free(o3);
     free(o1);
@@ -1391,6 +1400,34 @@ START_TEST(test_bn_act_passes_reference)
         close_to(maxdz, 0, 1, 1e-6, "dz (batch) max error", i);
         close_to(maxedz, 0, 1, 0, "dz (running) max error", i); /* one float product */
     }
+    /* the fused backward: d = dy act'(z), z = u scale + shift, through the
+     * batch statistics as above, in double */
+    for (int a = 0; a < 8; a++)
+        for (int i = 0; i < BNT_C; i++) {
+            double sd = 0, sdx = 0, ssl = 0, sigma = sqrt((double)o->var[i] + bn->bn_eps), maxe = 0;
+            double g = bn->params[MFR_P_GAMMA]->data[i];
+            for (size_t r = 0; r < rows; r++) {
+                size_t j = r * BNT_C + (size_t)i;
+                float z = fmaf(u[j], o->scale[i], o->shift[i]);
+                double d = (double)dy[j] * nn_act_derivative(z, (mfr_act)a, 0.3f, slope[i]);
+                sd += d;
+                sdx += d * (u[j] - (double)o->mean[i]) / sigma;
+                ssl += z < 0 ? (double)dy[j] * z : 0;
+            }
+            close_to(o->fbeta[a][i], sd, 1 + fabs(sd), 1e-6, "fused dbeta", i);
+            close_to(o->fgamma[a][i], sdx, 1 + fabs(sdx), 1e-6, "fused dgamma", i);
+            if (a == MFR_ACT_PRELU)
+                close_to(o->fslope[a][i], ssl, 1 + fabs(ssl), 1e-6, "fused dslope", i);
+            for (size_t r = 0; r < rows; r++) {
+                size_t j = r * BNT_C + (size_t)i;
+                float z = fmaf(u[j], o->scale[i], o->shift[i]);
+                double d = (double)dy[j] * nn_act_derivative(z, (mfr_act)a, 0.3f, slope[i]);
+                double x = (u[j] - (double)o->mean[i]) / sigma;
+                double want = g / sigma * (d - sd / (double)rows - x * sdx / (double)rows);
+                maxe = fmax(maxe, fabs(o->fz[a][j] - want));
+            }
+            close_to(maxe, 0, 1, 1e-6, "fused dz max error", i);
+        }
     for (int a = 0; a < 8; a++)
         for (size_t j = 0; j < n; j++) {
             float z = u[j] - 3.0f, s = slope[j % BNT_C];

@@ -66,6 +66,9 @@ typedef struct mfr_epilogue {
  * for PReLU: value i belongs to channel (channel0 + i) % channels. */
 void mfr_act_apply(float *x, size_t n, mfr_act act, float param, const float *prelu, int channel0, int channels);
 float mfr_act_scalar(float x, mfr_act act, float param, float prelu_slope);
+/* d act / dx at x (training); for ReLU-like kinks the derivative at 0 is 0
+ * (1 for leaky ReLU and PReLU). */
+float mfr_act_derivative_scalar(float x, mfr_act act, float param, float prelu_slope);
 
 /* ------------------------------------------------------------------- GEMM */
 

@@ -226,6 +226,8 @@ enum {
     MFR_EXEC_NO_FUSE = 2,  /* run activations and adds as their own steps (tests) */
     MFR_EXEC_KEEP_ALL = 4, /* keep every layer's output until the next forward (no reuse) */
     MFR_EXEC_TRAIN_BN = 8, /* batch norm uses the batch's statistics (implies NO_FOLD) */
+    MFR_EXEC_KEEP_PRE = 16, /* training: keep each conv/fc output before its batch norm and
+                             * activation, so the backward need not recompute it */
 };
 
 typedef struct mfr_exec mfr_exec;
@@ -317,6 +319,11 @@ const float *mfr_grad_value(const mfr_grad *g, int layer);
 int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs);
 /* dL/d(output of layer), including input layers: dL/d(input samples). */
 const float *mfr_grad_layer(const mfr_grad *g, int layer);
+/* Off: the backward may skip dL/d(input samples) (a training step needs
+ * only the parameters' gradients; for an input read by a convolution this
+ * saves that layer's input-gradient work); the input layers' gradients then
+ * read as zeros. On by default. */
+void mfr_grad_input_grads(mfr_grad *g, int on);
 /* dL/d(parameter i): same order, name and shape as mfr_net_param(net, i). */
 mfr_tensor *mfr_grad_param(const mfr_grad *g, int i);
 /* Training-mode batch norm: on, forward normalises with the mean and

@@ -238,6 +238,14 @@ static int build(mfr_exec *ex)
         step_what(s);
         if (d->compile && (rc = d->compile(s)) != MFR_OK)
             goto out;
+        if ((ex->flags & MFR_EXEC_KEEP_PRE) && is_affine(s->l->op) && (s->bn_scale || s->act != MFR_ACT_NONE)) {
+            size_t bytes;
+            if (mfr_size_mul(nn_elems(s->l), (size_t)ex->max_batch * sizeof(float), &bytes) != MFR_OK ||
+                !(s->pre = mfr_alloc(bytes))) {
+                rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+        }
     }
 out:
     free(readers);
@@ -301,8 +309,10 @@ void mfr_exec_free(mfr_exec *ex)
 {
     if (!ex)
         return;
-    for (int i = 0; i < ex->n_steps; i++)
+    for (int i = 0; i < ex->n_steps; i++) {
         step_release(&ex->steps[i]);
+        mfr_free(ex->steps[i].pre);
+    }
     free(ex->steps);
     free(ex->storage_of);
     free(ex->kept);

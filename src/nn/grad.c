@@ -13,6 +13,7 @@ struct mfr_grad {
     const mfr_net *net;
     mfr_exec *ex;
     int max_batch, n, flags;
+    int input_grads;         /* compute dL/d(input samples) (default on) */
     float **dlayer;          /* per layer: max_batch x h x w x c */
     mfr_tensor **dparam;     /* per parameter, in mfr_net_param order */
     int n_params;
@@ -24,7 +25,8 @@ static int grad_rebuild(mfr_grad *g)
 {
     mfr_exec *ex;
     int rc = mfr_exec_create(g->net, g->max_batch,
-                             MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL | g->flags, &ex);
+                             MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL | MFR_EXEC_KEEP_PRE | g->flags,
+                             &ex);
     if (rc != MFR_OK)
         return rc;
     mfr_exec_free(g->ex);
@@ -78,6 +80,7 @@ int mfr_grad_create(const mfr_net *net, int max_batch, mfr_grad **out)
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
     g->net = net;
     g->max_batch = max_batch;
+    g->input_grads = 1;
     if ((rc = mfr_grad_refresh(g)) != MFR_OK) {
         free(g);
         return rc;
@@ -168,8 +171,14 @@ int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs)
         if (l->op == MFR_OP_INPUT)
             continue;
         c.dy = g->dlayer[s->layer];
-        for (int k = 0; k < l->n_inputs; k++)
+        for (int k = 0; k < l->n_inputs; k++) {
             c.dx[k] = g->dlayer[l->inputs[k]];
+            /* convolutions and fc skip a NULL input gradient (the others
+             * compute it, into the zeroed buffer, as before) */
+            if (!g->input_grads && net->layers[l->inputs[k]].op == MFR_OP_INPUT &&
+                (l->op == MFR_OP_CONV || l->op == MFR_OP_DWCONV || l->op == MFR_OP_FC))
+                c.dx[k] = NULL;
+        }
         for (int p = 0; p < MFR_LAYER_MAX_PARAMS; p++)
             c.dp[p] = param_grad(g, l, p);
         c.scratch = g->scratch;
@@ -189,6 +198,11 @@ const float *mfr_grad_layer(const mfr_grad *g, int layer)
 mfr_tensor *mfr_grad_param(const mfr_grad *g, int i)
 {
     return i >= 0 && i < g->n_params ? g->dparam[i] : NULL;
+}
+
+void mfr_grad_input_grads(mfr_grad *g, int on)
+{
+    g->input_grads = !!on;
 }
 
 int mfr_grad_train_bn(mfr_grad *g, int on)

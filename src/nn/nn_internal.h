@@ -11,6 +11,9 @@
 #include "mfr/nn.h"
 #include "nn/memplan.h"
 
+#include <stdint.h>
+#include <string.h>
+
 /* Fixed limits that keep a hostile definition from asking for absurd work. */
 #define NN_MAX_LAYERS 100000
 #define NN_MAX_DIM 65536            /* any height, width or channel count */
@@ -42,6 +45,9 @@ typedef struct nn_step {
     float act_param;
     const float *prelu;
     int act_in_epilogue;        /* the kernel applies act (else a separate pass) */
+    float *pre;                 /* MFR_EXEC_KEEP_PRE: the kernel's raw output u (max_batch
+                                 * samples) before batch norm and act, kept for the backward;
+                                 * owned; NULL where there is nothing to keep */
     const float *residual;      /* fused add: the other input */
     int fold_bn;                /* 1: batch norm folded into weights/bias */
     const mfr_layer *bn_layer;  /* standalone batch norm absorbed (folded), or NULL */
@@ -138,6 +144,13 @@ int nn_bn_scale_shift(const mfr_layer *l, int c, float **scale, float **shift);
 void nn_apply_scale_shift(float *x, size_t rows, int c, const float *scale, const float *shift);
 /* Activation in place over rows x c, parallel over rows. */
 void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const float *prelu);
+/* out = act(fma(in, scale, shift)) per channel, in one pass (in may be out):
+ * an unfolded batch norm and its activation (kernels/chanpass.h). */
+void nn_scale_shift_act(const float *in, float *out, size_t rows, int c, const float *scale, const float *shift,
+                        mfr_act act, float param, const float *prelu);
+/* dz = dy * act'(fma(u, scale, shift)) in one pass (dz may be dy); not PReLU. */
+void nn_scale_shift_act_backward(const float *u, const float *dy, float *dz, size_t rows, int c,
+                                 const float *scale, const float *shift, mfr_act act, float param);
 /* Elements of one sample of layer l's output. */
 static inline size_t nn_elems(const mfr_layer *l)
 {
@@ -164,8 +177,36 @@ int nn_bn_batch_stats(const mfr_layer *bn, const float *u, size_t rows, int c, f
 /* Its backward: dz (gradient of the output) becomes dL/du in place. */
 int nn_bn_backward_batch(const mfr_layer *bn, const float *u, float *dz, size_t rows, int c, const float *mean,
                          const float *var, float *dgamma, float *dbeta);
+/* The backward of y = act(batch norm(u)) with the batch's statistics, in two
+ * passes: dz = dL/du from dy = dL/dy (dz may be dy), adding the gradients of
+ * gamma, beta and (PReLU) the slopes. The same function as
+ * nn_scale_shift_act_backward (or the PReLU pass) then nn_bn_backward_batch. */
+int nn_bn_act_backward_batch(const mfr_layer *bn, const float *u, const float *dy, float *dz, size_t rows, int c,
+                             const float *mean, const float *var, const float *scale, const float *shift, mfr_act act,
+                             float param, const float *prelu, float *dgamma, float *dbeta, float *dslope);
 /* Allocates s->bn_mean and s->bn_var when s->bn_train. */
 int nn_bn_train_alloc(nn_step *s, int c);
+/* OpenMP's simd pragma makes gcc vectorise the ops' loops at -O2 (whose cheap
+ * cost model otherwise skips loops of unknown length); each vector lane is a
+ * different element or channel, so no sum changes order. */
+#ifdef MFR_HAVE_OPENMP
+#define NN_SIMD _Pragma("omp simd")
+#else
+#define NN_SIMD
+#endif
+
+/* cond ? a : b as a bit blend: gcc keeps a float ?: with a non-constant arm
+ * as a branch (trapping math), which stops vectorisation. Same bits. */
+static inline float nn_pick(int cond, float a, float b)
+{
+    uint32_t ab, bb, m = -(uint32_t)(cond != 0);
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    ab = (ab & m) | (bb & ~m);
+    memcpy(&a, &ab, sizeof a);
+    return a;
+}
+
 /* Whether a parallel loop over `work` elements is worth the threads. */
 int nn_threads_for(size_t work);
 

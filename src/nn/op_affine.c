@@ -111,29 +111,52 @@ void nn_affine_epilogue(const nn_step *s, mfr_epilogue *ep)
 
 void nn_affine_finish(nn_step *s, size_t rows)
 {
+    const mfr_layer *l = s->l;
+    float *u = nn_affine_target(s);
+    mfr_act act = s->act_in_epilogue ? MFR_ACT_NONE : s->act;
     if (s->bn_scale && s->bn_train)
-        nn_bn_batch_stats(s->l, s->out, rows, s->l->c, s->bn_mean, s->bn_var, s->bn_scale, s->bn_shift);
-    if (s->bn_scale)
-        nn_apply_scale_shift(s->out, rows, s->l->c, s->bn_scale, s->bn_shift);
-    if (!s->act_in_epilogue)
-        nn_apply_act(s->out, rows, s->l->c, s->act, s->act_param, s->prelu);
+        nn_bn_batch_stats(l, u, rows, l->c, s->bn_mean, s->bn_var, s->bn_scale, s->bn_shift);
+    if (s->bn_scale) {
+        nn_scale_shift_act(u, s->out, rows, l->c, s->bn_scale, s->bn_shift, act, s->act_param, s->prelu);
+        return;
+    }
+    if (u != s->out)
+        memcpy(s->out, u, rows * (size_t)l->c * sizeof *u);
+    nn_apply_act(s->out, rows, l->c, act, s->act_param, s->prelu);
 }
 
-void nn_affine_backward_head(nn_step *s, size_t rows, nn_grad_ctx *g)
+const float *nn_affine_backward_head(nn_step *s, const float *u, size_t rows, nn_grad_ctx *g)
 {
     const mfr_layer *l = s->l;
     int c = l->c;
-    float *u = g->scratch, *dz = g->scratch2;
-    size_t count = rows * (size_t)c;
-    /* z = bn(u) into dz, then dz = dy * act'(z) in place. */
-    memcpy(dz, u, count * sizeof *dz);
-    if (s->bn_scale)
-        nn_apply_scale_shift(dz, rows, c, s->bn_scale, s->bn_shift);
-    nn_act_backward(dz, g->dy, dz, rows, c, s->act, s->act_param, s->prelu, g->dp[MFR_P_SLOPE]);
-    if (s->bn_scale && s->bn_train)
-        nn_bn_backward_batch(l, u, dz, rows, c, s->bn_mean, s->bn_var, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
-    else if (s->bn_scale)
-        nn_bn_backward(l, u, dz, rows, c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
+    float *dz = g->scratch2;
+    const float *du;
+    if (!nn_affine_needs_u(s)) {
+        du = g->dy; /* only a bias: dL/du = dL/dy */
+    } else if (s->bn_scale && s->bn_train) {
+        /* batch statistics: two passes, act' recomputed (ops.c) */
+        nn_bn_act_backward_batch(l, u, g->dy, dz, rows, c, s->bn_mean, s->bn_var, s->bn_scale, s->bn_shift, s->act,
+                                 s->act_param, s->prelu, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA], g->dp[MFR_P_SLOPE]);
+        du = dz;
+    } else {
+        if (s->bn_scale && s->act != MFR_ACT_PRELU) {
+            /* dz = dy * act'(bn(u)) in one pass */
+            nn_scale_shift_act_backward(u, g->dy, dz, rows, c, s->bn_scale, s->bn_shift, s->act, s->act_param);
+        } else {
+            /* z = bn(u) (or u) into dz, then dz = dy * act'(z) in place, with
+             * the PReLU slopes' gradients */
+            const float *z = u;
+            if (s->bn_scale) {
+                nn_scale_shift_act(u, dz, rows, c, s->bn_scale, s->bn_shift, MFR_ACT_NONE, 0.0f, NULL);
+                z = dz;
+            }
+            nn_act_backward(z, g->dy, dz, rows, c, s->act, s->act_param, s->prelu, g->dp[MFR_P_SLOPE]);
+        }
+        if (s->bn_scale) /* running statistics */
+            nn_bn_backward(l, u, dz, rows, c, s->bn_scale, g->dp[MFR_P_GAMMA], g->dp[MFR_P_BETA]);
+        du = dz;
+    }
     if (l->has_bias && g->dp[MFR_P_BIAS])
-        nn_channel_sum(dz, rows, c, g->dp[MFR_P_BIAS]);
+        nn_channel_sum(du, rows, c, g->dp[MFR_P_BIAS]);
+    return du;
 }

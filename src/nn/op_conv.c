@@ -119,7 +119,7 @@ static void conv_forward(nn_step *s, int n)
     mfr_epilogue ep;
     /* The plan runs the compiled batch; rows past n are never read. */
     nn_affine_epilogue(s, &ep);
-    mfr_conv_run(s->plan, s->in[0], s->out, &ep);
+    mfr_conv_run(s->plan, s->in[0], nn_affine_target(s), &ep);
     nn_affine_finish(s, (size_t)n * (size_t)s->l->h * (size_t)s->l->w);
 }
 
@@ -137,13 +137,17 @@ static int is_pointwise(const mfr_layer *l)
 static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
 {
     const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
-    const float *x = s->in[0], *w = l->params[MFR_P_WEIGHT]->data, *du = g->scratch2;
+    const float *x = s->in[0], *w = l->params[MFR_P_WEIGHT]->data, *du, *u = s->pre;
     float *dw = g->dp[MFR_P_WEIGHT], *dx = g->dx[0];
     int cig = in->c / l->groups, cog = l->c / l->groups, C = l->c;
-    mfr_epilogue ep;
-    memset(&ep, 0, sizeof ep);
-    mfr_conv_run(s->plan, x, g->scratch, &ep); /* u = conv(x) + bias (raw weights: NO_FOLD) */
-    nn_affine_backward_head(s, (size_t)n * (size_t)l->h * (size_t)l->w, g);
+    if (!u && nn_affine_needs_u(s)) {
+        /* not kept by the forward: u = conv(x) + bias again (raw weights: NO_FOLD) */
+        mfr_epilogue ep;
+        memset(&ep, 0, sizeof ep);
+        mfr_conv_run(s->plan, x, g->scratch, &ep);
+        u = g->scratch;
+    }
+    du = nn_affine_backward_head(s, u, (size_t)n * (size_t)l->h * (size_t)l->w, g);
     if (is_pointwise(l)) {
         /* A 1x1 convolution is U = X W^T over M = n h w pixels, so its
          * gradients are two GEMMs: dW += dU^T X (the batch is the GEMM's K,

@@ -61,7 +61,7 @@ static void fc_forward(nn_step *s, int n)
     mfr_epilogue ep;
     int k = (int)nn_elems(nn_input(s->net, s->l, 0));
     nn_affine_epilogue(s, &ep);
-    mfr_sgemm_packed(n, s->in[0], k, s->packed, s->out, s->l->c, &ep);
+    mfr_sgemm_packed(n, s->in[0], k, s->packed, nn_affine_target(s), s->l->c, &ep);
     nn_affine_finish(s, (size_t)n);
 }
 
@@ -69,16 +69,20 @@ static void fc_backward(nn_step *s, int n, nn_grad_ctx *g)
 {
     const mfr_layer *l = s->l;
     int k = (int)nn_elems(nn_input(s->net, l, 0));
-    mfr_epilogue ep;
-    memset(&ep, 0, sizeof ep);
-    ep.bias = s->bias;
-    mfr_sgemm_packed(n, s->in[0], k, s->packed, g->scratch, l->c, &ep); /* u = x W^T + b */
-    nn_affine_backward_head(s, (size_t)n, g);
+    const float *u = s->pre, *du;
+    if (!u && nn_affine_needs_u(s)) {
+        mfr_epilogue ep;
+        memset(&ep, 0, sizeof ep);
+        ep.bias = s->bias;
+        mfr_sgemm_packed(n, s->in[0], k, s->packed, g->scratch, l->c, &ep); /* u = x W^T + b */
+        u = g->scratch;
+    }
+    du = nn_affine_backward_head(s, u, (size_t)n, g);
     /* dW += du^T x (the sum over the batch is GEMM's K: never split); dx += du W. */
     if (g->dp[MFR_P_WEIGHT])
-        mfr_sgemm('T', 'N', l->c, k, n, 1.0f, g->scratch2, l->c, s->in[0], k, 1.0f, g->dp[MFR_P_WEIGHT], k);
+        mfr_sgemm('T', 'N', l->c, k, n, 1.0f, du, l->c, s->in[0], k, 1.0f, g->dp[MFR_P_WEIGHT], k);
     if (g->dx[0])
-        mfr_sgemm('N', 'N', n, k, l->c, 1.0f, g->scratch2, l->c, l->params[MFR_P_WEIGHT]->data, k, 1.0f, g->dx[0], k);
+        mfr_sgemm('N', 'N', n, k, l->c, 1.0f, du, l->c, l->params[MFR_P_WEIGHT]->data, k, 1.0f, g->dx[0], k);
 }
 
 const nn_opdef nn_op_fc = {"fc", MFR_OP_FC, MFR_ACT_NONE, 1, 1, fc_parse, fc_write, fc_shape, fc_compile, fc_forward, fc_backward};

@@ -62,9 +62,11 @@ static void pool_forward(nn_step *s, int n)
                     p = src + ((size_t)y * (size_t)in->w + (size_t)x) * (size_t)c;
                     count++;
                     if (is_max) {
+                        NN_SIMD
                         for (int i = 0; i < c; i++)
-                            dst[i] = p[i] > dst[i] ? p[i] : dst[i];
+                            dst[i] = nn_pick(p[i] > dst[i], p[i], dst[i]);
                     } else {
+                        NN_SIMD
                         for (int i = 0; i < c; i++)
                             dst[i] += p[i];
                     }
@@ -106,9 +108,14 @@ static void gap_forward(nn_step *s, int n)
     }
 }
 
+/* Channels per block of the backward's per-channel arrays. */
+#define POOL_CBLOCK 256
+
 /* Each window sends its gradient to the tap the forward picked (the first
- * maximum in scan order) or spreads it evenly; windows overlap, so one
- * thread per sample scatters in a fixed order. */
+ * maximum in scan order; none when no tap beats -inf, as for an all-NaN
+ * window) or spreads it evenly. Channels are the inner loop, so it
+ * vectorises; windows overlap, so one thread per sample scatters in a fixed
+ * order (each input value gets its windows' shares in (oy, ox) order). */
 static void pool_backward(nn_step *s, int n, nn_grad_ctx *g)
 {
     const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
@@ -117,38 +124,48 @@ static void pool_backward(nn_step *s, int n, nn_grad_ctx *g)
     for (int b = 0; b < n; b++) {
         const float *src = s->in[0] + (size_t)b * nn_elems(in);
         float *dsrc = g->dx[0] + (size_t)b * nn_elems(in);
+        float best[POOL_CBLOCK];
+        int at[POOL_CBLOCK];
         for (int oy = 0; oy < l->h; oy++)
             for (int ox = 0; ox < l->w; ox++) {
                 const float *dy = g->dy + (((size_t)b * l->h + oy) * l->w + ox) * (size_t)c;
                 int y0 = oy * l->stride_h - l->pad_top, x0 = ox * l->stride_w - l->pad_left;
-                for (int i = 0; i < c; i++) {
-                    float best = -INFINITY;
-                    size_t at = 0;
-                    int count = 0;
-                    for (int ky = 0; ky < l->kh; ky++)
-                        for (int kx = 0; kx < l->kw; kx++) {
-                            int y = y0 + ky, x = x0 + kx;
-                            size_t o;
-                            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
-                                continue;
-                            o = ((size_t)y * in->w + x) * (size_t)c + (size_t)i;
-                            count++;
-                            if (is_max && src[o] > best) {
-                                best = src[o];
-                                at = o;
+                int ky0 = y0 < 0 ? -y0 : 0, ky1 = in->h - y0 < l->kh ? in->h - y0 : l->kh;
+                int kx0 = x0 < 0 ? -x0 : 0, kx1 = in->w - x0 < l->kw ? in->w - x0 : l->kw;
+                if (ky1 <= ky0 || kx1 <= kx0)
+                    continue;
+                for (int c0 = 0; c0 < c; c0 += POOL_CBLOCK) {
+                    int cn = c - c0 < POOL_CBLOCK ? c - c0 : POOL_CBLOCK;
+                    if (!is_max) {
+                        float w = 1.0f / (float)((ky1 - ky0) * (kx1 - kx0));
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                float *d = dsrc + ((size_t)(y0 + ky) * in->w + (size_t)(x0 + kx)) * (size_t)c + c0;
+                                NN_SIMD
+                                for (int i = 0; i < cn; i++)
+                                    d[i] += dy[c0 + i] * w;
                             }
-                        }
-                    if (is_max) {
-                        if (count)
-                            dsrc[at] += dy[i];
                         continue;
                     }
-                    for (int ky = 0; ky < l->kh; ky++)
-                        for (int kx = 0; kx < l->kw; kx++) {
-                            int y = y0 + ky, x = x0 + kx;
-                            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
-                                continue;
-                            dsrc[((size_t)y * in->w + x) * (size_t)c + (size_t)i] += dy[i] * (1.0f / (float)count);
+                    for (int i = 0; i < cn; i++) {
+                        best[i] = -INFINITY;
+                        at[i] = -1;
+                    }
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *p = src + ((size_t)(y0 + ky) * in->w + (size_t)(x0 + kx)) * (size_t)c + c0;
+                            int t = ky * l->kw + kx;
+                            NN_SIMD
+                            for (int i = 0; i < cn; i++) {
+                                int gt = p[i] > best[i];
+                                best[i] = nn_pick(gt, p[i], best[i]);
+                                at[i] = gt ? t : at[i];
+                            }
+                        }
+                    for (int i = 0; i < cn; i++)
+                        if (at[i] >= 0) {
+                            int y = y0 + at[i] / l->kw, x = x0 + at[i] % l->kw;
+                            dsrc[((size_t)y * in->w + (size_t)x) * (size_t)c + (size_t)(c0 + i)] += dy[c0 + i];
                         }
                 }
             }

@@ -2,6 +2,7 @@
  * activations). Each op itself lives in its own op_*.c file. */
 #include "config.h"
 #include "nn/nn_internal.h"
+#include "nn/kernels/chanpass.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -251,32 +252,11 @@ int nn_bn_scale_shift(const mfr_layer *l, int c, float **scale, float **shift)
     return MFR_OK;
 }
 
-/* OpenMP's simd pragma makes gcc vectorise these loops at -O2 (whose cheap
- * cost model otherwise skips loops of unknown length); each vector lane is a
- * different element or channel, so no sum changes order. */
-#ifdef MFR_HAVE_OPENMP
-#define NN_SIMD _Pragma("omp simd")
-#else
-#define NN_SIMD
-#endif
-
 /* Rows per chunk of a per-channel reduction. A constant, never derived from
  * the thread count: each chunk's partial sums are computed in row order by
  * whichever thread gets it, then the partials are added in chunk order, so the
  * result has the same bits at any thread count (see docs/nn.md). */
 #define NN_CHUNK_ROWS 256
-
-/* cond ? a : b as a bit blend: gcc keeps a float ?: with a non-constant arm
- * as a branch (trapping math), which stops vectorisation. Same bits. */
-static inline float pick(int cond, float a, float b)
-{
-    uint32_t ab, bb, m = -(uint32_t)(cond != 0);
-    memcpy(&ab, &a, sizeof ab);
-    memcpy(&bb, &b, sizeof bb);
-    ab = (ab & m) | (bb & ~m);
-    memcpy(&a, &ab, sizeof a);
-    return a;
-}
 
 static size_t chunk_count(size_t rows)
 {
@@ -334,7 +314,7 @@ static void act_span(float *restrict x, size_t n, mfr_act act, float param)
     case MFR_ACT_LEAKY:
         NN_SIMD
         for (size_t j = 0; j < n; j++)
-            x[j] = pick(x[j] < 0.0f, param * x[j], x[j]);
+            x[j] = nn_pick(x[j] < 0.0f, param * x[j], x[j]);
         return;
     case MFR_ACT_HSWISH:
         NN_SIMD
@@ -362,7 +342,7 @@ void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const 
             float *restrict row = x + (size_t)r * (size_t)c;
             NN_SIMD
             for (int i = 0; i < c; i++)
-                row[i] = pick(row[i] < 0.0f, prelu[i] * row[i], row[i]);
+                row[i] = nn_pick(row[i] < 0.0f, prelu[i] * row[i], row[i]);
         }
         return;
     }
@@ -378,29 +358,7 @@ void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const 
 
 float nn_act_derivative(float z, mfr_act act, float param, float slope)
 {
-    switch (act) {
-    case MFR_ACT_NONE:
-        return 1.0f;
-    case MFR_ACT_RELU:
-        return z > 0.0f ? 1.0f : 0.0f;
-    case MFR_ACT_RELU6:
-        return z > 0.0f && z < 6.0f ? 1.0f : 0.0f;
-    case MFR_ACT_LEAKY:
-        return z < 0.0f ? param : 1.0f;
-    case MFR_ACT_PRELU:
-        return z < 0.0f ? slope : 1.0f;
-    case MFR_ACT_SIGMOID: {
-        float s = 1.0f / (1.0f + expf(-z));
-        return s * (1.0f - s);
-    }
-    case MFR_ACT_TANH: {
-        float t = tanhf(z);
-        return 1.0f - t * t;
-    }
-    case MFR_ACT_HSWISH:
-        return z < -3.0f ? 0.0f : z > 3.0f ? 1.0f : (2.0f * z + 3.0f) / 6.0f;
-    }
-    return 1.0f;
+    return mfr_act_derivative_scalar(z, act, param, slope);
 }
 
 /* dz = dy * act'(z) over n contiguous values (not PReLU): one loop per type,
@@ -416,23 +374,23 @@ static void act_backward_span(const float *z, const float *dy, float *dz, size_t
     case MFR_ACT_RELU:
         NN_SIMD
         for (size_t j = 0; j < n; j++)
-            dz[j] = dy[j] * pick(z[j] > 0.0f, 1.0f, 0.0f);
+            dz[j] = dy[j] * nn_pick(z[j] > 0.0f, 1.0f, 0.0f);
         return;
     case MFR_ACT_RELU6:
         NN_SIMD
         for (size_t j = 0; j < n; j++)
-            dz[j] = dy[j] * pick((z[j] > 0.0f) & (z[j] < 6.0f), 1.0f, 0.0f);
+            dz[j] = dy[j] * nn_pick((z[j] > 0.0f) & (z[j] < 6.0f), 1.0f, 0.0f);
         return;
     case MFR_ACT_LEAKY:
         NN_SIMD
         for (size_t j = 0; j < n; j++)
-            dz[j] = dy[j] * pick(z[j] < 0.0f, param, 1.0f);
+            dz[j] = dy[j] * nn_pick(z[j] < 0.0f, param, 1.0f);
         return;
     case MFR_ACT_HSWISH:
         NN_SIMD
         for (size_t j = 0; j < n; j++) {
-            float zj = z[j], d = pick(zj > 3.0f, 1.0f, (2.0f * zj + 3.0f) / 6.0f);
-            dz[j] = dy[j] * pick(zj < -3.0f, 0.0f, d);
+            float zj = z[j], d = nn_pick(zj > 3.0f, 1.0f, (2.0f * zj + 3.0f) / 6.0f);
+            dz[j] = dy[j] * nn_pick(zj < -3.0f, 0.0f, d);
         }
         return;
     default:
@@ -453,17 +411,17 @@ static void prelu_backward_rows(const float *z, const float *dy, float *dz, size
             NN_SIMD
             for (int i = 0; i < c; i++) {
                 /* z >= 0 adds dy * 0 */
-                float zneg = pick(z[o + (size_t)i] < 0.0f, z[o + (size_t)i], 0.0f);
+                float zneg = nn_pick(z[o + (size_t)i] < 0.0f, z[o + (size_t)i], 0.0f);
                 part[i] += (double)dy[o + (size_t)i] * (double)zneg;
             }
         }
         if (prelu) {
             NN_SIMD
             for (int i = 0; i < c; i++)
-                dz[o + (size_t)i] = dy[o + (size_t)i] * pick(z[o + (size_t)i] < 0.0f, prelu[i], 1.0f);
+                dz[o + (size_t)i] = dy[o + (size_t)i] * nn_pick(z[o + (size_t)i] < 0.0f, prelu[i], 1.0f);
         } else {
             for (int i = 0; i < c; i++)
-                dz[o + (size_t)i] = dy[o + (size_t)i] * pick(z[o + (size_t)i] < 0.0f, 0.0f, 1.0f);
+                dz[o + (size_t)i] = dy[o + (size_t)i] * nn_pick(z[o + (size_t)i] < 0.0f, 0.0f, 1.0f);
         }
     }
 }
@@ -497,50 +455,25 @@ int nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int
     return MFR_OK;
 }
 
-/* Per-chunk sums for the batch-norm passes, into part[k] (nsums x c):
- * CH_SUM: x; CH_SQDEV: (x - m)^2; CH_DZ_DEV: dz and dz (u - m). */
-enum { CH_SUM, CH_SQDEV, CH_DZ_DEV };
-
-static void chunk_sums(int what, const float *x, const float *dz, size_t r0, size_t r1, int c, const double *m,
-                       double *restrict part)
-{
-    double *restrict p2 = part + c;
-    for (size_t r = r0; r < r1; r++) {
-        const float *xr = x + r * (size_t)c;
-        if (what == CH_SUM) {
-            NN_SIMD
-            for (int i = 0; i < c; i++)
-                part[i] += (double)xr[i];
-        } else if (what == CH_SQDEV) {
-            NN_SIMD
-            for (int i = 0; i < c; i++) {
-                double d = (double)xr[i] - m[i];
-                part[i] += d * d;
-            }
-        } else {
-            const float *dr = dz + r * (size_t)c;
-            NN_SIMD
-            for (int i = 0; i < c; i++) {
-                part[i] += (double)dr[i];
-                p2[i] += (double)dr[i] * ((double)xr[i] - m[i]);
-            }
-        }
-    }
-}
+/* What the batch-norm passes sum per chunk (see chanpass.h): CH_SUM: x;
+ * CH_SQDEV: (x - m)^2; CH_DZ_DEV: dz and dz (u - m). */
+enum { CH_SUM = CHANPASS_SUM, CH_SQDEV = CHANPASS_SQDEV, CH_DZ_DEV = CHANPASS_DZ_DEV, CH_SUM_SQ = CHANPASS_SUM_SQ };
 
 /* Per-channel sums over rows x c (chunked; see NN_CHUNK_ROWS) into sum
  * (nsums x c doubles). */
 static int channel_sums(int what, const float *x, const float *dz, size_t rows, int c, const double *m, double *sum)
 {
-    int nsums = what == CH_DZ_DEV ? 2 : 1;
+    int nsums = what == CH_DZ_DEV || what == CH_SUM_SQ ? 2 : 1;
     long nchunks = (long)chunk_count(rows);
     double *part = chunk_partials((size_t)nchunks, nsums, c);
+    const chanpass_ops *cp = chanpass_for(mfr_isa_best());
     if (!part)
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
         size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
-        chunk_sums(what, x, dz, r0, r1, c, m, part + (size_t)k * (size_t)nsums * (size_t)c);
+        cp->sums(what, x + r0 * (size_t)c, dz ? dz + r0 * (size_t)c : NULL, r1 - r0, c, m,
+                 part + (size_t)k * (size_t)nsums * (size_t)c);
     }
     chunk_merge(part, (size_t)nchunks, nsums, c, sum);
     mfr_free(part);
@@ -558,19 +491,46 @@ int nn_channel_sum(const float *x, size_t rows, int c, float *sum)
     return rc;
 }
 
-/* dz = k1 dz + k2 (u - m) + k3 per channel, in float (the batch-norm backward's
- * last pass; k2 = k3 = 0 for running statistics). */
+/* dz = k1 dz + k2 (u - m) + k3 per channel, in float (the batch-norm
+ * backward's last pass; k2 = k3 = 0 for running statistics). */
 static void bn_backward_apply(const float *u, float *dz, size_t rows, int c, const float *m, const float *k1,
                               const float *k2, const float *k3)
 {
-    long nr = (long)rows;
+    long nchunks = (long)chunk_count(rows);
+    const chanpass_ops *cp = chanpass_for(mfr_isa_best());
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
-    for (long r = 0; r < nr; r++) {
-        const float *restrict ur = u + (size_t)r * (size_t)c;
-        float *restrict dr = dz + (size_t)r * (size_t)c;
-        NN_SIMD
-        for (int i = 0; i < c; i++)
-            dr[i] = k1[i] * dr[i] + k2[i] * (ur[i] - m[i]) + k3[i];
+    for (long k = 0; k < nchunks; k++) {
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t o = r0 * (size_t)c;
+        cp->bn_apply(u + o, dz + o, r1 - r0, c, m, k1, k2, k3);
+    }
+}
+
+/* out = act(in * scale + shift) (one fused multiply-add) per channel; the
+ * forward of an unfolded batch norm and its activation, in one pass. */
+void nn_scale_shift_act(const float *in, float *out, size_t rows, int c, const float *scale, const float *shift,
+                        mfr_act act, float param, const float *prelu)
+{
+    long nchunks = (long)chunk_count(rows);
+    const chanpass_ops *cp = chanpass_for(mfr_isa_best());
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long k = 0; k < nchunks; k++) {
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t o = r0 * (size_t)c;
+        cp->scale_shift_act(in + o, out + o, r1 - r0, c, scale, shift, act, param, prelu);
+    }
+}
+
+void nn_scale_shift_act_backward(const float *u, const float *dy, float *dz, size_t rows, int c,
+                                 const float *scale, const float *shift, mfr_act act, float param)
+{
+    long nchunks = (long)chunk_count(rows);
+    const chanpass_ops *cp = chanpass_for(mfr_isa_best());
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long k = 0; k < nchunks; k++) {
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t o = r0 * (size_t)c;
+        cp->act_backward(u + o, dy + o, dz + o, r1 - r0, c, scale, shift, act, param);
     }
 }
 
@@ -613,19 +573,28 @@ int nn_bn_batch_stats(const mfr_layer *bn, const float *u, size_t rows, int c, f
     int rc;
     if (!sum)
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
-    /* Two passes (mean, then squared deviations), as before: no cancellation. */
-    rc = channel_sums(CH_SUM, u, NULL, rows, c, NULL, sum);
+    /* One pass: sums of d = u - k and d^2 around k = the first row (a value
+     * of the batch, so within a few standard deviations of the mean; in
+     * double, the subtraction mean(d^2) - mean(d)^2 then loses only a few of
+     * 53 bits). */
+    double *k = mfr_alloc((size_t)c * sizeof *k);
+    if (!k) {
+        mfr_free(sum);
+        return mfr_error(MFR_ERR_NOMEM, "out of memory");
+    }
     for (int i = 0; i < c; i++)
-        sum[i] /= (double)rows;
-    if (rc == MFR_OK)
-        rc = channel_sums(CH_SQDEV, u, NULL, rows, c, sum, sq);
+        k[i] = rows ? (double)u[i] : 0.0;
+    rc = channel_sums(CH_SUM_SQ, u, NULL, rows, c, k, sum);
     for (int i = 0; rc == MFR_OK && i < c; i++) {
-        double v = sq[i] / (double)rows, s = (double)g[i] / sqrt(v + (double)bn->bn_eps);
+        double md = sum[i] / (double)rows, v = fmax(sq[i] / (double)rows - md * md, 0.0);
+        double s = (double)g[i] / sqrt(v + (double)bn->bn_eps);
+        sum[i] = k[i] + md;
         mean[i] = (float)sum[i];
         var[i] = (float)v;
         scale[i] = (float)s;
         shift[i] = (float)((double)b[i] - sum[i] * s);
     }
+    mfr_free(k);
     mfr_free(sum);
     return rc;
 }
@@ -664,6 +633,61 @@ int nn_bn_backward_batch(const mfr_layer *bn, const float *u, float *dz, size_t 
     mfr_free(s);
     mfr_free(k);
     return rc;
+}
+
+int nn_bn_act_backward_batch(const mfr_layer *bn, const float *u, const float *dy, float *dz, size_t rows, int c,
+                             const float *mean, const float *var, const float *scale, const float *shift, mfr_act act,
+                             float param, const float *prelu, float *dgamma, float *dbeta, float *dslope)
+{
+    /* As nn_bn_backward_batch, with dz = dy * act'(z) recomputed in both
+     * passes instead of stored: two passes over u and dy instead of five. */
+    const chanpass_ops *cp = chanpass_for(mfr_isa_best());
+    chanpass_bnact b = {scale, shift, act, param, prelu};
+    int slope_sum = act == MFR_ACT_PRELU && dslope, nsums = slope_sum ? 3 : 2;
+    long nchunks = (long)chunk_count(rows);
+    double *part = chunk_partials((size_t)nchunks + 1, nsums, c), *s, *m = mfr_alloc((size_t)c * sizeof *m);
+    float *k = mfr_alloc((size_t)c * 3 * sizeof *k);
+    const float *g = bn->params[MFR_P_GAMMA]->data;
+    double n = (double)rows;
+    if (!part || !m || !k) {
+        mfr_free(part);
+        mfr_free(m);
+        mfr_free(k);
+        return mfr_error(MFR_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < c; i++)
+        m[i] = mean[i];
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long j = 0; j < nchunks; j++) {
+        size_t r0 = (size_t)j * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t o = r0 * (size_t)c;
+        cp->bnact_sums(u + o, dy + o, r1 - r0, c, &b, m, slope_sum, part + (size_t)j * (size_t)nsums * (size_t)c);
+    }
+    s = part + (size_t)nchunks * (size_t)nsums * (size_t)c;
+    chunk_merge(part, (size_t)nchunks, nsums, c, s);
+    for (int i = 0; i < c; i++) {
+        double inv = 1.0 / sqrt((double)var[i] + bn->bn_eps), sdz = s[i], sdzx = s[c + i] * inv;
+        double k1 = (double)g[i] * inv;
+        if (dgamma)
+            dgamma[i] += (float)sdzx;
+        if (dbeta)
+            dbeta[i] += (float)sdz;
+        if (slope_sum)
+            dslope[i] += (float)s[2 * c + i];
+        k[i] = (float)k1;
+        k[c + i] = (float)(-k1 * inv * sdzx / n);
+        k[2 * c + i] = (float)(-k1 * sdz / n);
+    }
+#pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
+    for (long j = 0; j < nchunks; j++) {
+        size_t r0 = (size_t)j * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t o = r0 * (size_t)c;
+        cp->bnact_apply(u + o, dy + o, dz + o, r1 - r0, c, &b, mean, k, k + c, k + 2 * c);
+    }
+    mfr_free(part);
+    mfr_free(m);
+    mfr_free(k);
+    return MFR_OK;
 }
 
 int nn_bn_train_alloc(nn_step *s, int c)

@@ -31,6 +31,34 @@ float mfr_act_scalar(float x, mfr_act act, float param, float prelu_slope)
     return x;
 }
 
+float mfr_act_derivative_scalar(float z, mfr_act act, float param, float prelu_slope)
+{
+    switch (act) {
+    case MFR_ACT_NONE:
+        return 1.0f;
+    case MFR_ACT_RELU:
+        return z > 0.0f ? 1.0f : 0.0f;
+    case MFR_ACT_RELU6:
+        return z > 0.0f && z < 6.0f ? 1.0f : 0.0f;
+    case MFR_ACT_LEAKY:
+        return z < 0.0f ? param : 1.0f;
+    case MFR_ACT_PRELU:
+        return z < 0.0f ? prelu_slope : 1.0f;
+    case MFR_ACT_SIGMOID: {
+        float s = 1.0f / (1.0f + expf(-z));
+        return s * (1.0f - s);
+    }
+    case MFR_ACT_TANH: {
+        float t = tanhf(z);
+        return 1.0f - t * t;
+    }
+    case MFR_ACT_HSWISH:
+        /* 2 z is exact, so a fused multiply-add gives the same bits */
+        return z < -3.0f ? 0.0f : z > 3.0f ? 1.0f : (2.0f * z + 3.0f) / 6.0f;
+    }
+    return 1.0f;
+}
+
 void mfr_act_apply(float *x, size_t n, mfr_act act, float param, const float *prelu, int channel0, int channels)
 {
     if (act == MFR_ACT_NONE)
