@@ -365,6 +365,8 @@ typedef struct mfr_trainer_config {
                                   * checkpoint, as if killed (tests) */
     double max_seconds;          /* > 0: stop after the step that passes this wall time,
                                   * with a checkpoint (resume continues the schedule) */
+    int fixed_data;              /* benchmarks: every step trains on the first batch (no
+                                  * data preparation after it) */
 } mfr_trainer_config;
 
 /* steps 1000, batch 32, seed 1, SGD defaults, constant lr 0.1, no clipping,

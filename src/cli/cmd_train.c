@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_RECIPE = CLI_OPT_FIRST_PRIVATE, OPT_STEPS, OPT_RESUME, OPT_CHECKPOINT, OPT_LOG, OPT_VALIDATE, OPT_NO_VALIDATE, OPT_MAX_MINUTES };
+enum { OPT_RECIPE = CLI_OPT_FIRST_PRIVATE, OPT_STEPS, OPT_RESUME, OPT_CHECKPOINT, OPT_LOG, OPT_VALIDATE, OPT_NO_VALIDATE, OPT_MAX_MINUTES,
+       OPT_FIXED_DATA };
 
 typedef struct train_args {
     const char *recipe, *checkpoint, *log, *validate;
     long steps;
     double max_minutes;
-    int resume, no_validate;
+    int resume, no_validate, fixed_data;
 } train_args;
 
 /* The network named by [train] net: a definition (initialised from the
@@ -107,6 +108,7 @@ static int run(const train_args *a, const cli_common *c)
     cfg.log = log;
     cfg.resume = a->resume;
     cfg.max_seconds = a->max_minutes * 60;
+    cfg.fixed_data = a->fixed_data;
     cfg.quiet = c->quiet;
     if (!c->quiet)
         mfr_log(MFR_LOG_INFO, "training %s: %ld steps of %d, %d threads, seed %llu; log %s, checkpoint %s",
@@ -156,6 +158,7 @@ static int cmd_train(int argc, char **argv)
                                          {"validate", required_argument, NULL, OPT_VALIDATE},
                                          {"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
                                          {"max-minutes", required_argument, NULL, OPT_MAX_MINUTES},
+                                         {"fixed-data", no_argument, NULL, OPT_FIXED_DATA},
                                          {0, 0, 0, 0}};
     cli_common common = {0};
     train_args a = {0};
@@ -177,6 +180,7 @@ static int cmd_train(int argc, char **argv)
         case OPT_LOG: a.log = optarg; break;
         case OPT_VALIDATE: a.validate = optarg; break;
         case OPT_NO_VALIDATE: a.no_validate = 1; break;
+        case OPT_FIXED_DATA: a.fixed_data = 1; break;
         case OPT_MAX_MINUTES:
             if (cli_parse_double("train", "--max-minutes", optarg, 0.01, 1e6, &a.max_minutes) < 0)
                 return CLI_USAGE;
@@ -200,7 +204,7 @@ const cli_command cli_cmd_train = {
     "train", cmd_train, "train an embedder or a face detector from a training recipe",
     "usage: mfr train --recipe FILE --out MODEL [--steps N] [--threads N] [--seed N]\n"
     "                 [--resume] [--checkpoint PATH] [--log PATH] [--no-validate]\n"
-    "                 [--max-minutes M] [--quiet]\n"
+    "                 [--max-minutes M] [--fixed-data] [--quiet]\n"
     "       mfr train --recipe FILE --validate MODEL\n\n"
     "Trains the network named in the recipe (models/embedder.ini,\n"
     "models/embedder-masked.ini, models/detector.ini; docs/training.md lists every\n"
@@ -215,6 +219,10 @@ const cli_command cli_cmd_train = {
     "  --validate MODEL only validate MODEL on the recipe's [validate] set (a\n"
     "                   definition: its initial weights from the seed)\n"
     "  --no-validate    skip the recipe's validation while training\n"
+    "  --fixed-data     benchmark only: render one batch and train every step on\n"
+    "                   it, so that images/s measures the training step alone (as\n"
+    "                   bench/train_torch.py measures PyTorch's); the model learns\n"
+    "                   nothing useful\n"
     "  --max-minutes M  stop after the step that passes M minutes of training,\n"
     "                   validate, write MODEL and a checkpoint (--resume goes on)\n\n"
     "The same seed gives the same weights at any --threads.\n",
