@@ -149,6 +149,10 @@ int mfr_dwconv_backward_weights_isa(mfr_isa isa, const mfr_conv_params *p, const
  * dout (zeros stuffed between its pixels for strides above 1) with the
  * kernel flipped in both directions, run on the forward kernels. */
 int mfr_dwconv_backward_data(const mfr_conv_params *p, const float *dout, const float *weights, float *din);
+/* The same with accumulate = 0: din = the input gradient (overwritten, no
+ * read; saves a temporary buffer and a pass). */
+int mfr_dwconv_backward_data_ex(const mfr_conv_params *p, const float *dout, const float *weights, float *din,
+                                int accumulate);
 
 #ifdef __cplusplus
 }

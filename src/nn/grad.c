@@ -15,6 +15,7 @@ struct mfr_grad {
     int max_batch, n, flags;
     int input_grads;         /* compute dL/d(input samples) (default on) */
     float **dlayer;          /* per layer: max_batch x h x w x c */
+    unsigned char *fresh;    /* per layer: dlayer not written yet in this backward */
     mfr_tensor **dparam;     /* per parameter, in mfr_net_param order */
     int n_params;
     float *scratch, *scratch2;
@@ -60,6 +61,7 @@ void mfr_grad_free(mfr_grad *g)
         for (int i = 0; i < g->net->n_layers; i++)
             mfr_free(g->dlayer[i]);
     free(g->dlayer);
+    free(g->fresh);
     if (g->dparam)
         for (int i = 0; i < g->n_params; i++)
             mfr_tensor_free(g->dparam[i]);
@@ -94,8 +96,9 @@ int mfr_grad_create(const mfr_net *net, int max_batch, mfr_grad **out)
     }
     g->n_params = mfr_net_param_count(net);
     g->dlayer = calloc((size_t)net->n_layers, sizeof *g->dlayer);
+    g->fresh = calloc((size_t)net->n_layers, 1);
     g->dparam = calloc((size_t)g->n_params + 1, sizeof *g->dparam);
-    if (!g->dlayer || !g->dparam) {
+    if (!g->dlayer || !g->dparam || !g->fresh) {
         mfr_grad_free(g);
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
     }
@@ -155,14 +158,21 @@ int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs)
     int n = g->n;
     if (n == 0)
         return mfr_error(MFR_ERR_ARG, "mfr_grad_backward needs a forward first");
+    /* Layer gradients are zeroed only where an op adds to them: the first
+     * convolution or fc to reach one (in reverse order) writes it whole. */
     for (int i = 0; i < net->n_layers; i++)
-        memset(g->dlayer[i], 0, (size_t)n * nn_elems(&net->layers[i]) * sizeof(float));
+        g->fresh[i] = 1;
     for (int i = 0; i < g->n_params; i++)
         memset(g->dparam[i]->data, 0, g->dparam[i]->size * sizeof(float));
-    for (int o = 0; o < ex->n_outputs; o++)
+    for (int o = 0; o < ex->n_outputs; o++) {
+        int li = ex->outputs[o];
+        size_t bytes = (size_t)n * nn_elems(&net->layers[li]) * sizeof(float);
         if (d_outputs && d_outputs[o])
-            memcpy(g->dlayer[ex->outputs[o]], d_outputs[o],
-                   (size_t)n * nn_elems(&net->layers[ex->outputs[o]]) * sizeof(float));
+            memcpy(g->dlayer[li], d_outputs[o], bytes);
+        else
+            memset(g->dlayer[li], 0, bytes);
+        g->fresh[li] = 0;
+    }
     for (int si = ex->n_steps - 1; si >= 0; si--) {
         nn_step *s = &ex->steps[si];
         const mfr_layer *l = s->l;
@@ -172,12 +182,19 @@ int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs)
             continue;
         c.dy = g->dlayer[s->layer];
         for (int k = 0; k < l->n_inputs; k++) {
+            /* Convolutions and fc skip a NULL input gradient and write a
+             * fresh one whole; other ops add to a zeroed buffer. */
             c.dx[k] = g->dlayer[l->inputs[k]];
-            /* convolutions and fc skip a NULL input gradient (the others
-             * compute it, into the zeroed buffer, as before) */
-            if (!g->input_grads && net->layers[l->inputs[k]].op == MFR_OP_INPUT &&
-                (l->op == MFR_OP_CONV || l->op == MFR_OP_DWCONV || l->op == MFR_OP_FC))
+            int assigns = l->op == MFR_OP_CONV || l->op == MFR_OP_DWCONV || l->op == MFR_OP_FC;
+            int li = l->inputs[k];
+            if (!g->input_grads && net->layers[li].op == MFR_OP_INPUT && assigns) {
                 c.dx[k] = NULL;
+                continue;
+            }
+            if (g->fresh[li] && !assigns)
+                memset(c.dx[k], 0, (size_t)n * nn_elems(&net->layers[li]) * sizeof(float));
+            c.dx_fresh[k] = g->fresh[li] && assigns;
+            g->fresh[li] = 0;
         }
         for (int p = 0; p < MFR_LAYER_MAX_PARAMS; p++)
             c.dp[p] = param_grad(g, l, p);
@@ -185,6 +202,9 @@ int mfr_grad_backward(mfr_grad *g, const float *const *d_outputs)
         c.scratch2 = g->scratch2;
         nn_opdef_of(l)->backward(s, n, &c);
     }
+    for (int i = 0; i < net->n_layers; i++) /* never reached: reads as zeros */
+        if (g->fresh[i])
+            memset(g->dlayer[i], 0, (size_t)n * nn_elems(&net->layers[i]) * sizeof(float));
     return MFR_OK;
 }
 

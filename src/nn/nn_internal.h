@@ -80,7 +80,10 @@ struct mfr_exec {
 /* Gradients flowing through one step (grad.c): everything accumulates. */
 typedef struct nn_grad_ctx {
     const float *dy;                    /* dL/d(this layer's output), n x h x w x c */
-    float *dx[MFR_LAYER_MAX_INPUTS];    /* dL/d(input k): add to it */
+    float *dx[MFR_LAYER_MAX_INPUTS];    /* dL/d(input k): add to it (NULL: not wanted) */
+    int dx_fresh[MFR_LAYER_MAX_INPUTS]; /* conv and fc only: dx[k] holds nothing yet, so
+                                         * write it whole instead of adding (other ops
+                                         * get it zeroed) */
     float *dp[MFR_LAYER_MAX_PARAMS];    /* dL/d(parameter slot): add to it */
     float *scratch;                     /* n x h x w x c floats of the output shape */
     float *scratch2;                    /* as many again */

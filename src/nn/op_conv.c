@@ -148,6 +148,8 @@ static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
         u = g->scratch;
     }
     du = nn_affine_backward_head(s, u, (size_t)n * (size_t)l->h * (size_t)l->w, g);
+    int fresh = dx && g->dx_fresh[0]; /* dx holds nothing yet: write, do not add */
+    size_t dx_bytes = (size_t)n * nn_elems(in) * sizeof(float);
     if (is_pointwise(l)) {
         /* A 1x1 convolution is U = X W^T over M = n h w pixels, so its
          * gradients are two GEMMs: dW += dU^T X (the batch is the GEMM's K,
@@ -156,26 +158,32 @@ static void conv_backward(nn_step *s, int n, nn_grad_ctx *g)
         if (dw)
             mfr_sgemm('T', 'N', C, in->c, m, 1.0f, du, C, x, in->c, 1.0f, dw, in->c);
         if (dx)
-            mfr_sgemm('N', 'N', m, in->c, C, 1.0f, du, C, w, in->c, 1.0f, dx, in->c);
+            mfr_sgemm('N', 'N', m, in->c, C, 1.0f, du, C, w, in->c, fresh ? 0.0f : 1.0f, dx, in->c);
         return;
     }
     if (l->groups == 1 || (l->groups == in->c && l->groups == C)) {
         mfr_conv_params p;
         conv_params_of(l, in, n, &p);
         int rc = MFR_OK;
-        if (l->groups == 1)
+        if (l->groups == 1) {
+            if (fresh) {
+                memset(dx, 0, dx_bytes);
+                fresh = 0;
+            }
             rc = mfr_conv_backward(&p, x, du, w, dx, dw);
-        else {
+        } else {
             if (dw && (rc = mfr_dwconv_backward_weights(&p, x, du, dw)) == MFR_OK)
                 dw = NULL; /* done: the loops below must not add it again */
             if (dx && rc == MFR_OK)
-                rc = mfr_dwconv_backward_data(&p, du, w, dx);
+                rc = mfr_dwconv_backward_data_ex(&p, du, w, dx, !fresh);
         }
         if (rc == MFR_OK)
             return;
         /* Out of memory for a scratch buffer (the kernels fail before they
-         * add anything): the direct loops below do what is left. */
+         * write anything): the direct loops below do what is left. */
     }
+    if (fresh)
+        memset(dx, 0, dx_bytes);
     if (dw) {
 #pragma omp parallel for num_threads(mfr_threads()) schedule(static)
         for (int o = 0; o < C; o++) {

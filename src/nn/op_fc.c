@@ -82,7 +82,8 @@ static void fc_backward(nn_step *s, int n, nn_grad_ctx *g)
     if (g->dp[MFR_P_WEIGHT])
         mfr_sgemm('T', 'N', l->c, k, n, 1.0f, du, l->c, s->in[0], k, 1.0f, g->dp[MFR_P_WEIGHT], k);
     if (g->dx[0])
-        mfr_sgemm('N', 'N', n, k, l->c, 1.0f, du, l->c, l->params[MFR_P_WEIGHT]->data, k, 1.0f, g->dx[0], k);
+        mfr_sgemm('N', 'N', n, k, l->c, 1.0f, du, l->c, l->params[MFR_P_WEIGHT]->data, k,
+                  g->dx_fresh[0] ? 0.0f : 1.0f, g->dx[0], k); /* fresh: write, do not add */
 }
 
 const nn_opdef nn_op_fc = {"fc", MFR_OP_FC, MFR_ACT_NONE, 1, 1, fc_parse, fc_write, fc_shape, fc_compile, fc_forward, fc_backward};

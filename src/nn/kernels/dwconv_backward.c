@@ -99,6 +99,12 @@ static int backward_data_gather(const mfr_conv_params *p, int oh, int ow, const 
 
 int mfr_dwconv_backward_data(const mfr_conv_params *p, const float *dout, const float *weights, float *din)
 {
+    return mfr_dwconv_backward_data_ex(p, dout, weights, din, 1);
+}
+
+int mfr_dwconv_backward_data_ex(const mfr_conv_params *p, const float *dout, const float *weights, float *din,
+                                int accumulate)
+{
     int oh, ow, rc;
     if ((rc = check_depthwise(p, &oh, &ow, "mfr_dwconv_backward_data")) != MFR_OK)
         return rc;
@@ -113,8 +119,11 @@ int mfr_dwconv_backward_data(const mfr_conv_params *p, const float *dout, const 
     q.pad_left = (p->kw - 1) * p->dil_w - p->pad_left;
     q.pad_bottom = p->h - lh - q.pad_top + (p->kh - 1) * p->dil_h;
     q.pad_right = p->w - lw - q.pad_left + (p->kw - 1) * p->dil_w;
-    if (q.pad_top < 0 || q.pad_left < 0 || q.pad_bottom < 0 || q.pad_right < 0)
+    if (q.pad_top < 0 || q.pad_left < 0 || q.pad_bottom < 0 || q.pad_right < 0) {
+        if (!accumulate)
+            memset(din, 0, (size_t)p->n * p->h * p->w * C * sizeof *din);
         return backward_data_gather(p, oh, ow, dout, weights, din);
+    }
 
     float *flipped = mfr_alloc((size_t)taps * (size_t)C * sizeof(float));
     float *stuffed = NULL;
@@ -138,14 +147,18 @@ int mfr_dwconv_backward_data(const mfr_conv_params *p, const float *dout, const 
                            dout + (((size_t)i * oh + oy) * ow + ox) * C, (size_t)C * sizeof(float));
         src = stuffed;
     }
-    /* Into a buffer of its own, then added: the kernels do not promise to
-     * read a residual that aliases their output before writing it. */
+    /* Accumulating: into a buffer of its own, then added (the kernels do
+     * not promise to read a residual that aliases their output before
+     * writing it). Else straight into din. */
     const size_t total = (size_t)p->n * p->h * p->w * C;
-    float *grad = mfr_alloc(total * sizeof(float));
+    float *grad = accumulate ? mfr_alloc(total * sizeof(float)) : din;
     mfr_conv_plan *plan = NULL;
     rc = grad ? mfr_conv_plan_create(&q, flipped, NULL, &plan)
               : mfr_error(MFR_ERR_NOMEM, "mfr_dwconv_backward_data: out of memory");
-    if (rc == MFR_OK) {
+    if (rc == MFR_OK && !accumulate) {
+        mfr_conv_run(plan, src, din, NULL);
+        mfr_conv_plan_free(plan);
+    } else if (rc == MFR_OK) {
         mfr_conv_run(plan, src, grad, NULL);
         mfr_conv_plan_free(plan);
         const long chunks = (long)((total + 4095) / 4096);
@@ -158,7 +171,8 @@ int mfr_dwconv_backward_data(const mfr_conv_params *p, const float *dout, const 
                 din[i] += grad[i];
         }
     }
-    mfr_free(grad);
+    if (accumulate)
+        mfr_free(grad);
     mfr_free(stuffed);
     mfr_free(flipped);
     return rc;
