@@ -164,13 +164,8 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
                   mfr_image *out)
 {
     const int w = f->w, h = f->h;
-    if (nz->blur > 0.2f) {
-        float *tmp = mfr_alloc((size_t)w * (size_t)h * 3 * sizeof(float));
-        if (tmp) {
-            synth_gaussian_blur(f->rgb, w, h, nz->blur, tmp);
-            mfr_free(tmp);
-        }
-    }
+    if (nz->blur > 0.2f)
+        synth_gaussian_blur(f->rgb, w, h, nz->blur, f->tmp);
     /* Sensor noise: the image's Philox stream gives a 32-bit key; each
      * sample is then the hash of (key, sample number), whose four bytes sum
      * to a near-Gaussian value. A Philox call per sample cost more than the

@@ -53,15 +53,22 @@ int synth_frame_init(synth_frame *f, int w, int h)
     f->tri = mfr_alloc(n * sizeof(int32_t));
     f->b = mfr_alloc(2 * n * sizeof(float));
     f->rgb = mfr_alloc(3 * n * sizeof(float));
-    if (!f->depth || !f->mesh || !f->tri || !f->b || !f->rgb) {
+    f->tmp = mfr_alloc(3 * n * sizeof(float));
+    if (!f->depth || !f->mesh || !f->tri || !f->b || !f->rgb || !f->tmp) {
         synth_frame_free(f);
         return MFR_ERR_NOMEM;
     }
+    synth_frame_clear(f);
+    return MFR_OK;
+}
+
+void synth_frame_clear(synth_frame *f)
+{
+    size_t n = (size_t)f->w * (size_t)f->h;
     for (size_t i = 0; i < n; i++) {
         f->depth[i] = 1e30f;
         f->mesh[i] = -1;
     }
-    return MFR_OK;
 }
 
 void synth_frame_free(synth_frame *f)
@@ -71,6 +78,7 @@ void synth_frame_free(synth_frame *f)
     mfr_free(f->tri);
     mfr_free(f->b);
     mfr_free(f->rgb);
+    mfr_free(f->tmp);
     memset(f, 0, sizeof *f);
 }
 
@@ -256,6 +264,19 @@ static inline float max3(float a, float b, float c)
     return m > c ? m : c;
 }
 
+/* a where the mask is all ones, b where it is zero, with bit operations:
+ * the compiler turns `c ? a : b` stores back into branches. */
+static inline uint32_t sel_u(uint32_t mask, uint32_t a, uint32_t b) { return (a & mask) | (b & ~mask); }
+static inline float sel_f(uint32_t mask, float a, float b)
+{
+    uint32_t ua, ub;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    ua = sel_u(mask, ua, ub);
+    memcpy(&a, &ua, 4);
+    return a;
+}
+
 /* The reference's arithmetic, term for term (so the same bits), with the
  * vertices in locals and the terms that do not change along a row computed
  * once per row: the compiler cannot do that itself, since the stores into
@@ -293,23 +314,29 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
         for (int y = y0; y <= y1; y++) {
             const float dy = (float)y + 0.5f - y0v;
             const float r1 = dy * e2x, r2 = e1x * dy; /* the row's terms of b1 and b2 */
+            const size_t row = (size_t)y * (size_t)w;
+            /* Without branches: the triangles are one to three pixels, so
+             * "inside?" and "in front?" are coin tosses the branch predictor
+             * lost about half the time. Every pixel of the box computes its
+             * depth and barycentrics and writes either them or what was
+             * there (the same decisions as the reference: NaN passes its
+             * `< 0` tests and fails none here either). */
             for (int x = x0; x <= x1; x++) {
                 const float dx = (float)x + 0.5f - x0v;
                 /* barycentric weights of vertices 1 and 2 (screen space) */
                 float b1 = (dx * e2y - r1) * inv;
                 float b2 = (r2 - e1y * dx) * inv;
                 float b0 = 1.0f - b1 - b2;
-                if (b0 < 0.0f || b1 < 0.0f || b2 < 0.0f)
-                    continue;
                 float z = 1.0f / (b0 * iz0 + b1 * iz1 + b2 * iz2);
-                size_t k = (size_t)y * (size_t)w + (size_t)x;
-                if (z >= depth[k])
-                    continue;
-                depth[k] = z;
-                fmesh[k] = mesh_index;
-                ftri[k] = t;
-                bb[2 * k] = b1 * iz1 * z;
-                bb[2 * k + 1] = b2 * iz2 * z;
+                size_t k = row + (size_t)x;
+                const float dk = depth[k];
+                const int in = !(b0 < 0.0f) & !(b1 < 0.0f) & !(b2 < 0.0f) & !(z >= dk);
+                const uint32_t keep = (uint32_t)in - 1u; /* all ones: keep the old value */
+                depth[k] = sel_f(keep, dk, z);
+                fmesh[k] = (int32_t)sel_u(keep, (uint32_t)fmesh[k], (uint32_t)mesh_index);
+                ftri[k] = (int32_t)sel_u(keep, (uint32_t)ftri[k], (uint32_t)t);
+                bb[2 * k] = sel_f(keep, bb[2 * k], b1 * iz1 * z);
+                bb[2 * k + 1] = sel_f(keep, bb[2 * k + 1], b2 * iz2 * z);
             }
         }
     }

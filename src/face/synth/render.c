@@ -546,17 +546,19 @@ typedef struct capture_cache {
     synth_light light;
     float lod;
     synth_face F;
-    synth_frame f;
+    synth_frame f;    /* the capture (while valid) */
+    synth_frame work; /* the picture drawn from it; kept, like f, for the next picture of this size */
 } capture_cache;
 
 static _Thread_local capture_cache cache;
 
+/* Frees everything (a thread's exit). */
 static void cache_clear(capture_cache *c)
 {
-    if (c->valid) {
+    if (c->valid)
         synth_face_free(&c->F);
-        synth_frame_free(&c->f);
-    }
+    synth_frame_free(&c->f);
+    synth_frame_free(&c->work);
     c->valid = 0;
 }
 
@@ -576,13 +578,36 @@ static void cache_key_init(void)
     cache_key_ok = pthread_key_create(&cache_key, cache_release) == 0;
 }
 
+/* The frames of a w x h picture, reused when the size is the one before. */
+static int cache_frames(capture_cache *c, int w, int h)
+{
+    if (c->f.rgb && c->f.w == w && c->f.h == h) {
+        synth_frame_clear(&c->f);
+        return MFR_OK;
+    }
+    synth_frame_free(&c->f);
+    synth_frame_free(&c->work);
+    int rc = synth_frame_init(&c->f, w, h);
+    if (rc == MFR_OK)
+        rc = synth_frame_init(&c->work, w, h);
+    if (rc != MFR_OK) {
+        synth_frame_free(&c->f);
+        synth_frame_free(&c->work);
+    }
+    return rc;
+}
+
 static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, int w, int h)
 {
     pthread_once(&cache_key_once, cache_key_init);
     if (cache_key_ok)
         pthread_setspecific(cache_key, c);
-    cache_clear(c);
-    memset(c, 0, sizeof *c);
+    if (c->valid)
+        synth_face_free(&c->F);
+    c->valid = 0;
+    int rc = cache_frames(c, w, h);
+    if (rc != MFR_OK)
+        return rc;
     c->id = *id;
     c->nz = *nz;
     c->w = w;
@@ -591,14 +616,9 @@ static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisan
     synth_head_setup(&head, &c->id, &c->nz);
     v3 offset;
     synth_face_framing(&head, &c->nz, w, h, &c->cam, &offset, &c->lod);
-    int rc = synth_frame_init(&c->f, w, h);
+    rc = synth_face_build(&c->F, &c->id, &c->nz, NULL, offset, c->lod, &c->cam, c->nz.background);
     if (rc != MFR_OK)
         return rc;
-    rc = synth_face_build(&c->F, &c->id, &c->nz, NULL, offset, c->lod, &c->cam, c->nz.background);
-    if (rc != MFR_OK) {
-        synth_frame_free(&c->f);
-        return rc;
-    }
     const synth_mesh *list[SYNTH_FACE_MESHES];
     synth_light_from(&c->nz, &c->light);
     c->n = synth_face_raster(&c->F, &c->f, list, 0);
@@ -625,32 +645,26 @@ int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_ma
     }
     /* a copy of the capture: depth, mesh and colour (the mask writes its own
      * triangles and barycentrics, and only its pixels read them) */
-    synth_frame f;
-    int rc = synth_frame_init(&f, w, hh);
+    synth_frame *f = &c->work;
+    size_t np = (size_t)w * (size_t)hh;
+    memcpy(f->depth, c->f.depth, np * sizeof *f->depth);
+    memcpy(f->mesh, c->f.mesh, np * sizeof *f->mesh);
+    memcpy(f->rgb, c->f.rgb, 3 * np * sizeof *f->rgb);
+    synth_face *F = &c->F;
+    int rc = synth_face_add_mask(F, mask, c->lod, &c->cam);
     if (rc != MFR_OK)
         return rc;
-    size_t np = (size_t)w * (size_t)hh;
-    memcpy(f.depth, c->f.depth, np * sizeof *f.depth);
-    memcpy(f.mesh, c->f.mesh, np * sizeof *f.mesh);
-    memcpy(f.rgb, c->f.rgb, 3 * np * sizeof *f.rgb);
-    synth_face *F = &c->F;
-    rc = synth_face_add_mask(F, mask, c->lod, &c->cam);
-    if (rc != MFR_OK) {
-        synth_frame_free(&f);
-        return rc;
-    }
     const synth_mesh *list[SYNTH_FACE_MESHES];
     for (int i = 0; i < F->nmesh; i++)
         list[i] = &F->mesh[i];
     if (F->nmesh > c->n) {
-        synth_raster(&f, &F->mesh[c->n], c->n);
-        synth_shade_from(&f, list, F->nmesh, c->n, &c->light);
+        synth_raster(f, &F->mesh[c->n], c->n);
+        synth_shade_from(f, list, F->nmesh, c->n, &c->light);
     }
-    synth_face_overlay(F, &f, &c->cam, &c->light);
+    synth_face_overlay(F, f, &c->cam, &c->light);
     if (truth)
-        synth_face_truth(F, &f, &c->cam, truth);
-    synth_finish(&f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
+        synth_face_truth(F, f, &c->cam, truth);
+    synth_finish(f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
     synth_face_drop_mask(F);
-    synth_frame_free(&f);
     return MFR_OK;
 }

@@ -140,9 +140,14 @@ typedef struct synth_frame {
     int32_t *tri;      /* w*h */
     float *b;          /* 2*w*h: perspective-correct barycentrics of vertex 1 and 2 */
     float *rgb;        /* 3*w*h, linear light */
+    float *tmp;        /* 3*w*h: the camera's scratch (blur) */
 } synth_frame;
 
 int synth_frame_init(synth_frame *f, int w, int h);
+/* Back to the state synth_frame_init leaves (empty depth and mesh), keeping
+ * the buffers: a thread reuses its frames instead of faulting in fresh
+ * pages for every picture. */
+void synth_frame_clear(synth_frame *f);
 void synth_frame_free(synth_frame *f);
 /* Builds a mesh from a grid nu x nv of points (pos filled by the caller in
  * head space, uv too); triangles, with u wrapping when `wrap`. */
