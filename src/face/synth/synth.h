@@ -122,7 +122,7 @@ typedef struct synth_mesh {
     float *pos;      /* 3 * nv, camera space */
     float *nrm;      /* 3 * nv, camera space, unit */
     float *uv;       /* 2 * nv */
-    float *scr;      /* 3 * nv: pixel x, pixel y, depth */
+    float *scr;      /* 4 * nv: pixel x, pixel y, depth, 1 / depth */
     int *tri;        /* 3 * nt */
     const void *owner; /* identity / mask parameters for the shader */
     int tag;         /* face number within a scene */
@@ -236,6 +236,22 @@ void synth_face_free(synth_face *F);
  * synth_shade. Returns the number of meshes added. */
 int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, int first);
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light);
+/* Shading runs over batches of pixels in structure-of-arrays form: the
+ * gather (interpolated normal and position, albedo) per pixel, then the
+ * lighting terms over the whole batch (SSE2 where there is SSE2), then the
+ * colours. */
+#define SYNTH_SHADE_BATCH 64
+typedef struct synth_shade_batch {
+    float nx[SYNTH_SHADE_BATCH], ny[SYNTH_SHADE_BATCH], nz[SYNTH_SHADE_BATCH]; /* normal, not unit yet */
+    float px[SYNTH_SHADE_BATCH], py[SYNTH_SHADE_BATCH], pz[SYNTH_SHADE_BATCH]; /* camera-space position */
+    float spec[SYNTH_SHADE_BATCH], bend[SYNTH_SHADE_BATCH];                    /* from the material */
+    float ka[SYNTH_SHADE_BATCH], diff[SYNTH_SHADE_BATCH], sp[SYNTH_SHADE_BATCH]; /* out: ambient, diffuse, specular */
+} synth_shade_batch;
+/* The lighting terms of pixels 0..n-1 of a batch (n <= SYNTH_SHADE_BATCH;
+ * the fast one may compute up to the next multiple of 4). _ref is the plain
+ * per-pixel reference the fast one matches bit for bit (a test). */
+void synth_light_batch(synth_shade_batch *b, int n, const synth_light *light);
+void synth_light_batch_ref(synth_shade_batch *b, int n, const synth_light *light);
 /* The same for the pixels of meshes first..n-1 only. */
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
 /* Builds the mask's mesh as the face's last one (in camera space), with its
