@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void synth_background(synth_frame *f, uint32_t seed, int clutter)
 {
@@ -104,10 +107,32 @@ void synth_gaussian_blur_ref(float *rgb, int w, int h, float sigma, float *tmp)
             }
 }
 
+/* dst[j] = sum over taps i of k[i] src[j + i step], j < n, the sum from
+ * 0.0f in tap order (the reference's order). With SSE2 four outputs at a
+ * time, accumulated in a register rather than in dst. */
+static void blur_taps(float *restrict dst, const float *restrict src, size_t step, const float *k, int nk, size_t n)
+{
+    size_t j = 0;
+#if defined(__SSE2__)
+    for (; j + 4 <= n; j += 4) {
+        __m128 a = _mm_setzero_ps();
+        for (int i = 0; i < nk; i++)
+            a = _mm_add_ps(a, _mm_mul_ps(_mm_set1_ps(k[i]), _mm_loadu_ps(src + j + (size_t)i * step)));
+        _mm_storeu_ps(dst + j, a);
+    }
+#endif
+    for (; j < n; j++) {
+        float a = 0.0f;
+        for (int i = 0; i < nk; i++)
+            a += k[i] * src[j + (size_t)i * step];
+        dst[j] = a;
+    }
+}
+
 /* The same sums as synth_gaussian_blur_ref, in the same order (so the same
  * bits), arranged for speed: the row pass clamps only near the two ends,
- * and the column pass adds whole weighted rows, which the compiler
- * vectorises. */
+ * and the column pass adds whole weighted rows (blur_taps in the interior,
+ * where no row clamps). */
 void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
 {
     int r = blur_radius(sigma);
@@ -119,18 +144,9 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
     for (int y = 0; y < h; y++) {
         const float *restrict src = rgb + (size_t)y * rw;
         float *restrict dst = tmp + (size_t)y * rw;
-        /* the interior, one tap at a time over the whole span (same order of
-         * additions per sample as the reference) */
+        /* the interior, where no tap clamps */
         size_t lo = 3 * (size_t)r, hi = w > 2 * r ? rw - 3 * (size_t)r : lo;
-        for (size_t j = lo; j < hi; j++)
-            dst[j] = 0.0f;
-        for (int i = 0; i <= 2 * r; i++) {
-            const float kk = k[i];
-            const float *restrict p = src + 3 * (ptrdiff_t)(i - r);
-#pragma omp simd
-            for (size_t j = lo; j < hi; j++)
-                dst[j] += kk * p[j];
-        }
+        blur_taps(dst + lo, src + lo - 3 * (size_t)r, 3, k, 2 * r + 1, hi - lo);
         /* the ends, clamping */
         for (int x = 0; x < w; x++) {
             if (x - r >= 0 && x + r < w)
@@ -146,6 +162,10 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
         }
     }
     for (int y = 0; y < h; y++) {
+        if (y - r >= 0 && y + r < h) { /* the rows are evenly spaced: one strided sum */
+            blur_taps(rgb + (size_t)y * rw, tmp + (size_t)(y - r) * rw, rw, k, 2 * r + 1, rw);
+            continue;
+        }
         float *restrict dst = rgb + (size_t)y * rw;
         for (size_t x = 0; x < rw; x++)
             dst[x] = 0.0f;
@@ -158,6 +178,39 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
                 dst[x] += kk * src[x];
         }
     }
+}
+
+void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = synth_to_srgb8(lin[i]);
+}
+
+/* synth_to_srgb8's table index four samples at a time (the look-ups stay
+ * scalar): lin * 4096 + 0.5 truncated where 0 < lin < 1, 4096 from 1 on, 0
+ * below 0 and for NaN; the same rounding as the scalar cast. */
+void synth_encode_srgb8(const float *lin, uint8_t *out, int n)
+{
+    int i = 0;
+#if defined(__SSE2__)
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+    for (; i + 4 <= n; i += 4) {
+        __m128 x = _mm_loadu_ps(lin + i);
+        __m128i q = _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(4096.0f)), _mm_set1_ps(0.5f)));
+        __m128i lo = _mm_castps_si128(_mm_cmpgt_ps(x, zero)), hi = _mm_castps_si128(_mm_cmplt_ps(x, one));
+        /* in (0, 1): q; from 1 on (and not NaN): 4096; else 0 */
+        __m128i top = _mm_andnot_si128(hi, _mm_and_si128(lo, _mm_set1_epi32(4096)));
+        q = _mm_or_si128(_mm_and_si128(_mm_and_si128(lo, hi), q), top);
+        int32_t ix[4];
+        _mm_storeu_si128((__m128i *)ix, q);
+        out[i] = synth_srgb_lut[ix[0]];
+        out[i + 1] = synth_srgb_lut[ix[1]];
+        out[i + 2] = synth_srgb_lut[ix[2]];
+        out[i + 3] = synth_srgb_lut[ix[3]];
+    }
+#endif
+    for (; i < n; i++)
+        out[i] = synth_to_srgb8(lin[i]);
 }
 
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
@@ -182,8 +235,7 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
         const int nx = 3 * w;
         /* the table look-ups first, then the noise in a loop without them,
          * which the compiler vectorises (the same operations per sample) */
-        for (int x = 0; x < nx; x++)
-            row[x] = synth_to_srgb8(src[x]);
+        synth_encode_srgb8(src, row, nx);
         if (!(sd > 0.0f))
             continue;
 #pragma omp simd

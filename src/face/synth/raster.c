@@ -279,6 +279,72 @@ static inline __m128 sel4(__m128 mask, __m128 a, __m128 b)
 }
 #endif
 
+#if defined(__SSE2__)
+/* Four pixels of a row, k .. k+3 (k a multiple of 4), of a triangle: the
+ * reference's tests and values, written where `lanes` (a mask) and the
+ * tests pass, the old values kept elsewhere. */
+static inline void row4(synth_frame *f, size_t k, __m128 dx, float dy, float e1x, float e1y, float e2x, float e2y,
+                        float inv, float iz0, float iz1, float iz2, __m128 lanes, int mesh_index, int t)
+{
+    const float r1 = dy * e2x, r2 = e1x * dy; /* the row's terms of b1 and b2 */
+    const __m128 vinv = _mm_set1_ps(inv), zero = _mm_setzero_ps();
+    __m128 b1 = _mm_mul_ps(_mm_sub_ps(_mm_mul_ps(dx, _mm_set1_ps(e2y)), _mm_set1_ps(r1)), vinv);
+    __m128 b2 = _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(r2), _mm_mul_ps(_mm_set1_ps(e1y), dx)), vinv);
+    __m128 b0 = _mm_sub_ps(_mm_sub_ps(_mm_set1_ps(1.0f), b1), b2);
+    __m128 sum = _mm_add_ps(_mm_add_ps(_mm_mul_ps(b0, _mm_set1_ps(iz0)), _mm_mul_ps(b1, _mm_set1_ps(iz1))),
+                            _mm_mul_ps(b2, _mm_set1_ps(iz2)));
+    __m128 z = _mm_div_ps(_mm_set1_ps(1.0f), sum);
+    float *depth = f->depth + k, *bk = f->b + 2 * k;
+    const __m128 dk = _mm_load_ps(depth);
+    __m128 in = _mm_and_ps(_mm_cmpnlt_ps(b0, zero), _mm_cmpnlt_ps(b1, zero));
+    in = _mm_and_ps(_mm_and_ps(in, _mm_cmpnlt_ps(b2, zero)), _mm_and_ps(_mm_cmpnge_ps(z, dk), lanes));
+    _mm_store_ps(depth, sel4(in, z, dk));
+    const __m128i ini = _mm_castps_si128(in);
+    __m128i *pm = (__m128i *)(void *)(f->mesh + k), *pt = (__m128i *)(void *)(f->tri + k);
+    _mm_store_si128(pm, _mm_or_si128(_mm_and_si128(ini, _mm_set1_epi32(mesh_index)), _mm_andnot_si128(ini, _mm_load_si128(pm))));
+    _mm_store_si128(pt, _mm_or_si128(_mm_and_si128(ini, _mm_set1_epi32(t)), _mm_andnot_si128(ini, _mm_load_si128(pt))));
+    const __m128 v1 = _mm_mul_ps(_mm_mul_ps(b1, _mm_set1_ps(iz1)), z);
+    const __m128 v2 = _mm_mul_ps(_mm_mul_ps(b2, _mm_set1_ps(iz2)), z);
+    _mm_store_ps(bk, sel4(_mm_unpacklo_ps(in, in), _mm_unpacklo_ps(v1, v2), _mm_load_ps(bk)));
+    _mm_store_ps(bk + 4, sel4(_mm_unpackhi_ps(in, in), _mm_unpackhi_ps(v1, v2), _mm_load_ps(bk + 4)));
+}
+
+/* The box x0..x1, y0..y1 of a triangle in aligned blocks of 4 pixels
+ * (the frame's width a multiple of 4). Aligned blocks, because the next
+ * triangle reads back what this one stored: a load that only partly
+ * overlaps a recent store waits for it (no store forwarding), while one at
+ * the same address does not. Most triangles fit one block in width and 4
+ * rows in height: those run 4 rows, masked, so no branch depends on the
+ * triangle's shape. */
+static void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, float x0v, float y0v, float e1x, float e1y,
+                       float e2x, float e2y, float inv, float iz0, float iz1, float iz2, int mesh_index, int t)
+{
+    const size_t w = (size_t)f->w;
+    const int xb = x0 & ~3;
+    const __m128i lo = _mm_set1_epi32(x0 - 1), hi = _mm_set1_epi32(x1 + 1);
+    if (x1 - xb < 4 && y1 - y0 < 4 && y0 + 3 < f->h) {
+        const __m128i xi = _mm_add_epi32(_mm_set1_epi32(xb), _mm_setr_epi32(0, 1, 2, 3));
+        const __m128 cols = _mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(xi, lo), _mm_cmpgt_epi32(hi, xi)));
+        const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
+        for (int r = 0; r < 4; r++) {
+            const int y = y0 + r;
+            const __m128 lanes = _mm_and_ps(cols, _mm_castsi128_ps(_mm_set1_epi32(-(int32_t)(y <= y1))));
+            row4(f, (size_t)y * w + (size_t)xb, dx, (float)y + 0.5f - y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
+                 lanes, mesh_index, t);
+        }
+        return;
+    }
+    for (int y = y0; y <= y1; y++)
+        for (int x = xb; x <= x1; x += 4) {
+            const __m128i xi = _mm_add_epi32(_mm_set1_epi32(x), _mm_setr_epi32(0, 1, 2, 3));
+            const __m128 lanes = _mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(xi, lo), _mm_cmpgt_epi32(hi, xi)));
+            const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
+            row4(f, (size_t)y * w + (size_t)x, dx, (float)y + 0.5f - y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
+                 lanes, mesh_index, t);
+        }
+}
+#endif
+
 /* The reference's arithmetic, term for term (so the same bits), with the
  * vertices in locals and the terms that do not change along a row computed
  * once per row: the compiler cannot do that itself, since the stores into
@@ -294,6 +360,11 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
     const int *tri = m->tri;
     float *restrict depth = f->depth, *restrict bb = f->b;
     int32_t *restrict fmesh = f->mesh, *restrict ftri = f->tri;
+#if defined(__SSE2__)
+    /* aligned blocks of 4 need rows that start on a multiple of 4 (the
+     * buffers themselves are aligned by mfr_alloc) */
+    const int blocks = w % 4 == 0;
+#endif
     for (int t = 0; t < m->nt; t++) {
         const float *p0 = scr + 4 * tri[3 * t], *p1 = scr + 4 * tri[3 * t + 1], *p2 = scr + 4 * tri[3 * t + 2];
         const float z0 = p0[2], z1 = p1[2], z2 = p2[2];
@@ -317,47 +388,17 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
             continue;
         const float inv = 1.0f / area;
         const float iz0 = p0[3], iz1 = p1[3], iz2 = p2[3]; /* 1 / z, as the reference computes it */
+#if defined(__SSE2__)
+        if (blocks) {
+            tri_blocks(f, x0, x1, y0, y1, x0v, y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, mesh_index, t);
+            continue;
+        }
+#endif
         for (int y = y0; y <= y1; y++) {
             const float dy = (float)y + 0.5f - y0v;
             const float r1 = dy * e2x, r2 = e1x * dy; /* the row's terms of b1 and b2 */
             const size_t row = (size_t)y * (size_t)w;
             int x = x0;
-#if defined(__SSE2__)
-            /* four pixels at a time while all four lie in the row (the lanes
-             * past x1 write back what they read) */
-            for (; x <= x1 && x + 3 < w; x += 4) {
-                const __m128i xi = _mm_add_epi32(_mm_set1_epi32(x), _mm_setr_epi32(0, 1, 2, 3));
-                const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
-                const __m128 vinv = _mm_set1_ps(inv);
-                __m128 b1 = _mm_mul_ps(_mm_sub_ps(_mm_mul_ps(dx, _mm_set1_ps(e2y)), _mm_set1_ps(r1)), vinv);
-                __m128 b2 = _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(r2), _mm_mul_ps(_mm_set1_ps(e1y), dx)), vinv);
-                __m128 b0 = _mm_sub_ps(_mm_sub_ps(_mm_set1_ps(1.0f), b1), b2);
-                const __m128 zero = _mm_setzero_ps();
-                __m128 in = _mm_and_ps(_mm_cmpnlt_ps(b0, zero), _mm_cmpnlt_ps(b1, zero));
-                in = _mm_and_ps(in, _mm_cmpnlt_ps(b2, zero));
-                in = _mm_and_ps(in, _mm_castsi128_ps(_mm_cmpgt_epi32(_mm_set1_epi32(x1 + 1), xi)));
-                if (_mm_movemask_ps(in) == 0) /* decided before the division */
-                    continue;
-                __m128 sum = _mm_add_ps(_mm_add_ps(_mm_mul_ps(b0, _mm_set1_ps(iz0)), _mm_mul_ps(b1, _mm_set1_ps(iz1))),
-                                        _mm_mul_ps(b2, _mm_set1_ps(iz2)));
-                __m128 z = _mm_div_ps(_mm_set1_ps(1.0f), sum);
-                const size_t k = row + (size_t)x;
-                const __m128 dk = _mm_loadu_ps(depth + k);
-                in = _mm_and_ps(in, _mm_cmpnge_ps(z, dk));
-                _mm_storeu_ps(depth + k, sel4(in, z, dk));
-                const __m128i ini = _mm_castps_si128(in);
-                __m128i om = _mm_loadu_si128((const __m128i *)(fmesh + k)), ot = _mm_loadu_si128((const __m128i *)(ftri + k));
-                om = _mm_or_si128(_mm_and_si128(ini, _mm_set1_epi32(mesh_index)), _mm_andnot_si128(ini, om));
-                ot = _mm_or_si128(_mm_and_si128(ini, _mm_set1_epi32(t)), _mm_andnot_si128(ini, ot));
-                _mm_storeu_si128((__m128i *)(fmesh + k), om);
-                _mm_storeu_si128((__m128i *)(ftri + k), ot);
-                const __m128 v1 = _mm_mul_ps(_mm_mul_ps(b1, _mm_set1_ps(iz1)), z);
-                const __m128 v2 = _mm_mul_ps(_mm_mul_ps(b2, _mm_set1_ps(iz2)), z);
-                float *bk = bb + 2 * k;
-                _mm_storeu_ps(bk, sel4(_mm_unpacklo_ps(in, in), _mm_unpacklo_ps(v1, v2), _mm_loadu_ps(bk)));
-                _mm_storeu_ps(bk + 4, sel4(_mm_unpackhi_ps(in, in), _mm_unpackhi_ps(v1, v2), _mm_loadu_ps(bk + 4)));
-            }
-#endif
             for (; x <= x1; x++) {
                 const float dx = (float)x + 0.5f - x0v;
                 /* barycentric weights of vertices 1 and 2 (screen space) */

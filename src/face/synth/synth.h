@@ -275,6 +275,9 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter);
 /* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out);
+/* synth_to_srgb8 of n samples; _ref is the plain loop the fast one matches. */
+void synth_encode_srgb8(const float *lin, uint8_t *out, int n);
+void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
 /* Separable Gaussian blur of an interleaved RGB float image in place (tmp:
