@@ -107,32 +107,10 @@ void synth_gaussian_blur_ref(float *rgb, int w, int h, float sigma, float *tmp)
             }
 }
 
-/* dst[j] = sum over taps i of k[i] src[j + i step], j < n, the sum from
- * 0.0f in tap order (the reference's order). With SSE2 four outputs at a
- * time, accumulated in a register rather than in dst. */
-static void blur_taps(float *restrict dst, const float *restrict src, size_t step, const float *k, int nk, size_t n)
-{
-    size_t j = 0;
-#if defined(__SSE2__)
-    for (; j + 4 <= n; j += 4) {
-        __m128 a = _mm_setzero_ps();
-        for (int i = 0; i < nk; i++)
-            a = _mm_add_ps(a, _mm_mul_ps(_mm_set1_ps(k[i]), _mm_loadu_ps(src + j + (size_t)i * step)));
-        _mm_storeu_ps(dst + j, a);
-    }
-#endif
-    for (; j < n; j++) {
-        float a = 0.0f;
-        for (int i = 0; i < nk; i++)
-            a += k[i] * src[j + (size_t)i * step];
-        dst[j] = a;
-    }
-}
-
 /* The same sums as synth_gaussian_blur_ref, in the same order (so the same
  * bits), arranged for speed: the row pass clamps only near the two ends,
- * and the column pass adds whole weighted rows (blur_taps in the interior,
- * where no row clamps). */
+ * and the column pass adds whole weighted rows, which the compiler
+ * vectorises. */
 void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
 {
     int r = blur_radius(sigma);
@@ -144,9 +122,18 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
     for (int y = 0; y < h; y++) {
         const float *restrict src = rgb + (size_t)y * rw;
         float *restrict dst = tmp + (size_t)y * rw;
-        /* the interior, where no tap clamps */
+        /* the interior, one tap at a time over the whole span (same order of
+         * additions per sample as the reference) */
         size_t lo = 3 * (size_t)r, hi = w > 2 * r ? rw - 3 * (size_t)r : lo;
-        blur_taps(dst + lo, src + lo - 3 * (size_t)r, 3, k, 2 * r + 1, hi - lo);
+        for (size_t j = lo; j < hi; j++)
+            dst[j] = 0.0f;
+        for (int i = 0; i <= 2 * r; i++) {
+            const float kk = k[i];
+            const float *restrict p = src + 3 * (ptrdiff_t)(i - r);
+#pragma omp simd
+            for (size_t j = lo; j < hi; j++)
+                dst[j] += kk * p[j];
+        }
         /* the ends, clamping */
         for (int x = 0; x < w; x++) {
             if (x - r >= 0 && x + r < w)
@@ -162,10 +149,6 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
         }
     }
     for (int y = 0; y < h; y++) {
-        if (y - r >= 0 && y + r < h) { /* the rows are evenly spaced: one strided sum */
-            blur_taps(rgb + (size_t)y * rw, tmp + (size_t)(y - r) * rw, rw, k, 2 * r + 1, rw);
-            continue;
-        }
         float *restrict dst = rgb + (size_t)y * rw;
         for (size_t x = 0; x < rw; x++)
             dst[x] = 0.0f;

@@ -34,6 +34,8 @@ void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance 
     h->eye_close = nz ? nz->eye_close : 0.0f;
     h->hair_front = 0.64f + id->hairline;
     h->hair_thick = thick[id->hair_style];
+    for (uint32_t i = 0; i < 20; i++)
+        h->nh[i] = synth_hash(id->texture_seed + i);
 }
 
 /* Piecewise-linear hairline latitude against |u|: forehead, temples,

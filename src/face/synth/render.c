@@ -426,7 +426,8 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
     float *restrict rgb = f->rgb;
     synth_shade_batch B;
     size_t idx[SYNTH_SHADE_BATCH];
-    float alb[SYNTH_SHADE_BATCH][3];
+    float alb[SYNTH_SHADE_BATCH][3], uu[SYNTH_SHADE_BATCH], vv[SYNTH_SHADE_BATCH];
+    const void *owner[SYNTH_SHADE_BATCH]; /* the face of a head pixel, else NULL */
     size_t k = 0;
     while (k < np) {
         /* gather: the next pixels of meshes first..n-1 */
@@ -442,11 +443,32 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
             interp3_soa(m->pos, ix, b0, b1, b2, &B.px[nb], &B.py[nb], &B.pz[nb]);
             float u = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
             float v = b0 * m->uv[2 * ix[0] + 1] + b1 * m->uv[2 * ix[1] + 1] + b2 * m->uv[2 * ix[2] + 1];
-            material_albedo(m, u, v, alb[nb], &B.spec[nb], &B.bend[nb]);
+            if (m->material == MAT_HEAD) { /* below, with the other head pixels */
+                uu[nb] = u;
+                vv[nb] = v;
+                B.bend[nb] = 0.0f;
+                owner[nb] = m->owner;
+            } else {
+                material_albedo(m, u, v, alb[nb], &B.spec[nb], &B.bend[nb]);
+                owner[nb] = NULL;
+            }
             idx[nb++] = k;
         }
         if (nb == 0)
             break;
+        /* the head's albedo over runs of pixels of one head */
+        for (int i = 0; i < nb;) {
+            if (!owner[i]) {
+                i++;
+                continue;
+            }
+            int j = i + 1;
+            while (j < nb && owner[j] == owner[i])
+                j++;
+            const synth_face *F = owner[i];
+            synth_head_albedo_batch(&F->head, j - i, uu + i, vv + i, alb + i, B.spec + i);
+            i = j;
+        }
         /* the lanes up to the next multiple of 4: harmless values */
         for (int i = nb; i < ((nb + 3) & ~3); i++)
             B.nx[i] = B.ny[i] = B.nz[i] = B.px[i] = B.py[i] = B.pz[i] = B.spec[i] = B.bend[i] = 0.0f;

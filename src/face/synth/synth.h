@@ -60,12 +60,13 @@ static inline int32_t synth_floor_i(float v)
 #define SYNTH_NOISE_N 512
 extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
 void synth_noise_init(void); /* called by synth_tables_init */
-static inline float synth_vnoise(float x, float y, uint32_t seed)
+/* The same with the seed's hash given (hs = synth_hash(seed)): a head
+ * hashes its texture seeds once (synth_head.nh). */
+static inline float synth_vnoise_h(float x, float y, uint32_t hs)
 {
     /* texture coordinates are far below 2^31 */
     int32_t xi = synth_floor_i(x), yi = synth_floor_i(y);
     float fx = (float)xi, fy = (float)yi;
-    uint32_t hs = synth_hash(seed);
     uint32_t i0 = ((uint32_t)xi + hs) & (SYNTH_NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (SYNTH_NOISE_N - 1);
     uint32_t i1 = (i0 + 1) & (SYNTH_NOISE_N - 1), j1 = (j0 + 1) & (SYNTH_NOISE_N - 1);
     const uint16_t *r0 = synth_noise_lattice + j0 * SYNTH_NOISE_N, *r1 = synth_noise_lattice + j1 * SYNTH_NOISE_N;
@@ -76,6 +77,7 @@ static inline float synth_vnoise(float x, float y, uint32_t seed)
     ty = ty * ty * (3 - 2 * ty);
     return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
 }
+static inline float synth_vnoise(float x, float y, uint32_t seed) { return synth_vnoise_h(x, y, synth_hash(seed)); }
 
 /* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
 typedef struct m3 { float m[9]; } m3;
@@ -99,6 +101,7 @@ typedef struct synth_head {
     float mouth_y, mouth_w, mouth_open, smile, lip_up, lip_low;
     float brow_y, brow_raise, eye_close;
     float hair_front, hair_thick;
+    uint32_t nh[20]; /* synth_hash(id->texture_seed + i): the textures' noise seeds */
 } synth_head;
 
 void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
@@ -193,6 +196,10 @@ static inline uint8_t synth_to_srgb8(float lin)
 
 /* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
+/* The same for n points at once (n <= SYNTH_SHADE_BATCH), equal to
+ * synth_head_albedo point by point (a test): features that cannot reach any
+ * of the points (the moles, for now) are left out of the whole batch. */
+void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const float *v, float (*rgb)[3], float *spec);
 /* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
  * also a normal tilt for pleats (*bend). */
 void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);

@@ -15,11 +15,12 @@ static void scale3(float rgb[3], float s)
         rgb[k] *= s;
 }
 
-/* Hair colour with strands running along `along`. */
-static void hair_texture(const float base[3], float across, float along, uint32_t seed, float out[3])
+/* Hair colour with strands running along `along`; noise seeds texture_seed
+ * + sk and + sk + 7. */
+static void hair_texture(const synth_head *h, const float base[3], float across, float along, int sk, float out[3])
 {
-    float n = synth_vnoise(across * 55.0f, along * 5.0f, seed);
-    float m = synth_vnoise(across * 13.0f, along * 2.0f, seed + 7u);
+    float n = synth_vnoise_h(across * 55.0f, along * 5.0f, h->nh[sk]);
+    float m = synth_vnoise_h(across * 13.0f, along * 2.0f, h->nh[sk + 7]);
     float s = 0.70f + 0.45f * n + 0.2f * m;
     for (int k = 0; k < 3; k++)
         out[k] = clampf(base[k] * s + 0.03f * n, 0.0f, 1.0f);
@@ -27,7 +28,7 @@ static void hair_texture(const float base[3], float across, float along, uint32_
 
 void synth_hair_albedo(const synth_head *h, float u, float v, float rgb[3])
 {
-    hair_texture(h->id->hair_color, u * 0.8f, v * 0.5f, h->id->texture_seed + 12u, rgb);
+    hair_texture(h, h->id->hair_color, u * 0.8f, v * 0.5f, 12, rgb);
 }
 
 /* Eye of one side: ex, ey in eye half-widths. Returns 1 and the colour when
@@ -45,7 +46,7 @@ static int eye_color(const synth_head *h, float ex, float ey, float rgb[3], floa
     if (ey > lo && ey < up) {
         float ri = sqrtf(ex * ex + ey * ey) / 0.43f;
         if (ri < 1.0f) {
-            float fib = synth_vnoise(atan2f(ey, ex) * 9.0f, ri * 3.0f, id->texture_seed + 11u);
+            float fib = synth_vnoise_h(atan2f(ey, ex) * 9.0f, ri * 3.0f, h->nh[11]);
             float s = 0.55f + 0.6f * ri * (0.6f + 0.4f * fib);
             for (int k = 0; k < 3; k++)
                 rgb[k] = id->iris[k] * s;
@@ -74,7 +75,8 @@ static int eye_color(const synth_head *h, float ex, float ey, float rgb[3], floa
     return 0;
 }
 
-void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec)
+/* The albedo; `moles`: bit i set when mole i may reach this point. */
+static inline void head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec, unsigned moles)
 {
     const mfr_identity *id = h->id;
     const uint32_t ts = id->texture_seed;
@@ -82,7 +84,7 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
     float t;
     /* skin: low-frequency tone, pores */
     {
-        float lf = synth_vnoise(u * 4.0f, v * 4.0f, ts) - 0.5f;
+        float lf = synth_vnoise_h(u * 4.0f, v * 4.0f, h->nh[0]) - 0.5f;
         /* pores: one random value per texel of about a pixel (no interpolation: cheap) */
         float pore = synth_hash2f(synth_floor_i(u * 90.0f), synth_floor_i(v * 90.0f), ts + 1u) - 0.5f;
         float s = 1.0f + 0.10f * lf + 0.05f * pore;
@@ -113,7 +115,7 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
         /* wrinkles: forehead lines, crow's feet, nasolabial folds */
         if (id->wrinkles > 0.05f) {
             if (Y > h->brow_y + 0.06f && Y < h->hair_front - 0.04f && ax < 0.45f) {
-                float w = sinf(Y * 95.0f + synth_vnoise(u * 6.0f, 0.0f, ts + 6u) * 4.0f);
+                float w = sinf(Y * 95.0f + synth_vnoise_h(u * 6.0f, 0.0f, h->nh[6]) * 4.0f);
                 if (w > 0.8f)
                     scale3(rgb, 1.0f - (0.05f + 0.05f * h->brow_raise) * id->wrinkles);
             }
@@ -137,7 +139,9 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
             }
         }
         /* moles */
-        for (int i = 0; i < id->moles; i++) {
+        for (int i = 0; moles >> i; i++) {
+            if (!(moles >> i & 1u))
+                continue;
             float dx = X - id->mole[i][0] * 0.75f, dy = Y - id->mole[i][1];
             float r = id->mole[i][2];
             if (dx * dx + dy * dy < r * r) {
@@ -214,7 +218,7 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
                 float d = fabsf(Y - yc) / th;
                 if (d < 1.0f) {
                     float hc[3];
-                    hair_texture(id->brow_color, X * 0.6f, Y * 4.0f, ts + 8u, hc);
+                    hair_texture(h, id->brow_color, X * 0.6f, Y * 4.0f, 8, hc);
                     float a = (1.0f - d * d) * smoothstep(1.0f, 0.75f, fabsf(bx)) * 0.95f;
                     blend(rgb, hc, a);
                 }
@@ -242,8 +246,8 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
             }
             if (a > 0.0f) {
                 float hc[3];
-                hair_texture(id->hair_color, X * 2.0f, Y * 3.0f, ts + 9u, hc);
-                blend(rgb, hc, a * id->beard_density * (0.7f + 0.3f * synth_vnoise(X * 90.0f, Y * 90.0f, ts + 10u)));
+                hair_texture(h, id->hair_color, X * 2.0f, Y * 3.0f, 9, hc);
+                blend(rgb, hc, a * id->beard_density * (0.7f + 0.3f * synth_vnoise_h(X * 90.0f, Y * 90.0f, h->nh[10])));
             }
         }
     }
@@ -260,11 +264,42 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
         if (a > 0.0f) {
             float hc[3];
             float along = v * 1.0f, across = u * 0.8f + 0.3f * id->hair_part * (v > 0.8f);
-            hair_texture(id->hair_color, across, along, ts + 12u, hc);
+            hair_texture(h, id->hair_color, across, along, 12, hc);
             if (id->hair_style == MFR_HAIR_BUZZ)
                 a *= 0.75f;
             blend(rgb, hc, a);
             *spec = mixf(*spec, 0.2f, a);
         }
     }
+}
+
+void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec)
+{
+    head_albedo(h, u, v, rgb, spec, (1u << h->id->moles) - 1u);
+}
+
+void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const float *v, float (*rgb)[3], float *spec)
+{
+    /* The box of the points in face units; a mole shows only where
+     * dx^2 + dy^2 < r^2, so only within r of its centre in X and in Y
+     * (rounded sums of squares keep that order): a mole farther than r
+     * (with a margin far above rounding) from the box is left out. */
+    float xlo = 1e30f, xhi = -1e30f, ylo = 1e30f, yhi = -1e30f;
+    for (int i = 0; i < n; i++) {
+        float X = u[i] * 0.75f;
+        xlo = X < xlo ? X : xlo;
+        xhi = X > xhi ? X : xhi;
+        ylo = v[i] < ylo ? v[i] : ylo;
+        yhi = v[i] > yhi ? v[i] : yhi;
+    }
+    const mfr_identity *id = h->id;
+    unsigned moles = 0;
+    for (int i = 0; i < id->moles; i++) {
+        float mx = id->mole[i][0] * 0.75f, my = id->mole[i][1], r = fabsf(id->mole[i][2]) + 1e-3f;
+        /* (a NaN point is in no box and takes no mole either way) */
+        if (!(mx + r < xlo || mx - r > xhi || my + r < ylo || my - r > yhi))
+            moles |= 1u << i;
+    }
+    for (int i = 0; i < n; i++)
+        head_albedo(h, u[i], v[i], rgb[i], &spec[i], moles);
 }
