@@ -404,6 +404,117 @@ START_TEST(test_blur_matches_reference)
 }
 END_TEST
 
+/* A small deterministic generator for the kernel tests. */
+static uint32_t lcg_next(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+static float lcg_range(uint32_t *s, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)lcg_next(s) / 16777216.0f;
+}
+
+/* The batch albedo (features out of a batch's reach skipped) equals the
+ * per-point one bit for bit: many people and expressions, batches of
+ * points spread narrowly (a row of pixels) or widely, centred on the
+ * features (eyes, brows, nose, mouth, moles) and elsewhere. */
+START_TEST(test_albedo_batch_matches_reference)
+{
+    uint32_t st = 12345u;
+    long checked = 0;
+    for (int i = 0; i < 60; i++) {
+        mfr_identity id;
+        mfr_identity_sample(21, i, &id);
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.smile = (float)(i % 3) * 0.4f;
+        nz.mouth_open = (float)(i % 4) * 0.2f;
+        nz.brow_raise = (float)(i % 5) * 0.15f;
+        nz.eye_close = (float)(i % 2) * 0.3f;
+        synth_head h;
+        synth_head_setup(&h, &id, &nz);
+        const float cy[8] = {h.eye_y, h.brow_y, h.nose_tip, h.nose_base, h.mouth_y, h.hair_front, -1.0f,
+                             id.moles ? id.mole[0][1] : 0.3f};
+        for (int b = 0; b < 40; b++) {
+            float u0 = b % 8 == 7 && id.moles ? id.mole[0][0] : lcg_range(&st, -1.7f, 1.7f);
+            float v0 = cy[b % 8] + lcg_range(&st, -0.05f, 0.05f);
+            float su = b % 3 == 0 ? 0.02f : b % 3 == 1 ? 0.3f : 2.0f, sv = b % 3 == 0 ? 0.01f : su * 0.5f;
+            int n = 1 + (int)(lcg_next(&st) % SYNTH_SHADE_BATCH);
+            float u[SYNTH_SHADE_BATCH], v[SYNTH_SHADE_BATCH], rgb[SYNTH_SHADE_BATCH][3], spec[SYNTH_SHADE_BATCH];
+            for (int k = 0; k < n; k++) {
+                u[k] = u0 + lcg_range(&st, -su, su);
+                v[k] = v0 + lcg_range(&st, -sv, sv);
+            }
+            synth_head_albedo_batch(&h, n, u, v, rgb, spec);
+            for (int k = 0; k < n; k++) {
+                float ref[3], rs;
+                synth_head_albedo(&h, u[k], v[k], ref, &rs);
+                ck_assert_msg(memcmp(ref, rgb[k], sizeof ref) == 0 && memcmp(&rs, &spec[k], sizeof rs) == 0,
+                              "person %d batch %d point %d (%g, %g) differs", i, b, k, (double)u[k], (double)v[k]);
+                checked++;
+            }
+        }
+    }
+    ck_assert(checked > 50000);
+}
+END_TEST
+
+/* The SSE2 lighting equals the per-pixel reference bit for bit, for any
+ * batch length, with degenerate normals and positions (zero, NaN) too. */
+START_TEST(test_light_matches_reference)
+{
+    uint32_t st = 777u;
+    for (int rep = 0; rep < 200; rep++) {
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.light_az = lcg_range(&st, -80.0f, 80.0f);
+        nz.light_el = lcg_range(&st, -30.0f, 70.0f);
+        nz.light_color[1] = lcg_range(&st, 0.8f, 1.2f);
+        synth_light light;
+        synth_light_from(&nz, &light);
+        synth_shade_batch a, b;
+        int n = 1 + rep % SYNTH_SHADE_BATCH;
+        for (int i = 0; i < SYNTH_SHADE_BATCH; i++) {
+            float *f[8] = {a.nx, a.ny, a.nz, a.px, a.py, a.pz, a.spec, a.bend};
+            for (int j = 0; j < 8; j++)
+                f[j][i] = lcg_range(&st, -1.0f, 1.0f);
+            a.pz[i] -= 5.0f;
+            if (i % 17 == 3)
+                a.nx[i] = a.ny[i] = a.nz[i] = 0.0f;
+            if (i % 29 == 5)
+                a.px[i] = NAN;
+        }
+        b = a;
+        synth_light_batch(&a, n, &light);
+        synth_light_batch_ref(&b, n, &light);
+        ck_assert(memcmp(a.ka, b.ka, (size_t)n * sizeof *a.ka) == 0);
+        ck_assert(memcmp(a.diff, b.diff, (size_t)n * sizeof *a.diff) == 0);
+        ck_assert(memcmp(a.sp, b.sp, (size_t)n * sizeof *a.sp) == 0);
+    }
+}
+END_TEST
+
+/* The SSE2 sRGB encoder equals the table look-up sample by sample,
+ * at the ends of the range, out of it and for NaN. */
+START_TEST(test_encode_srgb_matches_reference)
+{
+    synth_tables_init();
+    enum { N = 4099 };
+    static float lin[N];
+    static uint8_t a[N], b[N];
+    uint32_t st = 99u;
+    const float special[8] = {0.0f, -0.0f, 1.0f, -1.0f, NAN, 1e30f, -1e30f, 0.99999994f};
+    for (int i = 0; i < N; i++)
+        lin[i] = i < 8 ? special[i] : i < 4105 - 8 ? (float)(i - 8) / 4088.0f : lcg_range(&st, -0.2f, 1.2f);
+    for (int i = N - 500; i < N; i++)
+        lin[i] = lcg_range(&st, -0.2f, 1.2f);
+    for (int off = 0; off < 4; off++) {
+        synth_encode_srgb8(lin + off, a, N - off);
+        synth_encode_srgb8_ref(lin + off, b, N - off);
+        ck_assert(memcmp(a, b, (size_t)(N - off)) == 0);
+    }
+}
+END_TEST
+
 /* A picture does not depend on what the thread rendered before: the mask
  * variants of a capture reuse its unmasked render (render.c), so a masked
  * picture drawn cold, after another person, and right after its own
@@ -444,12 +555,13 @@ START_TEST(test_render_independent_of_history)
 }
 END_TEST
 
-/* The span rasteriser writes the reference's G-buffer exactly: same
- * depths, meshes, triangles and barycentrics, for whole faces with masks
- * and hands at several sizes (big triangles at 400 px, sub-pixel ones at 24). */
+/* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
+ * spans) writes the reference's G-buffer exactly: same depths, meshes,
+ * triangles and barycentrics, for whole faces with masks and hands at
+ * several sizes (big triangles at 400 px, sub-pixel ones at 24). */
 START_TEST(test_raster_matches_reference)
 {
-    static const int sizes[3] = {24, 112, 400};
+    static const int sizes[4] = {24, 37, 112, 400}; /* 37: rows not a multiple of 4 (no aligned blocks) */
     synth_tables_init();
     for (int i = 0; i < 6; i++) {
         mfr_identity id;
@@ -460,7 +572,7 @@ START_TEST(test_raster_matches_reference)
         nz.occluder = i == 3 ? MFR_OCCLUDER_HAND : MFR_OCCLUDER_NONE;
         nz.occluder_x = 0.1f, nz.occluder_y = -0.5f;
         mfr_mask mask = {i % 2 ? MFR_MASK_SURGICAL : MFR_MASK_NIST, i % 2, i % 3, i % 9, 5u + (uint32_t)i};
-        for (int z = 0; z < 3; z++) {
+        for (int z = 0; z < 4; z++) {
             int w = sizes[z];
             synth_head head;
             synth_head_setup(&head, &id, &nz);
@@ -511,6 +623,9 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_blur_matches_reference);
     tcase_add_test(tc, test_raster_matches_reference);
     tcase_add_test(tc, test_render_independent_of_history);
+    tcase_add_test(tc, test_albedo_batch_matches_reference);
+    tcase_add_test(tc, test_light_matches_reference);
+    tcase_add_test(tc, test_encode_srgb_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }
