@@ -515,6 +515,24 @@ START_TEST(test_encode_srgb_matches_reference)
 }
 END_TEST
 
+/* The SSE2 JPEG quantiser equals the plain one, exact halves included. */
+START_TEST(test_quantise_matches_reference)
+{
+    uint32_t st = 4242u;
+    for (int rep = 0; rep < 500; rep++) {
+        float a[64], b[64], q[64];
+        for (int i = 0; i < 64; i++) {
+            q[i] = (float)(1 + lcg_next(&st) % 255u);
+            a[i] = rep % 2 ? lcg_range(&st, -2000.0f, 2000.0f) : ((float)(int)(lcg_next(&st) % 41u) - 20.0f + 0.5f) * q[i];
+            b[i] = a[i];
+        }
+        synth_quantise64(a, q);
+        synth_quantise64_ref(b, q);
+        ck_assert(memcmp(a, b, sizeof a) == 0);
+    }
+}
+END_TEST
+
 /* A picture does not depend on what the thread rendered before: the mask
  * variants of a capture reuse its unmasked render (render.c), so a masked
  * picture drawn cold, after another person, and right after its own
@@ -626,6 +644,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_albedo_batch_matches_reference);
     tcase_add_test(tc, test_light_matches_reference);
     tcase_add_test(tc, test_encode_srgb_matches_reference);
+    tcase_add_test(tc, test_quantise_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -285,6 +285,10 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
 /* synth_to_srgb8 of n samples; _ref is the plain loop the fast one matches. */
 void synth_encode_srgb8(const float *lin, uint8_t *out, int n);
 void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n);
+/* F[i] = round(F[i] / Q[i]) Q[i], halves away from zero (|F / Q| < 2^31):
+ * the JPEG-like quantiser; _ref the plain loop the fast one matches. */
+void synth_quantise64(float F[64], const float Q[64]);
+void synth_quantise64_ref(float F[64], const float Q[64]);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
 /* Separable Gaussian blur of an interleaved RGB float image in place (tmp:
