@@ -533,6 +533,35 @@ START_TEST(test_quantise_matches_reference)
 }
 END_TEST
 
+/* The SSE2 background equals the per-pixel one, on empty frames and where
+ * meshes already cover some pixels, at widths that are and are not
+ * multiples of 4. */
+START_TEST(test_background_matches_reference)
+{
+    synth_tables_init();
+    static const int sizes[3][2] = {{112, 112}, {37, 21}, {640, 48}};
+    for (int z = 0; z < 3; z++)
+        for (uint32_t seed = 1; seed < 12; seed++) {
+            int w = sizes[z][0], h = sizes[z][1];
+            synth_frame a, b;
+            tu_ok(synth_frame_init(&a, w, h));
+            tu_ok(synth_frame_init(&b, w, h));
+            size_t n = (size_t)w * (size_t)h;
+            for (size_t k = 0; k < n; k++) {
+                a.rgb[3 * k] = a.rgb[3 * k + 1] = a.rgb[3 * k + 2] = -1.0f;
+                a.mesh[k] = seed % 2 && (k * 7 + seed) % 5 < 2 ? 0 : -1;
+            }
+            memcpy(b.rgb, a.rgb, 3 * n * sizeof *a.rgb);
+            memcpy(b.mesh, a.mesh, n * sizeof *a.mesh);
+            synth_background(&a, seed * 7919u, 0);
+            synth_background_ref(&b, seed * 7919u, 0);
+            ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof *a.rgb) == 0, "background %dx%d seed %u", w, h, seed);
+            synth_frame_free(&a);
+            synth_frame_free(&b);
+        }
+}
+END_TEST
+
 /* A picture does not depend on what the thread rendered before: the mask
  * variants of a capture reuse its unmasked render (render.c), so a masked
  * picture drawn cold, after another person, and right after its own
@@ -645,6 +674,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_light_matches_reference);
     tcase_add_test(tc, test_encode_srgb_matches_reference);
     tcase_add_test(tc, test_quantise_matches_reference);
+    tcase_add_test(tc, test_background_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,53 +9,155 @@
 #include <emmintrin.h>
 #endif
 
-void synth_background(synth_frame *f, uint32_t seed, int clutter)
+/* The background's colours, gradient and blobs, from the seed. */
+typedef struct bg_params {
+    float c0[3], c1[3], gx, gy, blob[4][6]; /* blob: x, y, 1 / r^2, colour */
+} bg_params;
+
+static void bg_setup(const synth_frame *f, uint32_t seed, bg_params *P)
 {
-    (void)clutter;
-    float c0[3], c1[3], blob[4][6];
     for (int c = 0; c < 3; c++) {
         float g0 = synth_hash2f((int32_t)seed, 10, 1u), g1 = synth_hash2f((int32_t)seed, 11, 1u);
-        c0[c] = synth_to_linear(clampf(0.15f + 0.7f * g0 + 0.25f * (synth_hash2f((int32_t)seed, c, 2u) - 0.5f), 0, 1));
-        c1[c] = synth_to_linear(clampf(0.10f + 0.8f * g1 + 0.30f * (synth_hash2f((int32_t)seed, c, 3u) - 0.5f), 0, 1));
+        P->c0[c] = synth_to_linear(clampf(0.15f + 0.7f * g0 + 0.25f * (synth_hash2f((int32_t)seed, c, 2u) - 0.5f), 0, 1));
+        P->c1[c] = synth_to_linear(clampf(0.10f + 0.8f * g1 + 0.30f * (synth_hash2f((int32_t)seed, c, 3u) - 0.5f), 0, 1));
     }
     float ang = 6.2831853f * synth_hash2f((int32_t)seed, 12, 1u);
-    float gx = cosf(ang) / (float)f->w, gy = sinf(ang) / (float)f->h;
+    P->gx = cosf(ang) / (float)f->w, P->gy = sinf(ang) / (float)f->h;
     for (int b = 0; b < 4; b++) {
-        blob[b][0] = synth_hash2f((int32_t)seed, 20 + b, 4u) * (float)f->w;
-        blob[b][1] = synth_hash2f((int32_t)seed, 20 + b, 5u) * (float)f->h;
+        P->blob[b][0] = synth_hash2f((int32_t)seed, 20 + b, 4u) * (float)f->w;
+        P->blob[b][1] = synth_hash2f((int32_t)seed, 20 + b, 5u) * (float)f->h;
         float r = (0.1f + 0.4f * synth_hash2f((int32_t)seed, 20 + b, 6u)) * (float)(f->w > f->h ? f->w : f->h);
-        blob[b][2] = 1.0f / (r * r);
+        P->blob[b][2] = 1.0f / (r * r);
         for (int c = 0; c < 3; c++)
-            blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
+            P->blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
     }
+}
+
+/* The blobs row y can reach: dx^2 + dy^2 >= dy^2, so a blob with dy^2 / r^2
+ * >= 1 is out of reach on the whole row (its test could not pass). */
+static int bg_near(const bg_params *P, int y, int near[4])
+{
+    int nb = 0;
+    for (int b = 0; b < 4; b++) {
+        float dy = (float)y - P->blob[b][1];
+        if (dy * dy * P->blob[b][2] < 1.0f)
+            near[nb++] = b;
+    }
+    return nb;
+}
+
+/* Reference: pixel by pixel. */
+void synth_background_ref(synth_frame *f, uint32_t seed, int clutter)
+{
+    (void)clutter;
+    bg_params P;
+    bg_setup(f, seed, &P);
     for (int y = 0; y < f->h; y++) {
-        /* the blobs this row crosses: dx^2 + dy^2 >= dy^2, so a blob with
-         * dy^2 / r^2 >= 1 is out of reach on the whole row (the test below
-         * could not pass) */
-        int near[4], nb = 0;
-        for (int b = 0; b < 4; b++) {
-            float dy = (float)y - blob[b][1];
-            if (dy * dy * blob[b][2] < 1.0f)
-                near[nb++] = b;
-        }
+        int near[4], nb = bg_near(&P, y, near);
         for (int x = 0; x < f->w; x++) {
             if (f->mesh[(size_t)y * (size_t)f->w + (size_t)x] >= 0)
                 continue; /* hidden by geometry already rasterised */
-            float t = clampf(0.5f + (float)x * gx + (float)y * gy - 0.5f * (gx * (float)f->w + gy * (float)f->h), 0, 1);
+            float t = clampf(0.5f + (float)x * P.gx + (float)y * P.gy - 0.5f * (P.gx * (float)f->w + P.gy * (float)f->h), 0, 1);
             float n = 1.0f;
             float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x);
             for (int c = 0; c < 3; c++)
-                p[c] = mixf(c0[c], c1[c], t) * n;
+                p[c] = mixf(P.c0[c], P.c1[c], t) * n;
             for (int q = 0; q < nb; q++) {
                 const int b = near[q];
-                float dx = (float)x - blob[b][0], dy = (float)y - blob[b][1];
-                float d = (dx * dx + dy * dy) * blob[b][2];
+                float dx = (float)x - P.blob[b][0], dy = (float)y - P.blob[b][1];
+                float d = (dx * dx + dy * dy) * P.blob[b][2];
                 if (d < 1.0f) {
                     float a = 0.5f * bump2(d);
                     for (int c = 0; c < 3; c++)
-                        p[c] += (blob[b][3 + c] - p[c]) * a;
+                        p[c] += (P.blob[b][3 + c] - p[c]) * a;
                 }
             }
+        }
+    }
+}
+
+/* The reference's operations in its order, a row at a time in planes:
+ * with SSE2 four pixels at a time (the blob's test a mask), then copied into
+ * the pixels no mesh took. */
+void synth_background(synth_frame *f, uint32_t seed, int clutter)
+{
+    (void)clutter;
+    bg_params P;
+    bg_setup(f, seed, &P);
+    enum { SPAN = 1024 };
+    float pl[3][SPAN];
+    const float off = 0.5f * (P.gx * (float)f->w + P.gy * (float)f->h);
+    for (int y = 0; y < f->h; y++) {
+        int near[4], nb = bg_near(&P, y, near);
+        const float fy = (float)y, ygy = fy * P.gy;
+        float dy2[4];
+        for (int j = 0; j < nb; j++) {
+            float dy = fy - P.blob[near[j]][1];
+            dy2[j] = dy * dy;
+        }
+        for (int x0 = 0; x0 < f->w; x0 += SPAN) {
+            const int n = f->w - x0 < SPAN ? f->w - x0 : SPAN;
+            const int32_t *mrow = f->mesh + (size_t)y * (size_t)f->w + (size_t)x0;
+            int any = 0;
+            for (int i = 0; i < n; i++)
+                any |= mrow[i] < 0;
+            if (!any)
+                continue;
+            int i = 0;
+#if defined(__SSE2__)
+            const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+            for (; i + 4 <= n; i += 4) {
+                const __m128 x = _mm_cvtepi32_ps(_mm_add_epi32(_mm_set1_epi32(x0 + i), _mm_setr_epi32(0, 1, 2, 3)));
+                __m128 t = _mm_sub_ps(_mm_add_ps(_mm_add_ps(_mm_set1_ps(0.5f), _mm_mul_ps(x, _mm_set1_ps(P.gx))),
+                                                 _mm_set1_ps(ygy)), _mm_set1_ps(off));
+                /* clampf(t, 0, 1): t < 0 ? 0 : t > 1 ? 1 : t */
+                t = _mm_or_ps(_mm_and_ps(_mm_cmplt_ps(t, zero), zero),
+                              _mm_andnot_ps(_mm_cmplt_ps(t, zero),
+                                            _mm_or_ps(_mm_and_ps(_mm_cmpgt_ps(t, one), one),
+                                                      _mm_andnot_ps(_mm_cmpgt_ps(t, one), t))));
+                __m128 q[3];
+                for (int c = 0; c < 3; c++)
+                    q[c] = _mm_mul_ps(_mm_add_ps(_mm_set1_ps(P.c0[c]),
+                                                 _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(P.c1[c]), _mm_set1_ps(P.c0[c])), t)),
+                                      one);
+                for (int j = 0; j < nb; j++) {
+                    const float *B = P.blob[near[j]];
+                    const __m128 dx = _mm_sub_ps(x, _mm_set1_ps(B[0]));
+                    const __m128 d = _mm_mul_ps(_mm_add_ps(_mm_mul_ps(dx, dx), _mm_set1_ps(dy2[j])), _mm_set1_ps(B[2]));
+                    const __m128 in = _mm_cmplt_ps(d, one), e = _mm_sub_ps(one, d);
+                    const __m128 a = _mm_mul_ps(_mm_set1_ps(0.5f), _mm_mul_ps(e, e));
+                    for (int c = 0; c < 3; c++) {
+                        const __m128 nq = _mm_add_ps(q[c], _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(B[3 + c]), q[c]), a));
+                        q[c] = _mm_or_ps(_mm_and_ps(in, nq), _mm_andnot_ps(in, q[c]));
+                    }
+                }
+                for (int c = 0; c < 3; c++)
+                    _mm_storeu_ps(pl[c] + i, q[c]);
+            }
+#endif
+            for (; i < n; i++) {
+                const float xf = (float)(x0 + i);
+                float t = clampf(0.5f + xf * P.gx + ygy - off, 0, 1);
+                for (int c = 0; c < 3; c++)
+                    pl[c][i] = mixf(P.c0[c], P.c1[c], t) * 1.0f;
+                for (int j = 0; j < nb; j++) {
+                    const float *B = P.blob[near[j]];
+                    float dx = xf - B[0];
+                    float d = (dx * dx + dy2[j]) * B[2];
+                    if (d < 1.0f) {
+                        float a = 0.5f * bump2(d);
+                        for (int c = 0; c < 3; c++)
+                            pl[c][i] += (B[3 + c] - pl[c][i]) * a;
+                    }
+                }
+            }
+            float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x0);
+            for (int k = 0; k < n; k++)
+                if (mrow[k] < 0) {
+                    p[3 * k] = pl[0][k];
+                    p[3 * k + 1] = pl[1][k];
+                    p[3 * k + 2] = pl[2][k];
+                }
         }
     }
 }

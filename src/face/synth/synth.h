@@ -279,6 +279,7 @@ v3 synth_face_to_camera(const synth_face *F, v3 p);
 /* Fills the pixels that no mesh covers yet (all of them before rasterising;
  * only the uncovered ones after, which saves the work under the faces). */
 void synth_background(synth_frame *f, uint32_t seed, int clutter);
+void synth_background_ref(synth_frame *f, uint32_t seed, int clutter); /* pixel by pixel: the same bits */
 /* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out);
