@@ -672,6 +672,7 @@ typedef struct capture_cache {
     synth_face F;
     synth_frame f;    /* the capture (while valid) */
     synth_frame work; /* the picture drawn from it; kept, like f, for the next picture of this size */
+    synth_frame scene; /* synth_scratch_frame's */
 } capture_cache;
 
 static _Thread_local capture_cache cache;
@@ -683,6 +684,7 @@ static void cache_clear(capture_cache *c)
         synth_face_free(&c->F);
     synth_frame_free(&c->f);
     synth_frame_free(&c->work);
+    synth_frame_free(&c->scene);
     c->valid = 0;
 }
 
@@ -700,6 +702,25 @@ static void cache_release(void *p)
 static void cache_key_init(void)
 {
     cache_key_ok = pthread_key_create(&cache_key, cache_release) == 0;
+}
+
+static void cache_register(capture_cache *c)
+{
+    pthread_once(&cache_key_once, cache_key_init);
+    if (cache_key_ok)
+        pthread_setspecific(cache_key, c);
+}
+
+synth_frame *synth_scratch_frame(int w, int h)
+{
+    capture_cache *c = &cache;
+    cache_register(c);
+    if (c->scene.rgb && c->scene.w == w && c->scene.h == h) {
+        synth_frame_clear(&c->scene);
+        return &c->scene;
+    }
+    synth_frame_free(&c->scene);
+    return synth_frame_init(&c->scene, w, h) == MFR_OK ? &c->scene : NULL;
 }
 
 /* The frames of a w x h picture, reused when the size is the one before. */
@@ -723,9 +744,7 @@ static int cache_frames(capture_cache *c, int w, int h)
 
 static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, int w, int h)
 {
-    pthread_once(&cache_key_once, cache_key_init);
-    if (cache_key_ok)
-        pthread_setspecific(cache_key, c);
+    cache_register(c);
     if (c->valid)
         synth_face_free(&c->F);
     c->valid = 0;

@@ -151,6 +151,10 @@ int synth_frame_init(synth_frame *f, int w, int h);
  * the buffers: a thread reuses its frames instead of faulting in fresh
  * pages for every picture. */
 void synth_frame_clear(synth_frame *f);
+/* A frame of w x h owned by the calling thread (freed when it exits),
+ * cleared, its colours undefined; valid until the thread's next call. NULL
+ * when out of memory. */
+synth_frame *synth_scratch_frame(int w, int h);
 void synth_frame_free(synth_frame *f);
 /* Builds a mesh from a grid nu x nv of points (pos filled by the caller in
  * head space, uv too); triangles, with u wrapping when `wrap`. */
