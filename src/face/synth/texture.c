@@ -4,6 +4,10 @@
 #include "config.h"
 #include "synth.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static void blend(float rgb[3], const float c[3], float a)
 {
     for (int k = 0; k < 3; k++)
@@ -75,6 +79,85 @@ static int eye_color(const synth_head *h, float ex, float ey, float rgb[3], floa
     return 0;
 }
 
+/* The skin's tone factor (low-frequency variation and pores) and specular
+ * strength at (u, v): out[0], out[1]. */
+static inline void skin_base(const synth_head *h, float u, float v, float out[2])
+{
+    const float X = u * 0.75f, Y = v;
+    float lf = synth_vnoise_h(u * 4.0f, v * 4.0f, h->nh[0]) - 0.5f;
+    /* pores: one random value per texel of about a pixel (no interpolation: cheap) */
+    float pore = synth_hash2f(synth_floor_i(u * 90.0f), synth_floor_i(v * 90.0f), h->id->texture_seed + 1u) - 0.5f;
+    out[0] = 1.0f + 0.10f * lf + 0.05f * pore;
+    out[1] = 0.10f + 0.10f * bump2((X / 0.2f) * (X / 0.2f) + ((Y - h->nose_tip - 0.15f) / 0.5f) * ((Y - h->nose_tip - 0.15f) / 0.5f));
+}
+
+#if defined(__SSE2__)
+/* skin_base four points at a time with the same operations: floor as
+ * synth_floor_i, the lattice read lane by lane, 32-bit products from
+ * pmuludq, the same float sums and products in the same order. */
+static inline __m128i floor4(__m128 v)
+{
+    const __m128i i = _mm_cvttps_epi32(v);
+    return _mm_add_epi32(i, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(i), v))); /* i - ((float)i > v) */
+}
+static inline __m128i mul32(__m128i a, __m128i b)
+{
+    const __m128i even = _mm_mul_epu32(a, b), odd = _mm_mul_epu32(_mm_srli_epi64(a, 32), _mm_srli_epi64(b, 32));
+    return _mm_unpacklo_epi32(_mm_shuffle_epi32(even, _MM_SHUFFLE(0, 0, 2, 0)), _mm_shuffle_epi32(odd, _MM_SHUFFLE(0, 0, 2, 0)));
+}
+static inline __m128i hash4(__m128i x) /* synth_hash */
+{
+    x = _mm_xor_si128(x, _mm_srli_epi32(x, 16));
+    x = mul32(x, _mm_set1_epi32(0x7feb352d));
+    x = _mm_xor_si128(x, _mm_srli_epi32(x, 15));
+    x = mul32(x, _mm_set1_epi32((int32_t)0x846ca68bu));
+    return _mm_xor_si128(x, _mm_srli_epi32(x, 16));
+}
+static inline __m128 mix4(__m128 a, __m128 b, __m128 t) { return _mm_add_ps(a, _mm_mul_ps(_mm_sub_ps(b, a), t)); }
+
+static inline __m128 vnoise4(__m128 x, __m128 y, uint32_t hs) /* synth_vnoise_h */
+{
+    const __m128i xi = floor4(x), yi = floor4(y), m = _mm_set1_epi32(SYNTH_NOISE_N - 1);
+    const __m128i i0 = _mm_and_si128(_mm_add_epi32(xi, _mm_set1_epi32((int32_t)hs)), m);
+    const __m128i j0 = _mm_and_si128(_mm_add_epi32(yi, _mm_set1_epi32((int32_t)(hs >> 16))), m);
+    int32_t I0[4], J0[4];
+    _mm_storeu_si128((__m128i *)(void *)I0, i0);
+    _mm_storeu_si128((__m128i *)(void *)J0, j0);
+    float A[4], B[4], C[4], D[4];
+    for (int l = 0; l < 4; l++) {
+        const uint32_t a0 = (uint32_t)I0[l], a1 = (a0 + 1) & (SYNTH_NOISE_N - 1);
+        const uint32_t b0 = (uint32_t)J0[l], b1 = (b0 + 1) & (SYNTH_NOISE_N - 1);
+        const uint16_t *r0 = synth_noise_lattice + b0 * SYNTH_NOISE_N, *r1 = synth_noise_lattice + b1 * SYNTH_NOISE_N;
+        A[l] = (float)r0[a0], B[l] = (float)r0[a1], C[l] = (float)r1[a0], D[l] = (float)r1[a1];
+    }
+    const __m128 s16 = _mm_set1_ps(1.0f / 65536.0f), three = _mm_set1_ps(3.0f), two = _mm_set1_ps(2.0f);
+    const __m128 a = _mm_mul_ps(_mm_loadu_ps(A), s16), b = _mm_mul_ps(_mm_loadu_ps(B), s16);
+    const __m128 c = _mm_mul_ps(_mm_loadu_ps(C), s16), d = _mm_mul_ps(_mm_loadu_ps(D), s16);
+    __m128 tx = _mm_sub_ps(x, _mm_cvtepi32_ps(xi)), ty = _mm_sub_ps(y, _mm_cvtepi32_ps(yi));
+    tx = _mm_mul_ps(_mm_mul_ps(tx, tx), _mm_sub_ps(three, _mm_mul_ps(two, tx)));
+    ty = _mm_mul_ps(_mm_mul_ps(ty, ty), _mm_sub_ps(three, _mm_mul_ps(two, ty)));
+    return mix4(mix4(a, b, tx), mix4(c, d, tx), ty);
+}
+
+static void skin_base4(const synth_head *h, const float *u, const float *v, float *tone, float *spec)
+{
+    const __m128 U = _mm_loadu_ps(u), V = _mm_loadu_ps(v), half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f);
+    const __m128 lf = _mm_sub_ps(vnoise4(_mm_mul_ps(U, _mm_set1_ps(4.0f)), _mm_mul_ps(V, _mm_set1_ps(4.0f)), h->nh[0]), half);
+    /* synth_hash2f(i, j, seed) */
+    const __m128i pi = floor4(_mm_mul_ps(U, _mm_set1_ps(90.0f))), pj = floor4(_mm_mul_ps(V, _mm_set1_ps(90.0f)));
+    const __m128i hj = hash4(_mm_add_epi32(pj, _mm_set1_epi32((int32_t)(h->id->texture_seed + 1u))));
+    const __m128i hp = hash4(_mm_xor_si128(mul32(pi, _mm_set1_epi32((int32_t)0x9e3779b1u)), hj));
+    const __m128 pore = _mm_sub_ps(_mm_mul_ps(_mm_cvtepi32_ps(_mm_srli_epi32(hp, 8)), _mm_set1_ps(1.0f / 16777216.0f)), half);
+    _mm_storeu_ps(tone, _mm_add_ps(_mm_add_ps(one, _mm_mul_ps(_mm_set1_ps(0.10f), lf)), _mm_mul_ps(_mm_set1_ps(0.05f), pore)));
+    const __m128 X = _mm_mul_ps(U, _mm_set1_ps(0.75f));
+    const __m128 qx = _mm_div_ps(X, _mm_set1_ps(0.2f));
+    const __m128 qy = _mm_div_ps(_mm_sub_ps(_mm_sub_ps(V, _mm_set1_ps(h->nose_tip)), _mm_set1_ps(0.15f)), half);
+    const __m128 t = _mm_add_ps(_mm_mul_ps(qx, qx), _mm_mul_ps(qy, qy)), e = _mm_sub_ps(one, t);
+    const __m128 b2 = _mm_and_ps(_mm_cmplt_ps(t, one), _mm_mul_ps(e, e)); /* bump2 */
+    _mm_storeu_ps(spec, _mm_add_ps(_mm_set1_ps(0.10f), _mm_mul_ps(_mm_set1_ps(0.10f), b2)));
+}
+#endif
+
 /* The features that a batch of points may need (albedo_features). */
 enum {
     F_BLUSH = 1, F_FRECKLES = 2, F_FOREHEAD = 4, F_CROW = 8, F_FOLD = 16, F_NOSTRILS = 32, F_LIPS = 64,
@@ -85,21 +168,20 @@ enum {
  * bit i set when mole i may; the others are skipped, which changes nothing
  * where they could not have applied. */
 static inline void head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec, unsigned feat,
-                               unsigned moles)
+                               unsigned moles, const float *base)
 {
     const mfr_identity *id = h->id;
     const uint32_t ts = id->texture_seed;
     float X = u * 0.75f, Y = v, ax = fabsf(X);
     float t;
-    /* skin: low-frequency tone, pores */
+    /* skin: low-frequency tone, pores (skin_base, or given) */
     {
-        float lf = synth_vnoise_h(u * 4.0f, v * 4.0f, h->nh[0]) - 0.5f;
-        /* pores: one random value per texel of about a pixel (no interpolation: cheap) */
-        float pore = synth_hash2f(synth_floor_i(u * 90.0f), synth_floor_i(v * 90.0f), ts + 1u) - 0.5f;
-        float s = 1.0f + 0.10f * lf + 0.05f * pore;
+        float sb[2];
+        if (!base)
+            skin_base(h, u, v, sb), base = sb;
         for (int k = 0; k < 3; k++)
-            rgb[k] = id->skin[k] * s;
-        *spec = 0.10f + 0.10f * bump2((X / 0.2f) * (X / 0.2f) + ((Y - h->nose_tip - 0.15f) / 0.5f) * ((Y - h->nose_tip - 0.15f) / 0.5f));
+            rgb[k] = id->skin[k] * base[0];
+        *spec = base[1];
     }
     if (fabsf(u) > 1.5f && fabsf(u) < 1.85f) /* ears a little redder */
         rgb[0] *= 1.04f, rgb[1] *= 0.97f;
@@ -285,7 +367,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
 
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec)
 {
-    head_albedo(h, u, v, rgb, spec, F_ALL, (1u << h->id->moles) - 1u);
+    head_albedo(h, u, v, rgb, spec, F_ALL, (1u << h->id->moles) - 1u, NULL);
 }
 
 /* Does [lo, hi] meet [a - m, b + m], m a margin far above rounding? */
@@ -369,6 +451,19 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
             moles |= 1u << i;
     }
     const unsigned feat = albedo_features(h, ylo, yhi);
-    for (int i = 0; i < n; i++)
-        head_albedo(h, u[i], v[i], rgb[i], &spec[i], feat, moles);
+    /* the skin under everything, for the whole batch */
+    float base[SYNTH_SHADE_BATCH][2];
+    int i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= n; i += 4) {
+        float tone[4], sp[4];
+        skin_base4(h, u + i, v + i, tone, sp);
+        for (int l = 0; l < 4; l++)
+            base[i + l][0] = tone[l], base[i + l][1] = sp[l];
+    }
+#endif
+    for (; i < n; i++)
+        skin_base(h, u[i], v[i], base[i]);
+    for (i = 0; i < n; i++)
+        head_albedo(h, u[i], v[i], rgb[i], &spec[i], feat, moles, base[i]);
 }
