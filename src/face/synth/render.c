@@ -368,6 +368,59 @@ void synth_light_batch(synth_shade_batch *b, int n, const synth_light *light)
 }
 #endif
 
+void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                            float (*out)[3])
+{
+    const float lc[3] = {light->color[0], light->color[1], light->color[2]};
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            out[i][c] = synth_to_linear(alb[i][c]) * (b->ka[i] + b->diff[i] * lc[c]) + b->sp[i] * lc[c];
+}
+
+#if defined(__SSE2__)
+/* synth_to_linear of four values: the table index and the interpolation
+ * with SSE2, the table read lane by lane. */
+static inline __m128 to_linear4(__m128 s)
+{
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f), top = _mm_set1_ps(256.0f);
+    /* s > 0 ? (s < 1 ? s * 256 : 256) : 0, NaN -> 0 */
+    s = _mm_and_ps(_mm_cmpgt_ps(s, zero), sel4(_mm_cmplt_ps(s, one), _mm_mul_ps(s, top), top));
+    const __m128i i = _mm_cvttps_epi32(s);
+    int32_t ix[4];
+    _mm_storeu_si128((__m128i *)(void *)ix, i);
+    float a[4], b[4];
+    for (int l = 0; l < 4; l++) {
+        const int k = ix[l] < 256 ? ix[l] : 255;
+        a[l] = synth_lin_lut[k], b[l] = synth_lin_lut[k + 1];
+    }
+    const __m128 va = _mm_loadu_ps(a), lin = _mm_add_ps(va, _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(b), va), _mm_sub_ps(s, _mm_cvtepi32_ps(i))));
+    /* i >= 256: the table's last entry */
+    return sel4(_mm_castsi128_ps(_mm_cmpgt_epi32(i, _mm_set1_epi32(255))), _mm_set1_ps(synth_lin_lut[256]), lin);
+}
+
+/* Four pixels at a time, the reference's expression in its order. */
+void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light, float (*out)[3])
+{
+    for (int i = 0; i < n; i += 4) {
+        const __m128 ka = _mm_loadu_ps(b->ka + i), diff = _mm_loadu_ps(b->diff + i), sp = _mm_loadu_ps(b->sp + i);
+        for (int c = 0; c < 3; c++) {
+            const __m128 lc = _mm_set1_ps(light->color[c]);
+            const __m128 s = _mm_setr_ps(alb[i][c], alb[i + 1][c], alb[i + 2][c], alb[i + 3][c]);
+            const __m128 v = _mm_add_ps(_mm_mul_ps(to_linear4(s), _mm_add_ps(ka, _mm_mul_ps(diff, lc))), _mm_mul_ps(sp, lc));
+            float o[4];
+            _mm_storeu_ps(o, v);
+            for (int l = 0; l < 4 && i + l < n; l++)
+                out[i + l][c] = o[l];
+        }
+    }
+}
+#else
+void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light, float (*out)[3])
+{
+    synth_colour_batch_ref(b, alb, n, light, out);
+}
+#endif
+
 /* Interpolates a 3-vector attribute into x[i], y[i], z[i]. */
 static inline void interp3_soa(const float *a, const int *ix, float b0, float b1, float b2, float *x, float *y, float *z)
 {
@@ -422,11 +475,10 @@ static void material_albedo(const synth_mesh *m, float u, float v, float alb[3],
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light)
 {
     size_t np = (size_t)f->w * (size_t)f->h;
-    const float lc[3] = {light->color[0], light->color[1], light->color[2]};
     float *restrict rgb = f->rgb;
     synth_shade_batch B;
     size_t idx[SYNTH_SHADE_BATCH];
-    float alb[SYNTH_SHADE_BATCH][3], uu[SYNTH_SHADE_BATCH], vv[SYNTH_SHADE_BATCH];
+    float alb[SYNTH_SHADE_BATCH][3], col[SYNTH_SHADE_BATCH][3], uu[SYNTH_SHADE_BATCH], vv[SYNTH_SHADE_BATCH];
     const void *owner[SYNTH_SHADE_BATCH]; /* the face of a head pixel, else NULL */
     size_t k = 0;
     while (k < np) {
@@ -473,10 +525,14 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
         for (int i = nb; i < ((nb + 3) & ~3); i++)
             B.nx[i] = B.ny[i] = B.nz[i] = B.px[i] = B.py[i] = B.pz[i] = B.spec[i] = B.bend[i] = 0.0f;
         synth_light_batch(&B, nb, light);
+        for (int i = nb; i < ((nb + 3) & ~3); i++)
+            alb[i][0] = alb[i][1] = alb[i][2] = 0.0f;
+        synth_colour_batch(&B, (const float (*)[3])alb, nb, light, col);
         for (int i = 0; i < nb; i++) {
             const size_t q = idx[i];
-            for (int c = 0; c < 3; c++)
-                rgb[3 * q + c] = synth_to_linear(alb[i][c]) * (B.ka[i] + B.diff[i] * lc[c]) + B.sp[i] * lc[c];
+            rgb[3 * q] = col[i][0];
+            rgb[3 * q + 1] = col[i][1];
+            rgb[3 * q + 2] = col[i][2];
         }
     }
 }

@@ -263,6 +263,13 @@ typedef struct synth_shade_batch {
  * per-pixel reference the fast one matches bit for bit (a test). */
 void synth_light_batch(synth_shade_batch *b, int n, const synth_light *light);
 void synth_light_batch_ref(synth_shade_batch *b, int n, const synth_light *light);
+/* The colours of pixels 0..n-1 (linear light) from their albedo (sRGB) and
+ * lighting terms: to_linear(alb) (ka + diff lc) + sp lc. The fast one reads
+ * alb up to the next multiple of 4 (pad it); _ref is the plain loop. */
+void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                        float (*out)[3]);
+void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                            float (*out)[3]);
 /* The same for the pixels of meshes first..n-1 only. */
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
 /* Builds the mask's mesh as the face's last one (in camera space), with its
