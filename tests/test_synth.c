@@ -493,6 +493,42 @@ START_TEST(test_light_matches_reference)
 }
 END_TEST
 
+/* The head's surface over a grid (row and column terms once) equals the
+ * point-by-point surface, hair volume and expressions included. */
+START_TEST(test_head_grid_matches_reference)
+{
+    enum { NU = 37, NV = 29 };
+    static float col[4 * NU], row[NV], pos[3 * NU * NV];
+    for (int p = 0; p < 12; p++) {
+        mfr_identity id;
+        mfr_identity_sample(5, p, &id);
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.smile = (float)(p % 3) * 0.4f;
+        nz.mouth_open = (float)(p % 2) * 0.5f;
+        synth_head h;
+        synth_head_setup(&h, &id, &nz);
+        for (int i = 0; i < NU; i++) {
+            float u = -3.1f + 6.2f * (float)i / (float)(NU - 1);
+            col[4 * i] = u, col[4 * i + 1] = cosf(u), col[4 * i + 2] = sinf(u);
+            col[4 * i + 3] = synth_hairline(&h, u);
+        }
+        for (int j = 0; j < NV; j++)
+            row[j] = -1.56f + 3.12f * (float)j / (float)(NV - 1);
+        for (int hair = 0; hair < 2; hair++) {
+            tu_ok(synth_head_grid(&h, NU, NV, col, row, hair, pos));
+            for (int j = 0; j < NV; j++)
+                for (int i = 0; i < NU; i++) {
+                    const float *c = col + 4 * i;
+                    v3 q = synth_head_point_cs(&h, c[0], row[j], c[1], c[2], cosf(row[j]), sinf(row[j]), c[3], hair);
+                    const float *g = pos + 3 * (j * NU + i);
+                    ck_assert_msg(memcmp(g, &q.x, 4) == 0 && memcmp(g + 1, &q.y, 4) == 0 && memcmp(g + 2, &q.z, 4) == 0,
+                                  "person %d point %d,%d differs", p, i, j);
+                }
+        }
+    }
+}
+END_TEST
+
 /* The SSE2 colour pass (sRGB albedo to linear light, lit) equals the plain
  * one, albedo at and beyond the table's ends and NaN included. */
 START_TEST(test_colour_matches_reference)
@@ -704,6 +740,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_encode_srgb_matches_reference);
     tcase_add_test(tc, test_quantise_matches_reference);
     tcase_add_test(tc, test_colour_matches_reference);
+    tcase_add_test(tc, test_head_grid_matches_reference);
     tcase_add_test(tc, test_background_matches_reference);
     suite_add_tcase(s, tc);
     return s;

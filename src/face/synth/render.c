@@ -93,17 +93,18 @@ static int build_head(synth_mesh *m, const synth_head *h, float lod)
         col[4 * i + 2] = sinf(u);
         col[4 * i + 3] = h->hair_thick > 0.0f ? synth_hairline(h, u) : 0.0f;
     }
-    for (int j = 0; j < nv; j++) {
-        float v = row[j], cv = cosf(v), sv = sinf(v);
+    rc = synth_head_grid(h, nu, nv, col, row, 1, m->pos);
+    for (int j = 0; j < nv; j++)
         for (int i = 0; i < nu; i++) {
-            const float *c = col + 4 * i;
             int k = j * nu + i;
-            set3(m->pos, k, synth_head_point_cs(h, c[0], v, c[1], c[2], cv, sv, c[3], 1));
-            m->uv[2 * k] = c[0];
-            m->uv[2 * k + 1] = v;
+            m->uv[2 * k] = col[4 * i];
+            m->uv[2 * k + 1] = row[j];
         }
-    }
     mfr_free(col);
+    if (rc != MFR_OK) {
+        synth_mesh_free(m);
+        return rc;
+    }
     synth_mesh_grid_normals(m, nu, nv, 1, 0);
     m->material = MAT_HEAD;
     return MFR_OK;

@@ -111,6 +111,11 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair);
  * computes them once per grid column and row). */
 v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su, float cv, float sv, float hline,
                        int hair);
+/* synth_head_point_cs over a grid, point (i, j) into pos[3 (j nu + i)]:
+ * col[4 i ..] = u, cos u, sin u, hairline of column i; v[j] the rows. The
+ * terms that depend on the column only or the row only are computed once
+ * (the same values: a test). MFR_ERR_NOMEM when out of memory. */
+int synth_head_grid(const synth_head *h, int nu, int nv, const float *col, const float *v, int hair, float *pos);
 /* Hairline latitude at longitude u (where scalp hair starts). */
 float synth_hairline(const synth_head *h, float u);
 /* The 5 landmarks in head coordinates (image order for a frontal face). */
