@@ -63,8 +63,9 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
                                hair && h->hair_thick > 0.0f ? synth_hairline(h, u) : 0.0f, hair);
 }
 
-/* The terms of a surface point that depend on u only (a grid column) and on
- * v only (a row); point_from combines them in the order of the sums. */
+/* For synth_head_grid: the terms of synth_head_point_cs that depend on u
+ * only (a grid column) and on v only (a row), each computed as it computes
+ * it; point_from combines them in the order of its sums. */
 typedef struct head_col {
     float X, ax, au;
     float eye0, eye1, brow, cheek, lips, maxilla, chin, ear; /* squared distances along X */
@@ -173,14 +174,88 @@ static inline v3 point_from(const synth_head *h, float u, float v, float cu, flo
     return p;
 }
 
+/* The plain point by point surface: the reference synth_head_grid matches. */
 v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su, float cv, float sv, float hline,
                        int hair)
 {
-    head_col c;
-    head_row r;
-    col_terms(h, u, &c);
-    row_terms(h, v, &r);
-    return point_from(h, u, v, cu, su, cv, sv, hline, hair, &c, &r);
+    const mfr_identity *id = h->id;
+    v3 d = v3_make(cv * su, sv, cv * cu);
+    float ry = v > 0 ? h->ry_up : h->ry_low;
+    float s = clampf(-v / 1.3f, 0.0f, 1.0f);
+    float kx = 1.0f - 0.28f * id->jaw * s * s;
+    v3 p = v3_make(h->rx * kx * d.x, ry * d.y, h->rz * d.z * (1.0f - 0.06f * s));
+    float X = u * 0.75f, Y = v, ax = fabsf(X), disp = 0.0f;
+
+    if (fabsf(u) < 1.25f) {
+        float t;
+        /* eye sockets and eyeballs */
+        t = (ax - h->eye_x) / 0.17f;
+        t = t * t + ((Y - h->eye_y) / 0.11f) * ((Y - h->eye_y) / 0.11f);
+        disp -= 0.05f * bump2(t);
+        t = (ax - h->eye_x) / h->eye_w;
+        t = t * t + ((Y - h->eye_y) / (h->eye_w * 0.8f)) * ((Y - h->eye_y) / (h->eye_w * 0.8f));
+        disp += 0.032f * bump2(t);
+        /* brow ridge */
+        t = (Y - (h->eye_y + 0.13f)) / 0.075f;
+        t = t * t + (X / 0.55f) * (X / 0.55f) * (X / 0.55f) * (X / 0.55f);
+        disp += 0.035f * id->brow_ridge * bump2(t);
+        /* cheekbones, lifted by a smile */
+        t = (ax - 0.43f) / 0.21f;
+        t = t * t + ((Y - (h->eye_y - 0.22f + 0.03f * h->smile)) / 0.15f) * ((Y - (h->eye_y - 0.22f + 0.03f * h->smile)) / 0.15f);
+        disp += (0.03f * id->cheekbone + 0.02f * h->smile) * bump2(t);
+        /* nose: a ridge from the bridge to the tip, wider at the base */
+        if (Y < h->nose_top + 0.03f && Y > h->nose_base - 0.06f && ax < 0.25f) {
+            float tt = clampf((h->nose_top - Y) / (h->nose_top - h->nose_tip), 0.0f, 1.0f);
+            float w = h->nose_w * (0.55f + 0.45f * tt);
+            float a = X / w;
+            float bridge = 0.05f * id->nose_bridge;
+            float hv = bridge + (h->nose_h - bridge) * tt * sqrtf(tt); /* tt^1.5 */
+            if (Y > h->nose_top)
+                hv *= 1.0f - smoothstep(h->nose_top, h->nose_top + 0.03f, Y);
+            if (Y < h->nose_tip) {
+                float q = (h->nose_tip - Y) / (h->nose_tip - h->nose_base);
+                hv = h->nose_h * bump2(q * q * 1.3f);
+            }
+            disp += hv * bump2(a * a);
+            /* alae (nostril wings) */
+            t = (ax - h->nose_w * 0.9f) / 0.055f;
+            t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.055f) * ((Y - (h->nose_tip - 0.035f)) / 0.055f);
+            disp += 0.075f * bump2(t);
+            /* a rounded tip */
+            t = (X / (h->nose_w * 0.75f)) * (X / (h->nose_w * 0.75f)) + ((Y - h->nose_tip) / 0.06f) * ((Y - h->nose_tip) / 0.06f);
+            disp += 0.03f * bump2(t);
+        }
+        /* lips */
+        {
+            float mw = h->mouth_w * 1.05f;
+            float yu = h->mouth_y + h->lip_up * 0.7f, yl = h->mouth_y - h->lip_low * 0.7f - 0.05f * h->mouth_open;
+            t = (X / mw) * (X / mw) + ((Y - yu) / h->lip_up) * ((Y - yu) / h->lip_up);
+            disp += 0.04f * bump2(t);
+            t = (X / mw) * (X / mw) + ((Y - yl) / h->lip_low) * ((Y - yl) / h->lip_low);
+            disp += 0.04f * bump2(t);
+            /* the area above the upper lip pushed out a little (maxilla) */
+            t = (X / 0.3f) * (X / 0.3f) + ((Y - (h->mouth_y + 0.1f)) / 0.12f) * ((Y - (h->mouth_y + 0.1f)) / 0.12f);
+            disp += 0.04f * bump2(t);
+        }
+        /* chin */
+        t = (X / 0.2f) * (X / 0.2f) + ((Y + 1.0f) / 0.16f) * ((Y + 1.0f) / 0.16f);
+        disp += 0.05f * id->chin * bump2(t);
+    }
+    /* ears */
+    {
+        float t = (fabsf(u) - 1.66f) / 0.13f;
+        float ev = (v - (h->eye_y - 0.12f)) / (0.22f * id->ear_size);
+        t = t * t + ev * ev;
+        disp += 0.17f * id->ear_size * bump2(t);
+    }
+    if (hair && h->hair_thick > 0.0f)
+        disp += h->hair_thick * smoothstep(hline - 0.04f, hline + 0.22f, v);
+    p = v3_add(p, v3_scale(d, disp));
+    /* an open mouth drops the jaw */
+    if (h->mouth_open > 0.0f && Y < h->mouth_y && fabsf(u) < 1.4f)
+        p.y -= 0.12f * h->mouth_open * smoothstep(h->mouth_y, h->mouth_y - 0.06f, Y) *
+               (1.0f - smoothstep(0.9f, 1.4f, fabsf(u)));
+    return p;
 }
 
 int synth_head_grid(const synth_head *h, int nu, int nv, const float *col, const float *v, int hair, float *pos)
