@@ -122,7 +122,7 @@ int synth_mesh_grid(synth_mesh *m, int nu, int nv, int wrap)
     int *t = m->tri;
     for (int j = 0; j + 1 < nv; j++)
         for (int i = 0; i < cu; i++) {
-            int i1 = (i + 1) % nu;
+            int i1 = i + 1 < nu ? i + 1 : 0; /* (i + 1) % nu without a division */
             int a = j * nu + i, b = j * nu + i1, c = (j + 1) * nu + i, d = (j + 1) * nu + i1;
             t[0] = a; t[1] = b; t[2] = d;
             t[3] = a; t[4] = d; t[5] = c;
@@ -144,9 +144,9 @@ void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
     for (int j = 0; j < nv; j++)
         for (int i = 0; i < nu; i++) {
             int il = i - 1, ir = i + 1;
-            if (wrap) {
-                il = (il + nu) % nu;
-                ir = ir % nu;
+            if (wrap) { /* i in 0..nu-1: the modulo is a wrap at either end */
+                il = il < 0 ? nu - 1 : il;
+                ir = ir >= nu ? 0 : ir;
             } else {
                 il = il < 0 ? 0 : il;
                 ir = ir >= nu ? nu - 1 : ir;
