@@ -187,12 +187,14 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
         rgb[0] *= 1.04f, rgb[1] *= 0.97f;
     if (fabsf(u) < 1.3f) {
         /* blush on the cheeks */
-        t = (ax - 0.38f) / 0.2f;
-        t = t * t + ((Y - (h->eye_y - 0.3f)) / 0.18f) * ((Y - (h->eye_y - 0.3f)) / 0.18f);
-        if ((feat & F_BLUSH) && t < 1.0f) {
-            float r = id->cheek_red * 0.12f * bump2(t);
-            rgb[1] *= 1.0f - r;
-            rgb[2] *= 1.0f - r;
+        if (feat & F_BLUSH) {
+            t = (ax - 0.38f) / 0.2f;
+            t = t * t + ((Y - (h->eye_y - 0.3f)) / 0.18f) * ((Y - (h->eye_y - 0.3f)) / 0.18f);
+            if (t < 1.0f) {
+                float r = id->cheek_red * 0.12f * bump2(t);
+                rgb[1] *= 1.0f - r;
+                rgb[2] *= 1.0f - r;
+            }
         }
         /* freckles over nose and cheeks */
         if ((feat & F_FRECKLES) && id->freckles > 0.0f && Y > h->nose_tip - 0.1f && Y < h->eye_y - 0.05f && ax < 0.55f) {
