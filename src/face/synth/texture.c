@@ -158,10 +158,94 @@ static void skin_base4(const synth_head *h, const float *u, const float *v, floa
 }
 #endif
 
+#if defined(__SSE2__)
+/* synth_hairline of four longitudes: the segments tried from the last to
+ * the first, so that the first one the point falls in wins, as in the loop. */
+static inline __m128 hairline4(const synth_head *h, __m128 u)
+{
+    const __m128 au = _mm_andnot_ps(_mm_set1_ps(-0.0f), u);
+    const __m128 q = _mm_div_ps(_mm_mul_ps(u, _mm_set1_ps(0.75f)), _mm_set1_ps(0.12f)), t = _mm_mul_ps(q, q);
+    const __m128 one = _mm_set1_ps(1.0f), e = _mm_sub_ps(one, t);
+    const __m128 b2 = _mm_and_ps(_mm_cmplt_ps(t, one), _mm_mul_ps(e, e));
+    const __m128 hf = _mm_sub_ps(_mm_set1_ps(h->hair_front), _mm_mul_ps(_mm_set1_ps(0.07f * h->id->hair_peak), b2));
+    const float ku[8] = {0.0f, 0.75f, 1.15f, 1.33f, 1.48f, 1.85f, 2.25f, SYNTH_PI + 0.01f};
+    float kv[8] = {0.0f, 0.0f, 0.30f, -0.02f, 0.24f, 0.24f, -0.45f, -0.6f}; /* 0, 1: hf, hf + 0.05 per lane */
+    if (h->id->hair_style == MFR_HAIR_LONG) {
+        kv[3] = 0.05f;
+        kv[4] = kv[5] = 0.10f;
+        kv[6] = kv[7] = -0.9f;
+    }
+    __m128 kvl[8];
+    kvl[0] = hf;
+    kvl[1] = _mm_add_ps(hf, _mm_set1_ps(0.05f));
+    for (int i = 2; i < 8; i++)
+        kvl[i] = _mm_set1_ps(kv[i]);
+    __m128 r = kvl[7];
+    for (int i = 6; i >= 0; i--) {
+        const __m128 f = _mm_div_ps(_mm_sub_ps(au, _mm_set1_ps(ku[i])), _mm_set1_ps(ku[i + 1] - ku[i]));
+        const __m128 m = mix4(kvl[i], kvl[i + 1], f), in = _mm_cmple_ps(au, _mm_set1_ps(ku[i + 1]));
+        r = _mm_or_ps(_mm_and_ps(in, m), _mm_andnot_ps(in, r));
+    }
+    return r;
+}
+
+static inline __m128 clamp01(__m128 x) /* clampf(x, 0, 1) */
+{
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+    const __m128 lo = _mm_cmplt_ps(x, zero), hi = _mm_cmpgt_ps(x, one);
+    return _mm_or_ps(_mm_andnot_ps(lo, _mm_or_ps(_mm_and_ps(hi, one), _mm_andnot_ps(hi, x))), _mm_and_ps(lo, zero));
+}
+
+/* head_albedo's scalp hair for four points, in its operations. */
+static void scalp4(const synth_head *h, const float *u, const float *v, float (*rgb)[3], float *spec)
+{
+    const mfr_identity *id = h->id;
+    if (id->hair_style == MFR_HAIR_BALD)
+        return;
+    const __m128 U = _mm_loadu_ps(u), V = _mm_loadu_ps(v);
+    const float hf_low = h->hair_front - 0.07f * fabsf(id->hair_peak);
+    const __m128 front = _mm_cmple_ps(_mm_andnot_ps(_mm_set1_ps(-0.0f), U), _mm_set1_ps(1.15f));
+    const __m128 hair_low = _mm_or_ps(_mm_and_ps(front, _mm_set1_ps((hf_low < 0.30f ? hf_low : 0.30f) - 0.03f)),
+                                      _mm_andnot_ps(front, _mm_set1_ps(-1e30f)));
+    __m128 in = _mm_cmpgt_ps(V, hair_low);
+    if (_mm_movemask_ps(in) == 0)
+        return;
+    const __m128 hv = hairline4(h, U);
+    /* smoothstep(hv - 0.02, hv + 0.04, v) */
+    const __m128 e0 = _mm_sub_ps(hv, _mm_set1_ps(0.02f)), e1 = _mm_add_ps(hv, _mm_set1_ps(0.04f));
+    const __m128 st = clamp01(_mm_div_ps(_mm_sub_ps(V, e0), _mm_sub_ps(e1, e0)));
+    __m128 a = _mm_mul_ps(_mm_mul_ps(st, st), _mm_sub_ps(_mm_set1_ps(3.0f), _mm_mul_ps(_mm_set1_ps(2.0f), st)));
+    in = _mm_and_ps(in, _mm_cmpgt_ps(a, _mm_setzero_ps()));
+    if (_mm_movemask_ps(in) == 0)
+        return;
+    /* hair_texture(h, hair_color, across, along, 12) */
+    const __m128 part = _mm_and_ps(_mm_cmpgt_ps(V, _mm_set1_ps(0.8f)), _mm_set1_ps(1.0f));
+    const __m128 across = _mm_add_ps(_mm_mul_ps(U, _mm_set1_ps(0.8f)), _mm_mul_ps(_mm_set1_ps(0.3f * id->hair_part), part));
+    const __m128 along = _mm_mul_ps(V, _mm_set1_ps(1.0f));
+    const __m128 nn = vnoise4(_mm_mul_ps(across, _mm_set1_ps(55.0f)), _mm_mul_ps(along, _mm_set1_ps(5.0f)), h->nh[12]);
+    const __m128 mm = vnoise4(_mm_mul_ps(across, _mm_set1_ps(13.0f)), _mm_mul_ps(along, _mm_set1_ps(2.0f)), h->nh[19]);
+    const __m128 sc = _mm_add_ps(_mm_add_ps(_mm_set1_ps(0.70f), _mm_mul_ps(_mm_set1_ps(0.45f), nn)), _mm_mul_ps(_mm_set1_ps(0.2f), mm));
+    const __m128 n3 = _mm_mul_ps(_mm_set1_ps(0.03f), nn);
+    if (id->hair_style == MFR_HAIR_BUZZ)
+        a = _mm_mul_ps(a, _mm_set1_ps(0.75f));
+    float A[4], HC[3][4];
+    _mm_storeu_ps(A, a);
+    for (int k = 0; k < 3; k++)
+        _mm_storeu_ps(HC[k], clamp01(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(id->hair_color[k]), sc), n3)));
+    const int m = _mm_movemask_ps(in);
+    for (int l = 0; l < 4; l++)
+        if (m >> l & 1) {
+            for (int k = 0; k < 3; k++)
+                rgb[l][k] += (HC[k][l] - rgb[l][k]) * A[l];
+            spec[l] = mixf(spec[l], 0.2f, A[l]);
+        }
+}
+#endif
+
 /* The features that a batch of points may need (albedo_features). */
 enum {
     F_BLUSH = 1, F_FRECKLES = 2, F_FOREHEAD = 4, F_CROW = 8, F_FOLD = 16, F_NOSTRILS = 32, F_LIPS = 64,
-    F_EYES = 128, F_BROWS = 256, F_BEARD = 512, F_ALL = 1023
+    F_EYES = 128, F_BROWS = 256, F_BEARD = 512, F_SCALP = 1024, F_ALL = 2047
 };
 
 /* The albedo. `feat`: the features (F_*) that may reach this point, `moles`:
@@ -350,6 +434,8 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
      * forehead line less the widow's peak, nor below the temples' 0.30:
      * under that bound (less a margin for rounding) the blend weight is 0,
      * so the face below the forehead skips the hairline. */
+    if (!(feat & F_SCALP)) /* done over the batch (scalp4) */
+        return;
     float hf_low = h->hair_front - 0.07f * fabsf(id->hair_peak);
     float hair_low = fabsf(u) <= 1.15f ? (hf_low < 0.30f ? hf_low : 0.30f) - 0.03f : -1e30f;
     if (id->hair_style != MFR_HAIR_BALD && v > hair_low) {
@@ -452,7 +538,7 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
         if (!(mx + r < xlo || mx - r > xhi || my + r < ylo || my - r > yhi))
             moles |= 1u << i;
     }
-    const unsigned feat = albedo_features(h, ylo, yhi);
+    const unsigned feat = albedo_features(h, ylo, yhi) | F_SCALP;
     /* the skin under everything, for the whole batch */
     float base[SYNTH_SHADE_BATCH][2];
     int i = 0;
@@ -466,6 +552,14 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
 #endif
     for (; i < n; i++)
         skin_base(h, u[i], v[i], base[i]);
-    for (i = 0; i < n; i++)
+#if defined(__SSE2__)
+    /* the scalp hair last, as head_albedo draws it, over the batch */
+    for (i = 0; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; l++)
+            head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)F_SCALP, moles, base[i + l]);
+        scalp4(h, u + i, v + i, rgb + i, spec + i);
+    }
+#endif
+    for (; i < n; i++)
         head_albedo(h, u[i], v[i], rgb[i], &spec[i], feat, moles, base[i]);
 }
