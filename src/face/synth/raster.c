@@ -314,8 +314,8 @@ static inline void row4(synth_frame *f, size_t k, __m128 dx, float dy, float e1x
  * triangle reads back what this one stored: a load that only partly
  * overlaps a recent store waits for it (no store forwarding), while one at
  * the same address does not. Most triangles fit one block in width and 4
- * rows in height: those run 4 rows, masked, so no branch depends on the
- * triangle's shape. */
+ * rows in height: those run 2 or 4 rows, masked, so that few branches
+ * depend on the triangle's shape. */
 static void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, float x0v, float y0v, float e1x, float e1y,
                        float e2x, float e2y, float inv, float iz0, float iz1, float iz2, int mesh_index, int t)
 {
@@ -326,7 +326,8 @@ static void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, float x0v
         const __m128i xi = _mm_add_epi32(_mm_set1_epi32(xb), _mm_setr_epi32(0, 1, 2, 3));
         const __m128 cols = _mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(xi, lo), _mm_cmpgt_epi32(hi, xi)));
         const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
-        for (int r = 0; r < 4; r++) {
+        const int nr = y1 - y0 < 2 ? 2 : 4;
+        for (int r = 0; r < nr; r++) {
             const int y = y0 + r;
             const __m128 lanes = _mm_and_ps(cols, _mm_castsi128_ps(_mm_set1_epi32(-(int32_t)(y <= y1))));
             row4(f, (size_t)y * w + (size_t)xb, dx, (float)y + 0.5f - y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
