@@ -404,6 +404,229 @@ START_TEST(test_blur_matches_reference)
 }
 END_TEST
 
+/* A small deterministic generator for the kernel tests. */
+static uint32_t lcg_next(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+static float lcg_range(uint32_t *s, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)lcg_next(s) / 16777216.0f;
+}
+
+/* The batch albedo (features out of a batch's reach skipped) equals the
+ * per-point one bit for bit: many people and expressions, batches of
+ * points spread narrowly (a row of pixels) or widely, centred on the
+ * features (eyes, brows, nose, mouth, moles) and elsewhere. */
+START_TEST(test_albedo_batch_matches_reference)
+{
+    uint32_t st = 12345u;
+    long checked = 0;
+    for (int i = 0; i < 60; i++) {
+        mfr_identity id;
+        mfr_identity_sample(21, i, &id);
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.smile = (float)(i % 3) * 0.4f;
+        nz.mouth_open = (float)(i % 4) * 0.2f;
+        nz.brow_raise = (float)(i % 5) * 0.15f;
+        nz.eye_close = (float)(i % 2) * 0.3f;
+        synth_head h;
+        synth_head_setup(&h, &id, &nz);
+        const float cy[8] = {h.eye_y, h.brow_y, h.nose_tip, h.nose_base, h.mouth_y, h.hair_front, -1.0f,
+                             id.moles ? id.mole[0][1] : 0.3f};
+        for (int b = 0; b < 40; b++) {
+            float u0 = b % 8 == 7 && id.moles ? id.mole[0][0] : lcg_range(&st, -1.7f, 1.7f);
+            float v0 = cy[b % 8] + lcg_range(&st, -0.05f, 0.05f);
+            float su = b % 3 == 0 ? 0.02f : b % 3 == 1 ? 0.3f : 2.0f, sv = b % 3 == 0 ? 0.01f : su * 0.5f;
+            int n = 1 + (int)(lcg_next(&st) % SYNTH_SHADE_BATCH);
+            float u[SYNTH_SHADE_BATCH], v[SYNTH_SHADE_BATCH], rgb[SYNTH_SHADE_BATCH][3], spec[SYNTH_SHADE_BATCH];
+            for (int k = 0; k < n; k++) {
+                u[k] = u0 + lcg_range(&st, -su, su);
+                v[k] = v0 + lcg_range(&st, -sv, sv);
+            }
+            synth_head_albedo_batch(&h, n, u, v, rgb, spec);
+            for (int k = 0; k < n; k++) {
+                float ref[3], rs;
+                synth_head_albedo(&h, u[k], v[k], ref, &rs);
+                ck_assert_msg(memcmp(ref, rgb[k], sizeof ref) == 0 && memcmp(&rs, &spec[k], sizeof rs) == 0,
+                              "person %d batch %d point %d (%g, %g) differs", i, b, k, (double)u[k], (double)v[k]);
+                checked++;
+            }
+        }
+    }
+    ck_assert(checked > 50000);
+}
+END_TEST
+
+/* The SSE2 lighting equals the per-pixel reference bit for bit, for any
+ * batch length, with degenerate normals and positions (zero, NaN) too. */
+START_TEST(test_light_matches_reference)
+{
+    uint32_t st = 777u;
+    for (int rep = 0; rep < 200; rep++) {
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.light_az = lcg_range(&st, -80.0f, 80.0f);
+        nz.light_el = lcg_range(&st, -30.0f, 70.0f);
+        nz.light_color[1] = lcg_range(&st, 0.8f, 1.2f);
+        synth_light light;
+        synth_light_from(&nz, &light);
+        synth_shade_batch a, b;
+        int n = 1 + rep % SYNTH_SHADE_BATCH;
+        for (int i = 0; i < SYNTH_SHADE_BATCH; i++) {
+            float *f[8] = {a.nx, a.ny, a.nz, a.px, a.py, a.pz, a.spec, a.bend};
+            for (int j = 0; j < 8; j++)
+                f[j][i] = lcg_range(&st, -1.0f, 1.0f);
+            a.pz[i] -= 5.0f;
+            if (i % 17 == 3)
+                a.nx[i] = a.ny[i] = a.nz[i] = 0.0f;
+            if (i % 29 == 5)
+                a.px[i] = NAN;
+        }
+        b = a;
+        synth_light_batch(&a, n, &light);
+        synth_light_batch_ref(&b, n, &light);
+        ck_assert(memcmp(a.ka, b.ka, (size_t)n * sizeof *a.ka) == 0);
+        ck_assert(memcmp(a.diff, b.diff, (size_t)n * sizeof *a.diff) == 0);
+        ck_assert(memcmp(a.sp, b.sp, (size_t)n * sizeof *a.sp) == 0);
+    }
+}
+END_TEST
+
+/* The head's surface over a grid (row and column terms once) equals the
+ * point-by-point surface, hair volume and expressions included. */
+START_TEST(test_head_grid_matches_reference)
+{
+    enum { NU = 37, NV = 29 };
+    static float col[4 * NU], row[NV], pos[3 * NU * NV];
+    for (int p = 0; p < 12; p++) {
+        mfr_identity id;
+        mfr_identity_sample(5, p, &id);
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.smile = (float)(p % 3) * 0.4f;
+        nz.mouth_open = (float)(p % 2) * 0.5f;
+        synth_head h;
+        synth_head_setup(&h, &id, &nz);
+        for (int i = 0; i < NU; i++) {
+            float u = -3.1f + 6.2f * (float)i / (float)(NU - 1);
+            col[4 * i] = u, col[4 * i + 1] = cosf(u), col[4 * i + 2] = sinf(u);
+            col[4 * i + 3] = synth_hairline(&h, u);
+        }
+        for (int j = 0; j < NV; j++)
+            row[j] = -1.56f + 3.12f * (float)j / (float)(NV - 1);
+        for (int hair = 0; hair < 2; hair++) {
+            tu_ok(synth_head_grid(&h, NU, NV, col, row, hair, pos));
+            for (int j = 0; j < NV; j++)
+                for (int i = 0; i < NU; i++) {
+                    const float *c = col + 4 * i;
+                    v3 q = synth_head_point_cs(&h, c[0], row[j], c[1], c[2], cosf(row[j]), sinf(row[j]), c[3], hair);
+                    const float *g = pos + 3 * (j * NU + i);
+                    ck_assert_msg(memcmp(g, &q.x, 4) == 0 && memcmp(g + 1, &q.y, 4) == 0 && memcmp(g + 2, &q.z, 4) == 0,
+                                  "person %d point %d,%d differs", p, i, j);
+                }
+        }
+    }
+}
+END_TEST
+
+/* The SSE2 colour pass (sRGB albedo to linear light, lit) equals the plain
+ * one, albedo at and beyond the table's ends and NaN included. */
+START_TEST(test_colour_matches_reference)
+{
+    synth_tables_init();
+    uint32_t st = 31u;
+    for (int rep = 0; rep < 200; rep++) {
+        mfr_nuisance nz = plain_nuisance(0.0f);
+        nz.light_color[2] = lcg_range(&st, 0.7f, 1.3f);
+        synth_light light;
+        synth_light_from(&nz, &light);
+        synth_shade_batch b;
+        float alb[SYNTH_SHADE_BATCH][3], x[SYNTH_SHADE_BATCH][3], y[SYNTH_SHADE_BATCH][3];
+        int n = 1 + rep % SYNTH_SHADE_BATCH;
+        const float special[6] = {0.0f, 1.0f, -0.5f, 1.5f, NAN, 255.5f / 256.0f};
+        for (int i = 0; i < SYNTH_SHADE_BATCH; i++) {
+            b.ka[i] = lcg_range(&st, 0.0f, 0.6f);
+            b.diff[i] = lcg_range(&st, 0.0f, 1.2f);
+            b.sp[i] = lcg_range(&st, 0.0f, 0.3f);
+            for (int c = 0; c < 3; c++)
+                alb[i][c] = (i + c) % 7 == 0 ? special[(i + rep) % 6] : lcg_range(&st, 0.0f, 1.0f);
+        }
+        synth_colour_batch(&b, (const float (*)[3])alb, n, &light, x);
+        synth_colour_batch_ref(&b, (const float (*)[3])alb, n, &light, y);
+        ck_assert(memcmp(x, y, (size_t)n * sizeof x[0]) == 0);
+    }
+}
+END_TEST
+
+/* The SSE2 sRGB encoder equals the table look-up sample by sample,
+ * at the ends of the range, out of it and for NaN. */
+START_TEST(test_encode_srgb_matches_reference)
+{
+    synth_tables_init();
+    enum { N = 4099 };
+    static float lin[N];
+    static uint8_t a[N], b[N];
+    uint32_t st = 99u;
+    const float special[8] = {0.0f, -0.0f, 1.0f, -1.0f, NAN, 1e30f, -1e30f, 0.99999994f};
+    for (int i = 0; i < N; i++)
+        lin[i] = i < 8 ? special[i] : i < 4105 - 8 ? (float)(i - 8) / 4088.0f : lcg_range(&st, -0.2f, 1.2f);
+    for (int i = N - 500; i < N; i++)
+        lin[i] = lcg_range(&st, -0.2f, 1.2f);
+    for (int off = 0; off < 4; off++) {
+        synth_encode_srgb8(lin + off, a, N - off);
+        synth_encode_srgb8_ref(lin + off, b, N - off);
+        ck_assert(memcmp(a, b, (size_t)(N - off)) == 0);
+    }
+}
+END_TEST
+
+/* The SSE2 JPEG quantiser equals the plain one, exact halves included. */
+START_TEST(test_quantise_matches_reference)
+{
+    uint32_t st = 4242u;
+    for (int rep = 0; rep < 500; rep++) {
+        float a[64], b[64], q[64];
+        for (int i = 0; i < 64; i++) {
+            q[i] = (float)(1 + lcg_next(&st) % 255u);
+            a[i] = rep % 2 ? lcg_range(&st, -2000.0f, 2000.0f) : ((float)(int)(lcg_next(&st) % 41u) - 20.0f + 0.5f) * q[i];
+            b[i] = a[i];
+        }
+        synth_quantise64(a, q);
+        synth_quantise64_ref(b, q);
+        ck_assert(memcmp(a, b, sizeof a) == 0);
+    }
+}
+END_TEST
+
+/* The SSE2 background equals the per-pixel one, on empty frames and where
+ * meshes already cover some pixels, at widths that are and are not
+ * multiples of 4. */
+START_TEST(test_background_matches_reference)
+{
+    synth_tables_init();
+    static const int sizes[3][2] = {{112, 112}, {37, 21}, {640, 48}};
+    for (int z = 0; z < 3; z++)
+        for (uint32_t seed = 1; seed < 12; seed++) {
+            int w = sizes[z][0], h = sizes[z][1];
+            synth_frame a, b;
+            tu_ok(synth_frame_init(&a, w, h));
+            tu_ok(synth_frame_init(&b, w, h));
+            size_t n = (size_t)w * (size_t)h;
+            for (size_t k = 0; k < n; k++) {
+                a.rgb[3 * k] = a.rgb[3 * k + 1] = a.rgb[3 * k + 2] = -1.0f;
+                a.mesh[k] = seed % 2 && (k * 7 + seed) % 5 < 2 ? 0 : -1;
+            }
+            memcpy(b.rgb, a.rgb, 3 * n * sizeof *a.rgb);
+            memcpy(b.mesh, a.mesh, n * sizeof *a.mesh);
+            synth_background(&a, seed * 7919u, 0);
+            synth_background_ref(&b, seed * 7919u, 0);
+            ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof *a.rgb) == 0, "background %dx%d seed %u", w, h, seed);
+            synth_frame_free(&a);
+            synth_frame_free(&b);
+        }
+}
+END_TEST
+
 /* A picture does not depend on what the thread rendered before: the mask
  * variants of a capture reuse its unmasked render (render.c), so a masked
  * picture drawn cold, after another person, and right after its own
@@ -444,12 +667,13 @@ START_TEST(test_render_independent_of_history)
 }
 END_TEST
 
-/* The span rasteriser writes the reference's G-buffer exactly: same
- * depths, meshes, triangles and barycentrics, for whole faces with masks
- * and hands at several sizes (big triangles at 400 px, sub-pixel ones at 24). */
+/* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
+ * spans) writes the reference's G-buffer exactly: same depths, meshes,
+ * triangles and barycentrics, for whole faces with masks and hands at
+ * several sizes (big triangles at 400 px, sub-pixel ones at 24). */
 START_TEST(test_raster_matches_reference)
 {
-    static const int sizes[3] = {24, 112, 400};
+    static const int sizes[4] = {24, 37, 112, 400}; /* 37: rows not a multiple of 4 (no aligned blocks) */
     synth_tables_init();
     for (int i = 0; i < 6; i++) {
         mfr_identity id;
@@ -460,7 +684,7 @@ START_TEST(test_raster_matches_reference)
         nz.occluder = i == 3 ? MFR_OCCLUDER_HAND : MFR_OCCLUDER_NONE;
         nz.occluder_x = 0.1f, nz.occluder_y = -0.5f;
         mfr_mask mask = {i % 2 ? MFR_MASK_SURGICAL : MFR_MASK_NIST, i % 2, i % 3, i % 9, 5u + (uint32_t)i};
-        for (int z = 0; z < 3; z++) {
+        for (int z = 0; z < 4; z++) {
             int w = sizes[z];
             synth_head head;
             synth_head_setup(&head, &id, &nz);
@@ -511,6 +735,13 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_blur_matches_reference);
     tcase_add_test(tc, test_raster_matches_reference);
     tcase_add_test(tc, test_render_independent_of_history);
+    tcase_add_test(tc, test_albedo_batch_matches_reference);
+    tcase_add_test(tc, test_light_matches_reference);
+    tcase_add_test(tc, test_encode_srgb_matches_reference);
+    tcase_add_test(tc, test_quantise_matches_reference);
+    tcase_add_test(tc, test_colour_matches_reference);
+    tcase_add_test(tc, test_head_grid_matches_reference);
+    tcase_add_test(tc, test_background_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }

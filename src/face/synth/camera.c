@@ -5,54 +5,163 @@
 
 #include <stddef.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-void synth_background(synth_frame *f, uint32_t seed, int clutter)
+/* The background's colours, gradient and blobs, from the seed. */
+typedef struct bg_params {
+    float c0[3], c1[3], gx, gy, blob[4][6]; /* blob: x, y, 1 / r^2, colour */
+} bg_params;
+
+static void bg_setup(const synth_frame *f, uint32_t seed, bg_params *P)
 {
-    (void)clutter;
-    float c0[3], c1[3], blob[4][6];
     for (int c = 0; c < 3; c++) {
         float g0 = synth_hash2f((int32_t)seed, 10, 1u), g1 = synth_hash2f((int32_t)seed, 11, 1u);
-        c0[c] = synth_to_linear(clampf(0.15f + 0.7f * g0 + 0.25f * (synth_hash2f((int32_t)seed, c, 2u) - 0.5f), 0, 1));
-        c1[c] = synth_to_linear(clampf(0.10f + 0.8f * g1 + 0.30f * (synth_hash2f((int32_t)seed, c, 3u) - 0.5f), 0, 1));
+        P->c0[c] = synth_to_linear(clampf(0.15f + 0.7f * g0 + 0.25f * (synth_hash2f((int32_t)seed, c, 2u) - 0.5f), 0, 1));
+        P->c1[c] = synth_to_linear(clampf(0.10f + 0.8f * g1 + 0.30f * (synth_hash2f((int32_t)seed, c, 3u) - 0.5f), 0, 1));
     }
     float ang = 6.2831853f * synth_hash2f((int32_t)seed, 12, 1u);
-    float gx = cosf(ang) / (float)f->w, gy = sinf(ang) / (float)f->h;
+    P->gx = cosf(ang) / (float)f->w, P->gy = sinf(ang) / (float)f->h;
     for (int b = 0; b < 4; b++) {
-        blob[b][0] = synth_hash2f((int32_t)seed, 20 + b, 4u) * (float)f->w;
-        blob[b][1] = synth_hash2f((int32_t)seed, 20 + b, 5u) * (float)f->h;
+        P->blob[b][0] = synth_hash2f((int32_t)seed, 20 + b, 4u) * (float)f->w;
+        P->blob[b][1] = synth_hash2f((int32_t)seed, 20 + b, 5u) * (float)f->h;
         float r = (0.1f + 0.4f * synth_hash2f((int32_t)seed, 20 + b, 6u)) * (float)(f->w > f->h ? f->w : f->h);
-        blob[b][2] = 1.0f / (r * r);
+        P->blob[b][2] = 1.0f / (r * r);
         for (int c = 0; c < 3; c++)
-            blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
+            P->blob[b][3 + c] = synth_to_linear(synth_hash2f((int32_t)seed, 30 + b * 3 + c, 7u));
     }
+}
+
+/* The blobs row y can reach: dx^2 + dy^2 >= dy^2, so a blob with dy^2 / r^2
+ * >= 1 is out of reach on the whole row (its test could not pass). */
+static int bg_near(const bg_params *P, int y, int near[4])
+{
+    int nb = 0;
+    for (int b = 0; b < 4; b++) {
+        float dy = (float)y - P->blob[b][1];
+        if (dy * dy * P->blob[b][2] < 1.0f)
+            near[nb++] = b;
+    }
+    return nb;
+}
+
+/* Reference: pixel by pixel. */
+void synth_background_ref(synth_frame *f, uint32_t seed, int clutter)
+{
+    (void)clutter;
+    bg_params P;
+    bg_setup(f, seed, &P);
     for (int y = 0; y < f->h; y++) {
-        /* the blobs this row crosses: dx^2 + dy^2 >= dy^2, so a blob with
-         * dy^2 / r^2 >= 1 is out of reach on the whole row (the test below
-         * could not pass) */
-        int near[4], nb = 0;
-        for (int b = 0; b < 4; b++) {
-            float dy = (float)y - blob[b][1];
-            if (dy * dy * blob[b][2] < 1.0f)
-                near[nb++] = b;
-        }
+        int near[4], nb = bg_near(&P, y, near);
         for (int x = 0; x < f->w; x++) {
             if (f->mesh[(size_t)y * (size_t)f->w + (size_t)x] >= 0)
                 continue; /* hidden by geometry already rasterised */
-            float t = clampf(0.5f + (float)x * gx + (float)y * gy - 0.5f * (gx * (float)f->w + gy * (float)f->h), 0, 1);
+            float t = clampf(0.5f + (float)x * P.gx + (float)y * P.gy - 0.5f * (P.gx * (float)f->w + P.gy * (float)f->h), 0, 1);
             float n = 1.0f;
             float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x);
             for (int c = 0; c < 3; c++)
-                p[c] = mixf(c0[c], c1[c], t) * n;
+                p[c] = mixf(P.c0[c], P.c1[c], t) * n;
             for (int q = 0; q < nb; q++) {
                 const int b = near[q];
-                float dx = (float)x - blob[b][0], dy = (float)y - blob[b][1];
-                float d = (dx * dx + dy * dy) * blob[b][2];
+                float dx = (float)x - P.blob[b][0], dy = (float)y - P.blob[b][1];
+                float d = (dx * dx + dy * dy) * P.blob[b][2];
                 if (d < 1.0f) {
                     float a = 0.5f * bump2(d);
                     for (int c = 0; c < 3; c++)
-                        p[c] += (blob[b][3 + c] - p[c]) * a;
+                        p[c] += (P.blob[b][3 + c] - p[c]) * a;
                 }
             }
+        }
+    }
+}
+
+/* The reference's operations in its order, a row at a time in planes:
+ * with SSE2 four pixels at a time (the blob's test a mask; groups of four
+ * all under meshes skipped), then copied into the pixels no mesh took. */
+void synth_background(synth_frame *f, uint32_t seed, int clutter)
+{
+    (void)clutter;
+    bg_params P;
+    bg_setup(f, seed, &P);
+    enum { SPAN = 1024 };
+    float pl[3][SPAN];
+    const float off = 0.5f * (P.gx * (float)f->w + P.gy * (float)f->h);
+    for (int y = 0; y < f->h; y++) {
+        int near[4], nb = bg_near(&P, y, near);
+        const float fy = (float)y, ygy = fy * P.gy;
+        float dy2[4];
+        for (int j = 0; j < nb; j++) {
+            float dy = fy - P.blob[near[j]][1];
+            dy2[j] = dy * dy;
+        }
+        for (int x0 = 0; x0 < f->w; x0 += SPAN) {
+            const int n = f->w - x0 < SPAN ? f->w - x0 : SPAN;
+            const int32_t *mrow = f->mesh + (size_t)y * (size_t)f->w + (size_t)x0;
+            int any = 0;
+            for (int i = 0; i < n; i++)
+                any |= mrow[i] < 0;
+            if (!any)
+                continue;
+            int i = 0;
+#if defined(__SSE2__)
+            const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+            for (; i + 4 <= n; i += 4) {
+                /* four pixels all under meshes: nothing to draw */
+                const __m128i mk = _mm_loadu_si128((const __m128i *)(const void *)(mrow + i));
+                if (_mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(mk, _mm_setzero_si128()))) == 0)
+                    continue;
+                const __m128 x = _mm_cvtepi32_ps(_mm_add_epi32(_mm_set1_epi32(x0 + i), _mm_setr_epi32(0, 1, 2, 3)));
+                __m128 t = _mm_sub_ps(_mm_add_ps(_mm_add_ps(_mm_set1_ps(0.5f), _mm_mul_ps(x, _mm_set1_ps(P.gx))),
+                                                 _mm_set1_ps(ygy)), _mm_set1_ps(off));
+                /* clampf(t, 0, 1): t < 0 ? 0 : t > 1 ? 1 : t */
+                t = _mm_or_ps(_mm_and_ps(_mm_cmplt_ps(t, zero), zero),
+                              _mm_andnot_ps(_mm_cmplt_ps(t, zero),
+                                            _mm_or_ps(_mm_and_ps(_mm_cmpgt_ps(t, one), one),
+                                                      _mm_andnot_ps(_mm_cmpgt_ps(t, one), t))));
+                __m128 q[3];
+                for (int c = 0; c < 3; c++)
+                    q[c] = _mm_mul_ps(_mm_add_ps(_mm_set1_ps(P.c0[c]),
+                                                 _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(P.c1[c]), _mm_set1_ps(P.c0[c])), t)),
+                                      one);
+                for (int j = 0; j < nb; j++) {
+                    const float *B = P.blob[near[j]];
+                    const __m128 dx = _mm_sub_ps(x, _mm_set1_ps(B[0]));
+                    const __m128 d = _mm_mul_ps(_mm_add_ps(_mm_mul_ps(dx, dx), _mm_set1_ps(dy2[j])), _mm_set1_ps(B[2]));
+                    const __m128 in = _mm_cmplt_ps(d, one), e = _mm_sub_ps(one, d);
+                    const __m128 a = _mm_mul_ps(_mm_set1_ps(0.5f), _mm_mul_ps(e, e));
+                    for (int c = 0; c < 3; c++) {
+                        const __m128 nq = _mm_add_ps(q[c], _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(B[3 + c]), q[c]), a));
+                        q[c] = _mm_or_ps(_mm_and_ps(in, nq), _mm_andnot_ps(in, q[c]));
+                    }
+                }
+                for (int c = 0; c < 3; c++)
+                    _mm_storeu_ps(pl[c] + i, q[c]);
+            }
+#endif
+            for (; i < n; i++) {
+                const float xf = (float)(x0 + i);
+                float t = clampf(0.5f + xf * P.gx + ygy - off, 0, 1);
+                for (int c = 0; c < 3; c++)
+                    pl[c][i] = mixf(P.c0[c], P.c1[c], t) * 1.0f;
+                for (int j = 0; j < nb; j++) {
+                    const float *B = P.blob[near[j]];
+                    float dx = xf - B[0];
+                    float d = (dx * dx + dy2[j]) * B[2];
+                    if (d < 1.0f) {
+                        float a = 0.5f * bump2(d);
+                        for (int c = 0; c < 3; c++)
+                            pl[c][i] += (B[3 + c] - pl[c][i]) * a;
+                    }
+                }
+            }
+            float *p = f->rgb + 3 * ((size_t)y * (size_t)f->w + (size_t)x0);
+            for (int k = 0; k < n; k++)
+                if (mrow[k] < 0) {
+                    p[3 * k] = pl[0][k];
+                    p[3 * k + 1] = pl[1][k];
+                    p[3 * k + 2] = pl[2][k];
+                }
         }
     }
 }
@@ -160,17 +269,45 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
     }
 }
 
+void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = synth_to_srgb8(lin[i]);
+}
+
+/* synth_to_srgb8's table index four samples at a time (the look-ups stay
+ * scalar): lin * 4096 + 0.5 truncated where 0 < lin < 1, 4096 from 1 on, 0
+ * below 0 and for NaN; the same rounding as the scalar cast. */
+void synth_encode_srgb8(const float *lin, uint8_t *out, int n)
+{
+    int i = 0;
+#if defined(__SSE2__)
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+    for (; i + 4 <= n; i += 4) {
+        __m128 x = _mm_loadu_ps(lin + i);
+        __m128i q = _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(4096.0f)), _mm_set1_ps(0.5f)));
+        __m128i lo = _mm_castps_si128(_mm_cmpgt_ps(x, zero)), hi = _mm_castps_si128(_mm_cmplt_ps(x, one));
+        /* in (0, 1): q; from 1 on (and not NaN): 4096; else 0 */
+        __m128i top = _mm_andnot_si128(hi, _mm_and_si128(lo, _mm_set1_epi32(4096)));
+        q = _mm_or_si128(_mm_and_si128(_mm_and_si128(lo, hi), q), top);
+        int32_t ix[4];
+        _mm_storeu_si128((__m128i *)ix, q);
+        out[i] = synth_srgb_lut[ix[0]];
+        out[i + 1] = synth_srgb_lut[ix[1]];
+        out[i + 2] = synth_srgb_lut[ix[2]];
+        out[i + 3] = synth_srgb_lut[ix[3]];
+    }
+#endif
+    for (; i < n; i++)
+        out[i] = synth_to_srgb8(lin[i]);
+}
+
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out)
 {
     const int w = f->w, h = f->h;
-    if (nz->blur > 0.2f) {
-        float *tmp = mfr_alloc((size_t)w * (size_t)h * 3 * sizeof(float));
-        if (tmp) {
-            synth_gaussian_blur(f->rgb, w, h, nz->blur, tmp);
-            mfr_free(tmp);
-        }
-    }
+    if (nz->blur > 0.2f)
+        synth_gaussian_blur(f->rgb, w, h, nz->blur, f->tmp);
     /* Sensor noise: the image's Philox stream gives a 32-bit key; each
      * sample is then the hash of (key, sample number), whose four bytes sum
      * to a near-Gaussian value. A Philox call per sample cost more than the
@@ -187,8 +324,7 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
         const int nx = 3 * w;
         /* the table look-ups first, then the noise in a loop without them,
          * which the compiler vectorises (the same operations per sample) */
-        for (int x = 0; x < nx; x++)
-            row[x] = synth_to_srgb8(src[x]);
+        synth_encode_srgb8(src, row, nx);
         if (!(sd > 0.0f))
             continue;
 #pragma omp simd
@@ -256,6 +392,31 @@ static inline float round_half_away(float x)
     return d >= 0.5f ? t + 1.0f : d <= -0.5f ? t - 1.0f : t;
 }
 
+void synth_quantise64_ref(float F[64], const float Q[64])
+{
+    for (int i = 0; i < 64; i++)
+        F[i] = round_half_away(F[i] / Q[i]) * Q[i];
+}
+
+/* Four coefficients at a time: the same division, the same truncation
+ * (cvttps), the same halves away from zero, the same product. */
+void synth_quantise64(float F[64], const float Q[64])
+{
+#if defined(__SSE2__)
+    const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f);
+    for (int i = 0; i < 64; i += 4) {
+        const __m128 q = _mm_loadu_ps(Q + i);
+        const __m128 x = _mm_div_ps(_mm_loadu_ps(F + i), q);
+        const __m128 t = _mm_cvtepi32_ps(_mm_cvttps_epi32(x)), d = _mm_sub_ps(x, t);
+        const __m128 up = _mm_and_ps(_mm_cmpge_ps(d, half), one);
+        const __m128 down = _mm_and_ps(_mm_andnot_ps(_mm_cmpge_ps(d, half), _mm_cmple_ps(d, _mm_set1_ps(-0.5f))), one);
+        _mm_storeu_ps(F + i, _mm_mul_ps(_mm_sub_ps(_mm_add_ps(t, up), down), q));
+    }
+#else
+    synth_quantise64_ref(F, Q);
+#endif
+}
+
 void synth_jpeg_artefacts(mfr_image *im, int quality)
 {
     float C[64], Q[2][64];
@@ -289,10 +450,7 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
             for (int c = 0; c < 3; c++) {
                 float F[64];
                 dct8(blk[c], F, C, Ct);
-                for (int i = 0; i < 64; i++) {
-                    float qq = Q[c ? 1 : 0][i];
-                    F[i] = round_half_away(F[i] / qq) * qq;
-                }
+                synth_quantise64(F, Q[c ? 1 : 0]);
                 dct8(F, blk[c], Ct, C);
             }
             for (int y = 0; y < 8 && by + y < im->height; y++)

@@ -6,6 +6,9 @@
 
 #include <pthread.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static const v3 head_pivot = {0.0f, -0.75f, -0.1f};
 
@@ -90,17 +93,18 @@ static int build_head(synth_mesh *m, const synth_head *h, float lod)
         col[4 * i + 2] = sinf(u);
         col[4 * i + 3] = h->hair_thick > 0.0f ? synth_hairline(h, u) : 0.0f;
     }
-    for (int j = 0; j < nv; j++) {
-        float v = row[j], cv = cosf(v), sv = sinf(v);
+    rc = synth_head_grid(h, nu, nv, col, row, 1, m->pos);
+    for (int j = 0; j < nv; j++)
         for (int i = 0; i < nu; i++) {
-            const float *c = col + 4 * i;
             int k = j * nu + i;
-            set3(m->pos, k, synth_head_point_cs(h, c[0], v, c[1], c[2], cv, sv, c[3], 1));
-            m->uv[2 * k] = c[0];
-            m->uv[2 * k + 1] = v;
+            m->uv[2 * k] = col[4 * i];
+            m->uv[2 * k + 1] = row[j];
         }
-    }
     mfr_free(col);
+    if (rc != MFR_OK) {
+        synth_mesh_free(m);
+        return rc;
+    }
     synth_mesh_grid_normals(m, nu, nv, 1, 0);
     m->material = MAT_HEAD;
     return MFR_OK;
@@ -275,85 +279,262 @@ static void lut_init(void)
 
 void synth_tables_init(void) { pthread_once(&lut_once, lut_init); }
 
-/* Interpolates a 3-vector attribute (written out: the compiler did not
- * unroll the loop of 3). */
-static inline v3 interp3(const float *a, const int *ix, float b0, float b1, float b2)
-{
-    const float *a0 = a + 3 * ix[0], *a1 = a + 3 * ix[1], *a2 = a + 3 * ix[2];
-    return v3_make(b0 * a0[0] + b1 * a1[0] + b2 * a2[0], b0 * a0[1] + b1 * a1[1] + b2 * a2[1],
-                   b0 * a0[2] + b1 * a1[2] + b2 * a2[2]);
-}
-
 /* fmaxf(x, 0) inline (the libm call cost more than the rest of the
  * specular term); the same value for every input, NaN included. */
 static inline float pos0(float x) { return x > 0.0f ? x : 0.0f; }
+
+/* Reference lighting, one pixel at a time: the unit normal (turned towards
+ * the camera), Lambert with a soft terminator, a Blinn specular (n.h)^24
+ * where the light reaches, and a hint of ambient occlusion (surfaces
+ * turned away from the camera get less sky). */
+void synth_light_batch_ref(synth_shade_batch *b, int n, const synth_light *light)
+{
+    const v3 ldir = light->dir;
+    const float amb = light->ambient;
+    for (int i = 0; i < n; i++) {
+        v3 nrm = v3_norm(v3_make(b->nx[i], b->ny[i], b->nz[i]));
+        v3 view = v3_norm(v3_scale(v3_make(b->px[i], b->py[i], b->pz[i]), -1.0f));
+        if (v3_dot(nrm, view) < 0.0f)
+            nrm = v3_scale(nrm, -1.0f);
+        float ndl = v3_dot(nrm, ldir);
+        b->diff[i] = clampf((ndl + 0.1f) / 1.1f, 0.0f, 1.0f) * (1.0f + b->bend[i]);
+        v3 hv = v3_norm(v3_add(ldir, view));
+        float sh = pos0(v3_dot(nrm, hv));
+        float s2 = sh * sh, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8;
+        b->sp[i] = ndl > 0.0f ? b->spec[i] * s16 * s8 : 0.0f;
+        float ao = 0.75f + 0.25f * pos0(v3_dot(nrm, view));
+        b->ka[i] = amb * ao;
+    }
+}
+
+#if defined(__SSE2__)
+/* Four pixels at a time with the reference's operations in its order
+ * (IEEE single precision either way, no fused multiply-add), its
+ * comparisons as masks: the same bits. */
+static inline __m128 sel4(__m128 mask, __m128 a, __m128 b)
+{
+    return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b));
+}
+static inline __m128 dot4(__m128 ax, __m128 ay, __m128 az, __m128 bx, __m128 by, __m128 bz)
+{
+    return _mm_add_ps(_mm_add_ps(_mm_mul_ps(ax, bx), _mm_mul_ps(ay, by)), _mm_mul_ps(az, bz));
+}
+/* v3_norm */
+static inline void norm4(__m128 *x, __m128 *y, __m128 *z)
+{
+    __m128 l = _mm_sqrt_ps(dot4(*x, *y, *z, *x, *y, *z));
+    __m128 ok = _mm_cmpgt_ps(l, _mm_set1_ps(1e-12f));
+    __m128 r = _mm_div_ps(_mm_set1_ps(1.0f), l);
+    *x = sel4(ok, _mm_mul_ps(*x, r), _mm_setzero_ps());
+    *y = sel4(ok, _mm_mul_ps(*y, r), _mm_setzero_ps());
+    *z = sel4(ok, _mm_mul_ps(*z, r), _mm_set1_ps(1.0f));
+}
+/* pos0 */
+static inline __m128 pos04(__m128 x) { return _mm_and_ps(_mm_cmpgt_ps(x, _mm_setzero_ps()), x); }
+
+void synth_light_batch(synth_shade_batch *b, int n, const synth_light *light)
+{
+    const __m128 lx = _mm_set1_ps(light->dir.x), ly = _mm_set1_ps(light->dir.y), lz = _mm_set1_ps(light->dir.z);
+    const __m128 amb = _mm_set1_ps(light->ambient), zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+    const __m128 m1 = _mm_set1_ps(-1.0f);
+    for (int i = 0; i < n; i += 4) {
+        __m128 nx = _mm_loadu_ps(b->nx + i), ny = _mm_loadu_ps(b->ny + i), nz = _mm_loadu_ps(b->nz + i);
+        __m128 vx = _mm_mul_ps(_mm_loadu_ps(b->px + i), m1), vy = _mm_mul_ps(_mm_loadu_ps(b->py + i), m1),
+               vz = _mm_mul_ps(_mm_loadu_ps(b->pz + i), m1);
+        norm4(&nx, &ny, &nz);
+        norm4(&vx, &vy, &vz);
+        __m128 flip = _mm_cmplt_ps(dot4(nx, ny, nz, vx, vy, vz), zero);
+        nx = sel4(flip, _mm_mul_ps(nx, m1), nx);
+        ny = sel4(flip, _mm_mul_ps(ny, m1), ny);
+        nz = sel4(flip, _mm_mul_ps(nz, m1), nz);
+        __m128 ndl = dot4(nx, ny, nz, lx, ly, lz);
+        /* clampf(t, 0, 1): t < 0 ? 0 : t > 1 ? 1 : t */
+        __m128 t = _mm_div_ps(_mm_add_ps(ndl, _mm_set1_ps(0.1f)), _mm_set1_ps(1.1f));
+        t = sel4(_mm_cmplt_ps(t, zero), zero, sel4(_mm_cmpgt_ps(t, one), one, t));
+        _mm_storeu_ps(b->diff + i, _mm_mul_ps(t, _mm_add_ps(one, _mm_loadu_ps(b->bend + i))));
+        __m128 hx = _mm_add_ps(lx, vx), hy = _mm_add_ps(ly, vy), hz = _mm_add_ps(lz, vz);
+        norm4(&hx, &hy, &hz);
+        __m128 sh = pos04(dot4(nx, ny, nz, hx, hy, hz));
+        __m128 s2 = _mm_mul_ps(sh, sh), s4 = _mm_mul_ps(s2, s2), s8 = _mm_mul_ps(s4, s4), s16 = _mm_mul_ps(s8, s8);
+        __m128 sp = _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(b->spec + i), s16), s8);
+        _mm_storeu_ps(b->sp + i, _mm_and_ps(_mm_cmpgt_ps(ndl, zero), sp));
+        __m128 ao = _mm_add_ps(_mm_set1_ps(0.75f), _mm_mul_ps(_mm_set1_ps(0.25f), pos04(dot4(nx, ny, nz, vx, vy, vz))));
+        _mm_storeu_ps(b->ka + i, _mm_mul_ps(amb, ao));
+    }
+}
+#else
+void synth_light_batch(synth_shade_batch *b, int n, const synth_light *light)
+{
+    synth_light_batch_ref(b, n, light);
+}
+#endif
+
+void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                            float (*out)[3])
+{
+    const float lc[3] = {light->color[0], light->color[1], light->color[2]};
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            out[i][c] = synth_to_linear(alb[i][c]) * (b->ka[i] + b->diff[i] * lc[c]) + b->sp[i] * lc[c];
+}
+
+#if defined(__SSE2__)
+/* synth_to_linear of four values: the table index and the interpolation
+ * with SSE2, the table read lane by lane. */
+static inline __m128 to_linear4(__m128 s)
+{
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f), top = _mm_set1_ps(256.0f);
+    /* s > 0 ? (s < 1 ? s * 256 : 256) : 0, NaN -> 0 */
+    s = _mm_and_ps(_mm_cmpgt_ps(s, zero), sel4(_mm_cmplt_ps(s, one), _mm_mul_ps(s, top), top));
+    const __m128i i = _mm_cvttps_epi32(s);
+    int32_t ix[4];
+    _mm_storeu_si128((__m128i *)(void *)ix, i);
+    float a[4], b[4];
+    for (int l = 0; l < 4; l++) {
+        const int k = ix[l] < 256 ? ix[l] : 255;
+        a[l] = synth_lin_lut[k], b[l] = synth_lin_lut[k + 1];
+    }
+    const __m128 va = _mm_loadu_ps(a), lin = _mm_add_ps(va, _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(b), va), _mm_sub_ps(s, _mm_cvtepi32_ps(i))));
+    /* i >= 256: the table's last entry */
+    return sel4(_mm_castsi128_ps(_mm_cmpgt_epi32(i, _mm_set1_epi32(255))), _mm_set1_ps(synth_lin_lut[256]), lin);
+}
+
+/* Four pixels at a time, the reference's expression in its order. */
+void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light, float (*out)[3])
+{
+    for (int i = 0; i < n; i += 4) {
+        const __m128 ka = _mm_loadu_ps(b->ka + i), diff = _mm_loadu_ps(b->diff + i), sp = _mm_loadu_ps(b->sp + i);
+        for (int c = 0; c < 3; c++) {
+            const __m128 lc = _mm_set1_ps(light->color[c]);
+            const __m128 s = _mm_setr_ps(alb[i][c], alb[i + 1][c], alb[i + 2][c], alb[i + 3][c]);
+            const __m128 v = _mm_add_ps(_mm_mul_ps(to_linear4(s), _mm_add_ps(ka, _mm_mul_ps(diff, lc))), _mm_mul_ps(sp, lc));
+            float o[4];
+            _mm_storeu_ps(o, v);
+            for (int l = 0; l < 4 && i + l < n; l++)
+                out[i + l][c] = o[l];
+        }
+    }
+}
+#else
+void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light, float (*out)[3])
+{
+    synth_colour_batch_ref(b, alb, n, light, out);
+}
+#endif
+
+/* Interpolates a 3-vector attribute into x[i], y[i], z[i]. */
+static inline void interp3_soa(const float *a, const int *ix, float b0, float b1, float b2, float *x, float *y, float *z)
+{
+    const float *a0 = a + 3 * ix[0], *a1 = a + 3 * ix[1], *a2 = a + 3 * ix[2];
+    *x = b0 * a0[0] + b1 * a1[0] + b2 * a2[0];
+    *y = b0 * a0[1] + b1 * a1[1] + b2 * a2[1];
+    *z = b0 * a0[2] + b1 * a1[2] + b2 * a2[2];
+}
 
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light)
 {
     synth_shade_from(f, list, n, 0, light);
 }
 
+/* The albedo (sRGB) of pixel k of a batch and its material's specular
+ * strength and normal tilt. */
+static void material_albedo(const synth_mesh *m, float u, float v, float alb[3], float *spec, float *bend)
+{
+    const synth_face *F = m->owner;
+    const mfr_identity *id = &F->id;
+    *spec = 0.05f;
+    *bend = 0.0f;
+    switch (m->material) {
+    case MAT_HEAD:
+        synth_head_albedo(&F->head, u, v, alb, spec);
+        break;
+    case MAT_HAIR:
+        synth_hair_albedo(&F->head, u, v, alb);
+        *spec = 0.15f;
+        break;
+    case MAT_MASK:
+        synth_mask_albedo(&F->mask, u, v, alb, bend);
+        break;
+    case MAT_CLOTH: {
+        float t = 1.0f + 0.08f * (synth_vnoise(u * 20.0f, v * 20.0f, id->texture_seed) - 0.5f);
+        for (int c = 0; c < 3; c++)
+            alb[c] = F->cloth[c] * t;
+        *spec = 0.02f;
+        break;
+    }
+    default: { /* neck, hand: skin */
+        float t = 1.0f + 0.08f * (synth_vnoise(u * 30.0f, v * 30.0f, id->texture_seed + 2u) - 0.5f);
+        float dark = m->material == MAT_NECK ? 0.92f : 1.0f;
+        for (int c = 0; c < 3; c++)
+            alb[c] = id->skin[c] * t * dark;
+        *spec = 0.08f;
+        break;
+    }
+    }
+}
+
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light)
 {
     size_t np = (size_t)f->w * (size_t)f->h;
-    /* the light in locals: the stores into f->rgb might alias it */
-    const v3 ldir = light->dir;
-    const float amb = light->ambient, lc[3] = {light->color[0], light->color[1], light->color[2]};
     float *restrict rgb = f->rgb;
-    for (size_t k = 0; k < np; k++) {
-        int mi = f->mesh[k];
-        if (mi < first || mi >= n)
-            continue;
-        const synth_mesh *m = list[mi];
-        const synth_face *F = m->owner;
-        const int *ix = m->tri + 3 * f->tri[k];
-        float b1 = f->b[2 * k], b2 = f->b[2 * k + 1], b0 = 1.0f - b1 - b2;
-        v3 nrm = v3_norm(interp3(m->nrm, ix, b0, b1, b2));
-        v3 view = v3_norm(v3_scale(interp3(m->pos, ix, b0, b1, b2), -1.0f));
-        if (v3_dot(nrm, view) < 0.0f)
-            nrm = v3_scale(nrm, -1.0f);
-        float u = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
-        float v = b0 * m->uv[2 * ix[0] + 1] + b1 * m->uv[2 * ix[1] + 1] + b2 * m->uv[2 * ix[2] + 1];
-        float alb[3], spec = 0.05f, bend = 0.0f;
-        const mfr_identity *id = &F->id;
-        switch (m->material) {
-        case MAT_HEAD:
-            synth_head_albedo(&F->head, u, v, alb, &spec);
-            break;
-        case MAT_HAIR:
-            synth_hair_albedo(&F->head, u, v, alb);
-            spec = 0.15f;
-            break;
-        case MAT_MASK:
-            synth_mask_albedo(&F->mask, u, v, alb, &bend);
-            break;
-        case MAT_CLOTH: {
-            float t = 1.0f + 0.08f * (synth_vnoise(u * 20.0f, v * 20.0f, id->texture_seed) - 0.5f);
-            for (int c = 0; c < 3; c++)
-                alb[c] = F->cloth[c] * t;
-            spec = 0.02f;
-            break;
+    synth_shade_batch B;
+    size_t idx[SYNTH_SHADE_BATCH];
+    float alb[SYNTH_SHADE_BATCH][3], col[SYNTH_SHADE_BATCH][3], uu[SYNTH_SHADE_BATCH], vv[SYNTH_SHADE_BATCH];
+    const void *owner[SYNTH_SHADE_BATCH]; /* the face of a head pixel, else NULL */
+    size_t k = 0;
+    while (k < np) {
+        /* gather: the next pixels of meshes first..n-1 */
+        int nb = 0;
+        for (; k < np && nb < SYNTH_SHADE_BATCH; k++) {
+            int mi = f->mesh[k];
+            if (mi < first || mi >= n)
+                continue;
+            const synth_mesh *m = list[mi];
+            const int *ix = m->tri + 3 * f->tri[k];
+            float b1 = f->b[2 * k], b2 = f->b[2 * k + 1], b0 = 1.0f - b1 - b2;
+            interp3_soa(m->nrm, ix, b0, b1, b2, &B.nx[nb], &B.ny[nb], &B.nz[nb]);
+            interp3_soa(m->pos, ix, b0, b1, b2, &B.px[nb], &B.py[nb], &B.pz[nb]);
+            float u = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
+            float v = b0 * m->uv[2 * ix[0] + 1] + b1 * m->uv[2 * ix[1] + 1] + b2 * m->uv[2 * ix[2] + 1];
+            if (m->material == MAT_HEAD) { /* below, with the other head pixels */
+                uu[nb] = u;
+                vv[nb] = v;
+                B.bend[nb] = 0.0f;
+                owner[nb] = m->owner;
+            } else {
+                material_albedo(m, u, v, alb[nb], &B.spec[nb], &B.bend[nb]);
+                owner[nb] = NULL;
+            }
+            idx[nb++] = k;
         }
-        default: { /* neck, hand: skin */
-            float t = 1.0f + 0.08f * (synth_vnoise(u * 30.0f, v * 30.0f, id->texture_seed + 2u) - 0.5f);
-            float dark = m->material == MAT_NECK ? 0.92f : 1.0f;
-            for (int c = 0; c < 3; c++)
-                alb[c] = id->skin[c] * t * dark;
-            spec = 0.08f;
+        if (nb == 0)
             break;
+        /* the head's albedo over runs of pixels of one head */
+        for (int i = 0; i < nb;) {
+            if (!owner[i]) {
+                i++;
+                continue;
+            }
+            int j = i + 1;
+            while (j < nb && owner[j] == owner[i])
+                j++;
+            const synth_face *F = owner[i];
+            synth_head_albedo_batch(&F->head, j - i, uu + i, vv + i, alb + i, B.spec + i);
+            i = j;
         }
+        /* the lanes up to the next multiple of 4: harmless values */
+        for (int i = nb; i < ((nb + 3) & ~3); i++)
+            B.nx[i] = B.ny[i] = B.nz[i] = B.px[i] = B.py[i] = B.pz[i] = B.spec[i] = B.bend[i] = 0.0f;
+        synth_light_batch(&B, nb, light);
+        for (int i = nb; i < ((nb + 3) & ~3); i++)
+            alb[i][0] = alb[i][1] = alb[i][2] = 0.0f;
+        synth_colour_batch(&B, (const float (*)[3])alb, nb, light, col);
+        for (int i = 0; i < nb; i++) {
+            const size_t q = idx[i];
+            rgb[3 * q] = col[i][0];
+            rgb[3 * q + 1] = col[i][1];
+            rgb[3 * q + 2] = col[i][2];
         }
-        float ndl = v3_dot(nrm, ldir);
-        float diff = clampf((ndl + 0.1f) / 1.1f, 0.0f, 1.0f) * (1.0f + bend);
-        v3 hv = v3_norm(v3_add(ldir, view));
-        float sh = pos0(v3_dot(nrm, hv));
-        float s2 = sh * sh, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8;
-        float sp = ndl > 0.0f ? spec * s16 * s8 : 0.0f;
-        /* a hint of ambient occlusion: surfaces turned away from the camera get less sky */
-        float ao = 0.75f + 0.25f * pos0(v3_dot(nrm, view));
-        const float ka = amb * ao;
-        for (int c = 0; c < 3; c++)
-            rgb[3 * k + c] = synth_to_linear(alb[c]) * (ka + diff * lc[c]) + sp * lc[c];
     }
 }
 
@@ -546,17 +727,21 @@ typedef struct capture_cache {
     synth_light light;
     float lod;
     synth_face F;
-    synth_frame f;
+    synth_frame f;    /* the capture (while valid) */
+    synth_frame work; /* the picture drawn from it; kept, like f, for the next picture of this size */
+    synth_frame scene; /* synth_scratch_frame's */
 } capture_cache;
 
 static _Thread_local capture_cache cache;
 
+/* Frees everything (a thread's exit). */
 static void cache_clear(capture_cache *c)
 {
-    if (c->valid) {
+    if (c->valid)
         synth_face_free(&c->F);
-        synth_frame_free(&c->f);
-    }
+    synth_frame_free(&c->f);
+    synth_frame_free(&c->work);
+    synth_frame_free(&c->scene);
     c->valid = 0;
 }
 
@@ -576,13 +761,53 @@ static void cache_key_init(void)
     cache_key_ok = pthread_key_create(&cache_key, cache_release) == 0;
 }
 
-static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, int w, int h)
+static void cache_register(capture_cache *c)
 {
     pthread_once(&cache_key_once, cache_key_init);
     if (cache_key_ok)
         pthread_setspecific(cache_key, c);
-    cache_clear(c);
-    memset(c, 0, sizeof *c);
+}
+
+synth_frame *synth_scratch_frame(int w, int h)
+{
+    capture_cache *c = &cache;
+    cache_register(c);
+    if (c->scene.rgb && c->scene.w == w && c->scene.h == h) {
+        synth_frame_clear(&c->scene);
+        return &c->scene;
+    }
+    synth_frame_free(&c->scene);
+    return synth_frame_init(&c->scene, w, h) == MFR_OK ? &c->scene : NULL;
+}
+
+/* The frames of a w x h picture, reused when the size is the one before. */
+static int cache_frames(capture_cache *c, int w, int h)
+{
+    if (c->f.rgb && c->f.w == w && c->f.h == h) {
+        synth_frame_clear(&c->f);
+        return MFR_OK;
+    }
+    synth_frame_free(&c->f);
+    synth_frame_free(&c->work);
+    int rc = synth_frame_init(&c->f, w, h);
+    if (rc == MFR_OK)
+        rc = synth_frame_init(&c->work, w, h);
+    if (rc != MFR_OK) {
+        synth_frame_free(&c->f);
+        synth_frame_free(&c->work);
+    }
+    return rc;
+}
+
+static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, int w, int h)
+{
+    cache_register(c);
+    if (c->valid)
+        synth_face_free(&c->F);
+    c->valid = 0;
+    int rc = cache_frames(c, w, h);
+    if (rc != MFR_OK)
+        return rc;
     c->id = *id;
     c->nz = *nz;
     c->w = w;
@@ -591,14 +816,9 @@ static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisan
     synth_head_setup(&head, &c->id, &c->nz);
     v3 offset;
     synth_face_framing(&head, &c->nz, w, h, &c->cam, &offset, &c->lod);
-    int rc = synth_frame_init(&c->f, w, h);
+    rc = synth_face_build(&c->F, &c->id, &c->nz, NULL, offset, c->lod, &c->cam, c->nz.background);
     if (rc != MFR_OK)
         return rc;
-    rc = synth_face_build(&c->F, &c->id, &c->nz, NULL, offset, c->lod, &c->cam, c->nz.background);
-    if (rc != MFR_OK) {
-        synth_frame_free(&c->f);
-        return rc;
-    }
     const synth_mesh *list[SYNTH_FACE_MESHES];
     synth_light_from(&c->nz, &c->light);
     c->n = synth_face_raster(&c->F, &c->f, list, 0);
@@ -625,32 +845,26 @@ int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_ma
     }
     /* a copy of the capture: depth, mesh and colour (the mask writes its own
      * triangles and barycentrics, and only its pixels read them) */
-    synth_frame f;
-    int rc = synth_frame_init(&f, w, hh);
+    synth_frame *f = &c->work;
+    size_t np = (size_t)w * (size_t)hh;
+    memcpy(f->depth, c->f.depth, np * sizeof *f->depth);
+    memcpy(f->mesh, c->f.mesh, np * sizeof *f->mesh);
+    memcpy(f->rgb, c->f.rgb, 3 * np * sizeof *f->rgb);
+    synth_face *F = &c->F;
+    int rc = synth_face_add_mask(F, mask, c->lod, &c->cam);
     if (rc != MFR_OK)
         return rc;
-    size_t np = (size_t)w * (size_t)hh;
-    memcpy(f.depth, c->f.depth, np * sizeof *f.depth);
-    memcpy(f.mesh, c->f.mesh, np * sizeof *f.mesh);
-    memcpy(f.rgb, c->f.rgb, 3 * np * sizeof *f.rgb);
-    synth_face *F = &c->F;
-    rc = synth_face_add_mask(F, mask, c->lod, &c->cam);
-    if (rc != MFR_OK) {
-        synth_frame_free(&f);
-        return rc;
-    }
     const synth_mesh *list[SYNTH_FACE_MESHES];
     for (int i = 0; i < F->nmesh; i++)
         list[i] = &F->mesh[i];
     if (F->nmesh > c->n) {
-        synth_raster(&f, &F->mesh[c->n], c->n);
-        synth_shade_from(&f, list, F->nmesh, c->n, &c->light);
+        synth_raster(f, &F->mesh[c->n], c->n);
+        synth_shade_from(f, list, F->nmesh, c->n, &c->light);
     }
-    synth_face_overlay(F, &f, &c->cam, &c->light);
+    synth_face_overlay(F, f, &c->cam, &c->light);
     if (truth)
-        synth_face_truth(F, &f, &c->cam, truth);
-    synth_finish(&f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
+        synth_face_truth(F, f, &c->cam, truth);
+    synth_finish(f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
     synth_face_drop_mask(F);
-    synth_frame_free(&f);
     return MFR_OK;
 }

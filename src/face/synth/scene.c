@@ -107,16 +107,16 @@ int recipe_scene(const mfr_recipe *r, uint64_t seed, long index, mfr_image *img,
     synth_light light;
     synth_light_from(&cam_nz, &light);
 
-    synth_frame f;
-    int rc = synth_frame_init(&f, r->width, r->height);
-    if (rc != MFR_OK)
-        return rc;
+    int rc = MFR_OK;
+    synth_frame *f = synth_scratch_frame(r->width, r->height); /* every pixel gets the background below */
+    if (!f)
+        return mfr_error(MFR_ERR_NOMEM, "out of memory for a %d x %d scene", r->width, r->height);
     synth_face *faces = calloc((size_t)(nf > 0 ? nf : 1), sizeof *faces);
     const synth_mesh **list = calloc((size_t)(nf > 0 ? nf : 1) * SYNTH_FACE_MESHES, sizeof *list);
     if (!faces || !list)
         rc = mfr_error(MFR_ERR_NOMEM, "out of memory");
-    synth_background(&f, cam_nz.background, 1);
-    clutter(&f, &g, nd);
+    synth_background(f, cam_nz.background, 1);
+    clutter(f, &g, nd);
     int nm = 0, built = 0;
     float placed[MFR_MAX_FACES][3];
     int placed_n = 0; /* == built unless a build failed */
@@ -173,25 +173,24 @@ int recipe_scene(const mfr_recipe *r, uint64_t seed, long index, mfr_image *img,
         rc = synth_face_build(&faces[built], &id, &sf->nz, &mask, offset, clampf(hpx / 150.0f, 0.2f, 1.0f), &cam,
                               (uint32_t)(index * 64 + k));
         if (rc == MFR_OK) {
-            nm += synth_face_raster(&faces[built], &f, list, nm);
+            nm += synth_face_raster(&faces[built], f, list, nm);
             built++;
         }
     }
     if (rc == MFR_OK) {
-        synth_shade(&f, list, nm, &light);
+        synth_shade(f, list, nm, &light);
         for (int k = 0; k < built; k++)
-            synth_face_overlay(&faces[k], &f, &cam, &light);
+            synth_face_overlay(&faces[k], f, &cam, &light);
         for (int k = 0; k < built; k++)
-            synth_face_truth(&faces[k], &f, &cam, &s->faces[k].truth);
+            synth_face_truth(&faces[k], f, &cam, &s->faces[k].truth);
         s->nfaces = built;
         rc = mfr_image_alloc(img, r->width, r->height, 3);
         if (rc == MFR_OK)
-            synth_finish(&f, &cam_nz, seed, (uint64_t)index + (1ull << 40), img);
+            synth_finish(f, &cam_nz, seed, (uint64_t)index + (1ull << 40), img);
     }
     for (int k = 0; k < built; k++)
         synth_face_free(&faces[k]);
     free(faces);
     free(list);
-    synth_frame_free(&f);
     return rc;
 }

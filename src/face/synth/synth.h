@@ -60,12 +60,13 @@ static inline int32_t synth_floor_i(float v)
 #define SYNTH_NOISE_N 512
 extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
 void synth_noise_init(void); /* called by synth_tables_init */
-static inline float synth_vnoise(float x, float y, uint32_t seed)
+/* The same with the seed's hash given (hs = synth_hash(seed)): a head
+ * hashes its texture seeds once (synth_head.nh). */
+static inline float synth_vnoise_h(float x, float y, uint32_t hs)
 {
     /* texture coordinates are far below 2^31 */
     int32_t xi = synth_floor_i(x), yi = synth_floor_i(y);
     float fx = (float)xi, fy = (float)yi;
-    uint32_t hs = synth_hash(seed);
     uint32_t i0 = ((uint32_t)xi + hs) & (SYNTH_NOISE_N - 1), j0 = ((uint32_t)yi + (hs >> 16)) & (SYNTH_NOISE_N - 1);
     uint32_t i1 = (i0 + 1) & (SYNTH_NOISE_N - 1), j1 = (j0 + 1) & (SYNTH_NOISE_N - 1);
     const uint16_t *r0 = synth_noise_lattice + j0 * SYNTH_NOISE_N, *r1 = synth_noise_lattice + j1 * SYNTH_NOISE_N;
@@ -76,6 +77,7 @@ static inline float synth_vnoise(float x, float y, uint32_t seed)
     ty = ty * ty * (3 - 2 * ty);
     return mixf(mixf(a, b, tx), mixf(c, d, tx), ty);
 }
+static inline float synth_vnoise(float x, float y, uint32_t seed) { return synth_vnoise_h(x, y, synth_hash(seed)); }
 
 /* Rotation of the head: yaw about y, then pitch about x, then roll about z. */
 typedef struct m3 { float m[9]; } m3;
@@ -99,6 +101,7 @@ typedef struct synth_head {
     float mouth_y, mouth_w, mouth_open, smile, lip_up, lip_low;
     float brow_y, brow_raise, eye_close;
     float hair_front, hair_thick;
+    uint32_t nh[20]; /* synth_hash(id->texture_seed + i): the textures' noise seeds */
 } synth_head;
 
 void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
@@ -108,6 +111,11 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair);
  * computes them once per grid column and row). */
 v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su, float cv, float sv, float hline,
                        int hair);
+/* synth_head_point_cs over a grid, point (i, j) into pos[3 (j nu + i)]:
+ * col[4 i ..] = u, cos u, sin u, hairline of column i; v[j] the rows. The
+ * terms that depend on the column only or the row only are computed once
+ * (the same values: a test). MFR_ERR_NOMEM when out of memory. */
+int synth_head_grid(const synth_head *h, int nu, int nv, const float *col, const float *v, int hair, float *pos);
 /* Hairline latitude at longitude u (where scalp hair starts). */
 float synth_hairline(const synth_head *h, float u);
 /* The 5 landmarks in head coordinates (image order for a frontal face). */
@@ -122,7 +130,7 @@ typedef struct synth_mesh {
     float *pos;      /* 3 * nv, camera space */
     float *nrm;      /* 3 * nv, camera space, unit */
     float *uv;       /* 2 * nv */
-    float *scr;      /* 3 * nv: pixel x, pixel y, depth */
+    float *scr;      /* 4 * nv: pixel x, pixel y, depth, 1 / depth */
     int *tri;        /* 3 * nt */
     const void *owner; /* identity / mask parameters for the shader */
     int tag;         /* face number within a scene */
@@ -140,9 +148,18 @@ typedef struct synth_frame {
     int32_t *tri;      /* w*h */
     float *b;          /* 2*w*h: perspective-correct barycentrics of vertex 1 and 2 */
     float *rgb;        /* 3*w*h, linear light */
+    float *tmp;        /* 3*w*h: the camera's scratch (blur) */
 } synth_frame;
 
 int synth_frame_init(synth_frame *f, int w, int h);
+/* Back to the state synth_frame_init leaves (empty depth and mesh), keeping
+ * the buffers: a thread reuses its frames instead of faulting in fresh
+ * pages for every picture. */
+void synth_frame_clear(synth_frame *f);
+/* A frame of w x h owned by the calling thread (freed when it exits),
+ * cleared, its colours undefined; valid until the thread's next call. NULL
+ * when out of memory. */
+synth_frame *synth_scratch_frame(int w, int h);
 void synth_frame_free(synth_frame *f);
 /* Builds a mesh from a grid nu x nv of points (pos filled by the caller in
  * head space, uv too); triangles, with u wrapping when `wrap`. */
@@ -188,6 +205,10 @@ static inline uint8_t synth_to_srgb8(float lin)
 
 /* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
+/* The same for n points at once (n <= SYNTH_SHADE_BATCH), equal to
+ * synth_head_albedo point by point (a test): features that cannot reach any
+ * of the points (the moles, for now) are left out of the whole batch. */
+void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const float *v, float (*rgb)[3], float *spec);
 /* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
  * also a normal tilt for pleats (*bend). */
 void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);
@@ -231,6 +252,29 @@ void synth_face_free(synth_face *F);
  * synth_shade. Returns the number of meshes added. */
 int synth_face_raster(synth_face *F, synth_frame *f, const synth_mesh **list, int first);
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light);
+/* Shading runs over batches of pixels in structure-of-arrays form: the
+ * gather (interpolated normal and position, albedo) per pixel, then the
+ * lighting terms over the whole batch (SSE2 where there is SSE2), then the
+ * colours. */
+#define SYNTH_SHADE_BATCH 64
+typedef struct synth_shade_batch {
+    float nx[SYNTH_SHADE_BATCH], ny[SYNTH_SHADE_BATCH], nz[SYNTH_SHADE_BATCH]; /* normal, not unit yet */
+    float px[SYNTH_SHADE_BATCH], py[SYNTH_SHADE_BATCH], pz[SYNTH_SHADE_BATCH]; /* camera-space position */
+    float spec[SYNTH_SHADE_BATCH], bend[SYNTH_SHADE_BATCH];                    /* from the material */
+    float ka[SYNTH_SHADE_BATCH], diff[SYNTH_SHADE_BATCH], sp[SYNTH_SHADE_BATCH]; /* out: ambient, diffuse, specular */
+} synth_shade_batch;
+/* The lighting terms of pixels 0..n-1 of a batch (n <= SYNTH_SHADE_BATCH;
+ * the fast one may compute up to the next multiple of 4). _ref is the plain
+ * per-pixel reference the fast one matches bit for bit (a test). */
+void synth_light_batch(synth_shade_batch *b, int n, const synth_light *light);
+void synth_light_batch_ref(synth_shade_batch *b, int n, const synth_light *light);
+/* The colours of pixels 0..n-1 (linear light) from their albedo (sRGB) and
+ * lighting terms: to_linear(alb) (ka + diff lc) + sp lc. The fast one reads
+ * alb up to the next multiple of 4 (pad it); _ref is the plain loop. */
+void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                        float (*out)[3]);
+void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                            float (*out)[3]);
 /* The same for the pixels of meshes first..n-1 only. */
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
 /* Builds the mask's mesh as the face's last one (in camera space), with its
@@ -251,9 +295,17 @@ v3 synth_face_to_camera(const synth_face *F, v3 p);
 /* Fills the pixels that no mesh covers yet (all of them before rasterising;
  * only the uncovered ones after, which saves the work under the faces). */
 void synth_background(synth_frame *f, uint32_t seed, int clutter);
+void synth_background_ref(synth_frame *f, uint32_t seed, int clutter); /* pixel by pixel: the same bits */
 /* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out);
+/* synth_to_srgb8 of n samples; _ref is the plain loop the fast one matches. */
+void synth_encode_srgb8(const float *lin, uint8_t *out, int n);
+void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n);
+/* F[i] = round(F[i] / Q[i]) Q[i], halves away from zero (|F / Q| < 2^31):
+ * the JPEG-like quantiser; _ref the plain loop the fast one matches. */
+void synth_quantise64(float F[64], const float Q[64]);
+void synth_quantise64_ref(float F[64], const float Q[64]);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
 /* Separable Gaussian blur of an interleaved RGB float image in place (tmp:
