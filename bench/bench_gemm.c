@@ -212,8 +212,14 @@ int bench_gemm(const bench_opts *o)
                 rc = bench_measure(o, c, nc, o->threads[ti], &r);
                 if (rc == MFR_OK)
                     rc = bench_table_add(&t, &r);
-                if (!o->quiet)
-                    fprintf(stderr, "  %s %dT done\n", shapes[s].name, o->threads[ti]);
+                if (!o->quiet && rc == MFR_OK) {
+                    /* the figures as they come (a run cut short keeps them) */
+                    fprintf(stderr, "  %s %dT: mfr %.4f ms", shapes[s].name, o->threads[ti], r.median_s[0] * 1e3);
+                    for (int k = 1; k < r.ncont; k++)
+                        fprintf(stderr, ", %s %.4f ms (%.2fx)", r.names[k], r.median_s[k] * 1e3,
+                                r.median_s[k] / r.median_s[0]);
+                    fprintf(stderr, "\n");
+                }
             }
         }
         mfr_free(g.a);
