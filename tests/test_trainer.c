@@ -23,6 +23,7 @@ static const char *tiny_def = "[input]\nheight = 8\nwidth = 8\nchannels = 3\n"
 typedef struct tiny {
     float bias[4], dbias[4];
     mfr_train_param extra;
+    int fills; /* batches rendered (one at a time: the trainer joins each) */
 } tiny;
 
 typedef struct tiny_slot {
@@ -51,7 +52,7 @@ static void tiny_slot_free(void *ctx, void *slot)
 static int tiny_fill(void *ctx, uint64_t seed, long step, int batch, float *input, void *slot)
 {
     tiny_slot *s = slot;
-    (void)ctx;
+    ((tiny *)ctx)->fills++;
     for (int i = 0; i < batch; i++) {
         mfr_rng g;
         double mean[3] = {0, 0, 0};
@@ -178,6 +179,32 @@ START_TEST(test_loss_falls)
         fclose(fp);
         ck_assert_int_eq(rows, 60);
     }
+}
+END_TEST
+
+/* --fixed-data renders one batch and trains every step on it: the loss on
+ * that batch falls and no other batch is made. */
+START_TEST(test_fixed_data)
+{
+    mfr_trainer_config c;
+    mfr_trainer_result r;
+    mfr_net *net = tiny_net();
+    tiny t;
+    mfr_trainer_task task;
+    tiny_config(&c, 30);
+    c.fixed_data = 1;
+    tiny_task(&t, &task);
+    tu_ok(mfr_trainer_run(net, &c, &task, &r));
+    ck_assert_int_eq(r.steps_done, 30);
+    ck_assert_int_eq(t.fills, 1);
+    ck_assert_msg(r.mean_loss_last < 0.5 * r.mean_loss_first, "loss %g -> %g", r.mean_loss_first, r.mean_loss_last);
+    mfr_net_free(net);
+    net = tiny_net();
+    tiny_task(&t, &task);
+    c.fixed_data = 0;
+    tu_ok(mfr_trainer_run(net, &c, &task, &r));
+    ck_assert_int_eq(t.fills, 30);
+    mfr_net_free(net);
 }
 END_TEST
 
@@ -427,6 +454,7 @@ static Suite *trainer_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_loss_falls);
     tcase_add_test(tc, test_threads_bit_identical);
+    tcase_add_test(tc, test_fixed_data);
     tcase_add_test(tc, test_kill_and_resume);
     tcase_add_test(tc, test_bad_checkpoints);
     tcase_add_test(tc, test_recipe_generic);
