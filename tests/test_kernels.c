@@ -239,6 +239,44 @@ START_TEST(test_gemm_threads_bitwise)
 }
 END_TEST
 
+/* A small C with a very long K (weight gradients): K is cut into chunks by
+ * the shape alone and the chunk products added in order. Every transpose,
+ * alpha and beta against the reference, and the same bits at 1, 2 and 3
+ * threads; an epilogue keeps the plain path (checked too). */
+START_TEST(test_gemm_long_k)
+{
+    static const gemm_case cases[] = {
+        {'T', 'N', 16, 16, 20000, 1.0f, 1.0f, 0, 0, 0, MFR_ACT_NONE},
+        {'N', 'T', 5, 33, 17000, 0.5f, 1.5f, 0, 0, 0, MFR_ACT_NONE},
+        {'T', 'T', 64, 40, 16400, -1.0f, 0.0f, 0, 0, 0, MFR_ACT_NONE},
+        {'N', 'N', 3, 2, 40000, 2.0f, 0.25f, 0, 0, 0, MFR_ACT_NONE},
+        {'T', 'N', 16, 16, 20000, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_RELU},
+    };
+    for (int ii = 0; ii < isa_count; ii++)
+        for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++)
+            check_gemm(isa_list[ii], &cases[q], 0);
+    {
+        int m = 64, n = 48, k = 20000;
+        float *a = rand_buf((size_t)k * m, 21), *b = rand_buf((size_t)k * n, 22), *c[3];
+        for (int ii = 0; ii < isa_count; ii++) {
+            for (int t = 0; t < 3; t++) {
+                c[t] = rand_buf((size_t)m * n, 23);
+                mfr_set_threads(t + 1);
+                mfr_sgemm_isa(isa_list[ii], 'T', 'N', m, n, k, 1.0f, a, m, b, n, 1.0f, c[t], n, NULL);
+            }
+            ck_assert_msg(memcmp(c[0], c[1], (size_t)m * n * sizeof(float)) == 0, "%s: 1 vs 2 threads",
+                          mfr_isa_name(isa_list[ii]));
+            ck_assert_msg(memcmp(c[0], c[2], (size_t)m * n * sizeof(float)) == 0, "%s: 1 vs 3 threads",
+                          mfr_isa_name(isa_list[ii]));
+            for (int t = 0; t < 3; t++)
+                mfr_free(c[t]);
+        }
+        mfr_set_threads(0);
+        mfr_free(a), mfr_free(b);
+    }
+}
+END_TEST
+
 START_TEST(test_gemm_blocking)
 {
     mfr_gemm_blocking bl = mfr_gemm_get_blocking();
@@ -724,6 +762,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_gemm_degenerate);
     tcase_add_test(tc, test_gemm_threads_bitwise);
     tcase_add_test(tc, test_gemm_blocking);
+    tcase_add_test(tc, test_gemm_long_k);
     tcase_add_loop_test(tc, test_conv_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_threads_bitwise);
     tcase_add_loop_test(tc, test_conv_backward_against_reference, 0, NCONV);

@@ -9,7 +9,14 @@
  *
  * Threads split only M and N. Each element of C is the same sequence of
  * k-blocks of the same micro-kernel whatever the split, so the result is
- * bit-identical at any thread count. docs/kernels.md has the details. */
+ * bit-identical at any thread count. docs/kernels.md has the details.
+ *
+ * The exception is a small C with a very long K (a weight gradient: dW =
+ * dU^T X summed over every pixel of a batch), where M and N give the threads
+ * nothing to split and each of the many k-blocks would cost a barrier: K is
+ * cut into chunks whose size depends on the shape only, each chunk's product
+ * is computed by one thread into its own partial C, and the partials are
+ * added in chunk order (gemm_ksplit). Same bits at any thread count again. */
 #include "config.h"
 #include "gemm_internal.h"
 #include "gemm_pack.h"
@@ -30,6 +37,13 @@ struct mfr_packed_b {
 /* Problems up to this many multiply-adds skip packing (transb 'N' only);
  * so do products with fewer than MR rows. */
 #define GEMM_SMALL_MNK (64 * 64 * 64)
+
+/* gemm_ksplit: C of at most this many elements, K at least this many
+ * chunks of (at least) GEMM_KSPLIT_CHUNK, partials within a budget. */
+#define GEMM_KSPLIT_MAX_MN (256 * 256)
+#define GEMM_KSPLIT_CHUNK 2048
+#define GEMM_KSPLIT_MIN_CHUNKS 8
+#define GEMM_KSPLIT_PARTIAL_FLOATS (4 << 20)
 
 /* The kernel of exactly that ISA; scalar when it is not compiled in or does
  * not run here (mfr_isa_best() only ever asks for one that does). */
@@ -215,11 +229,79 @@ static void gemm_pack_b_share(const gemm_kernel *kr, int transb, const float *b,
         gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + j0, j1 - j0, bbuf + (ptrdiff_t)j0 * kc);
 }
 
+static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb,
+                          const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
+                          const mfr_epilogue *ep, int nthreads);
+
+/* The chunk of K for gemm_ksplit (a function of the shape only), or 0 when
+ * the product is not of that kind. */
+static int ksplit_chunk(int m, int n, int k, const gemm_a_src *a, const mfr_packed_b *pb, const mfr_epilogue *ep)
+{
+    int64_t mn = (int64_t)m * n, chunk = GEMM_KSPLIT_CHUNK;
+    if (a->conv || pb || (ep && (ep->bias || ep->residual || ep->act != MFR_ACT_NONE)) || mn > GEMM_KSPLIT_MAX_MN)
+        return 0;
+    if ((int64_t)k < chunk * GEMM_KSPLIT_MIN_CHUNKS)
+        return 0;
+    /* partials: ceil(k / chunk) x m x n floats within the budget */
+    while (((int64_t)k + chunk - 1) / chunk * mn > GEMM_KSPLIT_PARTIAL_FLOATS)
+        chunk *= 2;
+    return (int64_t)k < chunk * GEMM_KSPLIT_MIN_CHUNKS ? 0 : (int)chunk;
+}
+
+/* C = alpha sum_q (A_q B_q) + beta C over the K chunks q, partials added in
+ * chunk order. Returns 0 (nothing done) without memory for the partials. */
+static int gemm_ksplit(mfr_isa isa, int m, int n, int k, int chunk, float alpha, const gemm_a_src *a, int transb,
+                       const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
+{
+    int nch = (k + chunk - 1) / chunk;
+    size_t mn = (size_t)m * (size_t)n;
+    float *part = mfr_alloc((size_t)nch * mn * sizeof(float));
+    if (!part) {
+        mfr_clear_error();
+        return 0;
+    }
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+    for (int q = 0; q < nch; q++) {
+        int k0 = q * chunk, kq = k - k0 < chunk ? k - k0 : chunk;
+        gemm_a_src aq = *a;
+        aq.a = a->trans ? a->a + (ptrdiff_t)k0 * a->lda : a->a + k0;
+        const float *bq = transb ? b + k0 : b + (ptrdiff_t)k0 * ldb;
+        gemm_drive_nt(isa, m, n, kq, 1.0f, &aq, transb, bq, ldb, NULL, 0.0f, part + (size_t)q * mn, n, NULL, 1);
+    }
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            size_t o = (size_t)i * (size_t)n + (size_t)j;
+            float s = part[o];
+            for (int q = 1; q < nch; q++)
+                s += part[(size_t)q * mn + o];
+            float *cp = c + (ptrdiff_t)i * ldc + j;
+            *cp = beta == 0.0f ? alpha * s : alpha * s + beta * *cp;
+        }
+    mfr_free(part);
+    return 1;
+}
+
 void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb, const float *b,
                 ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
 {
+    int chunk;
     if (m <= 0 || n <= 0)
         return;
+    if (k > 0 && (chunk = ksplit_chunk(m, n, k, a, pb, ep)) > 0 &&
+        gemm_ksplit(isa, m, n, k, chunk, alpha, a, transb, b, ldb, beta, c, ldc))
+        return;
+    gemm_drive_nt(isa, m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep, mfr_threads());
+}
+
+static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb,
+                          const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
+                          const mfr_epilogue *ep, int nthreads)
+{
     const gemm_kernel *kr = gemm_kernel_for(pb ? pb->isa : isa);
     if (k <= 0) {
         gemm_plain(m, n, 0, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep);
@@ -231,7 +313,6 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     }
     mfr_gemm_blocking bl = blocking_for(kr);
     const int MR = bl.mr, NR = bl.nr;
-    int nthreads = mfr_threads();
     int kc_max = k < bl.kc ? k : bl.kc;
     /* Blocks of M: at most MC rows, at least one per thread when there are
      * enough rows, and of equal size (rounded to MR) so no thread waits. */
