@@ -24,16 +24,15 @@ struct mfr_grad {
 /* A new executable for the current flags. */
 static int grad_rebuild(mfr_grad *g)
 {
-    mfr_exec *ex;
-    int rc = mfr_exec_create(g->net, g->max_batch,
-                             MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL | MFR_EXEC_KEEP_PRE | g->flags,
-                             &ex);
-    if (rc != MFR_OK)
-        return rc;
+    /* The old one goes first: each holds every activation of a batch, so
+     * two at once would double the peak memory. On failure g->ex stays NULL
+     * and the next forward tries again. */
     mfr_exec_free(g->ex);
-    g->ex = ex;
+    g->ex = NULL;
     g->n = 0;
-    return MFR_OK;
+    return mfr_exec_create(g->net, g->max_batch,
+                           MFR_EXEC_NO_FOLD | MFR_EXEC_NO_FUSE | MFR_EXEC_KEEP_ALL | MFR_EXEC_KEEP_PRE | g->flags,
+                           &g->ex);
 }
 
 int mfr_grad_refresh(mfr_grad *g)
@@ -129,14 +128,16 @@ int mfr_grad_create(const mfr_net *net, int max_batch, mfr_grad **out)
 
 int mfr_grad_forward(mfr_grad *g, const float *const *inputs, int n)
 {
-    int rc = mfr_exec_forward_multi(g->ex, inputs, n);
+    int rc = g->ex ? MFR_OK : grad_rebuild(g);
+    if (rc == MFR_OK)
+        rc = mfr_exec_forward_multi(g->ex, inputs, n);
     g->n = rc == MFR_OK ? n : 0;
     return rc;
 }
 
 const float *mfr_grad_value(const mfr_grad *g, int layer)
 {
-    return mfr_exec_layer_output(g->ex, layer);
+    return g->ex ? mfr_exec_layer_output(g->ex, layer) : NULL;
 }
 
 /* The gradient tensor of a layer's parameter slot. */
@@ -227,7 +228,10 @@ void mfr_grad_input_grads(mfr_grad *g, int on)
 
 int mfr_grad_train_bn(mfr_grad *g, int on)
 {
-    g->flags = on ? MFR_EXEC_TRAIN_BN : 0;
+    int flags = on ? MFR_EXEC_TRAIN_BN : 0;
+    if (flags == g->flags && g->ex)
+        return MFR_OK;
+    g->flags = flags;
     return grad_rebuild(g);
 }
 
