@@ -396,9 +396,20 @@ START_TEST(test_blur_matches_reference)
             ck_assert(a && b && t);
             for (size_t i = 0; i < n; i++)
                 a[i] = b[i] = (float)((i * 2654435761u) % 1000u) / 999.0f;
-            synth_gaussian_blur(a, w, h, sigmas[g], t);
             synth_gaussian_blur_ref(b, w, h, sigmas[g], t);
-            ck_assert_msg(memcmp(a, b, n * sizeof *a) == 0, "blur %dx%d sigma %.1f differs", w, h, sigmas[g]);
+            /* each build of the taps: the baseline, and AVX2 where it runs */
+            static const char *isa[2] = {"scalar", "avx2"};
+            for (int v = 0; v < 2; v++) {
+                if (v == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    continue;
+                for (size_t i = 0; i < n; i++)
+                    a[i] = (float)((i * 2654435761u) % 1000u) / 999.0f;
+                ck_assert(setenv("MFR_ISA", isa[v], 1) == 0);
+                synth_gaussian_blur(a, w, h, sigmas[g], t);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                ck_assert_msg(memcmp(a, b, n * sizeof *a) == 0, "blur %dx%d sigma %.1f (%s) differs", w, h, sigmas[g],
+                              isa[v]);
+            }
             free(a), free(b), free(t);
         }
 }
@@ -414,6 +425,56 @@ static float lcg_range(uint32_t *s, float lo, float hi)
 {
     return lo + (hi - lo) * (float)lcg_next(s) / 16777216.0f;
 }
+
+/* One sample of synth_finish's sensor noise, written plainly: the reference
+ * of synth_sensor_noise and its AVX2 build. */
+/* One sample of synth_finish's sensor noise, written plainly: the reference
+ * of synth_sensor_noise and its AVX2 build. */
+static uint32_t lcg_next_noise(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+static uint8_t noise_one(uint8_t s, uint32_t key, uint32_t i, float sd)
+{
+    uint32_t b = synth_hash(key ^ i * 0x9e3779b9u);
+    float g = (float)(int32_t)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
+    float v = (float)s + g * sd + 0.5f;
+    v = v < 0.0f ? 0.0f : v;
+    v = v > 255.0f ? 255.0f : v;
+    return (uint8_t)(int32_t)v;
+}
+
+/* Both builds of the sensor noise equal the plain one on rows of every
+ * length mod 8, strong and weak noise, first sample numbers near 2^32. */
+START_TEST(test_noise_matches_reference)
+{
+    enum { N = 700 };
+    uint8_t in[N], ref[N], a[N];
+    uint32_t st = 777u;
+    for (int i = 0; i < N; i++)
+        in[i] = (uint8_t)(i < 6 ? (i % 2 ? 255 : 0) : lcg_next(&st) & 255u);
+    static const float sds[3] = {0.5f / 147.8f, 6.0f / 147.8f, 60.0f / 147.8f};
+    for (int len = 1; len < 40; len++)
+        for (int z = 0; z < 3; z++) {
+            int nx = len < 30 ? len : N - (len - 30);
+            uint32_t key = 0x9e3779b9u * (uint32_t)len, n0 = len % 2 ? 0u : 0xfffffff0u - (uint32_t)len;
+            for (int i = 0; i < nx; i++)
+                ref[i] = noise_one(in[i], key, n0 + (uint32_t)i, sds[z]);
+            memcpy(a, in, (size_t)nx);
+            synth_sensor_noise(a, nx, key, n0, sds[z]);
+            ck_assert_msg(memcmp(a, ref, (size_t)nx) == 0, "noise, %d samples", nx);
+#ifdef MFR_HAVE_AVX2
+            if (mfr_isa_available(MFR_ISA_AVX2)) {
+                memcpy(a, in, (size_t)nx);
+                synth_sensor_noise_avx2(a, nx, key, n0, sds[z]);
+                ck_assert_msg(memcmp(a, ref, (size_t)nx) == 0, "noise (AVX2), %d samples", nx);
+            }
+#endif
+        }
+}
+END_TEST
 
 /* The batch albedo (features out of a batch's reach skipped) equals the
  * per-point one bit for bit: many people and expressions, batches of
@@ -733,6 +794,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_mask_command);
     tcase_add_test(tc, test_align_and_lbp);
     tcase_add_test(tc, test_blur_matches_reference);
+    tcase_add_test(tc, test_noise_matches_reference);
     tcase_add_test(tc, test_raster_matches_reference);
     tcase_add_test(tc, test_render_independent_of_history);
     tcase_add_test(tc, test_albedo_batch_matches_reference);

@@ -2,6 +2,7 @@
  * encoding, sensor noise and JPEG-like block artefacts. */
 #include "config.h"
 #include "synth.h"
+#include "camera_simd.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -224,49 +225,27 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
         return;
     float k[49];
     blur_kernel(sigma, r, k);
-    const size_t rw = 3 * (size_t)w;
-    for (int y = 0; y < h; y++) {
-        const float *restrict src = rgb + (size_t)y * rw;
-        float *restrict dst = tmp + (size_t)y * rw;
-        /* the interior, one tap at a time over the whole span (same order of
-         * additions per sample as the reference) */
-        size_t lo = 3 * (size_t)r, hi = w > 2 * r ? rw - 3 * (size_t)r : lo;
-        for (size_t j = lo; j < hi; j++)
-            dst[j] = 0.0f;
-        for (int i = 0; i <= 2 * r; i++) {
-            const float kk = k[i];
-            const float *restrict p = src + 3 * (ptrdiff_t)(i - r);
-#pragma omp simd
-            for (size_t j = lo; j < hi; j++)
-                dst[j] += kk * p[j];
-        }
-        /* the ends, clamping */
-        for (int x = 0; x < w; x++) {
-            if (x - r >= 0 && x + r < w)
-                continue;
-            for (int c = 0; c < 3; c++) {
-                float a = 0.0f;
-                for (int i = -r; i <= r; i++) {
-                    int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
-                    a += k[i + r] * src[3 * xx + c];
-                }
-                dst[3 * x + c] = a;
-            }
-        }
+    synth_blur_taps(rgb, w, h, r, k, tmp);
+}
+
+void synth_blur_taps_base(float *rgb, int w, int h, int r, const float *k, float *tmp)
+{
+    blur_taps(rgb, w, h, r, k, tmp);
+}
+
+/* The taps through the build for this CPU: AVX2 (eight samples per
+ * instruction) where it is compiled in and runs, else the baseline. Both
+ * are the same C, whose sums the compiler does not reorder, so the same
+ * bits (a test). */
+void synth_blur_taps(float *rgb, int w, int h, int r, const float *k, float *tmp)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_blur_taps_avx2(rgb, w, h, r, k, tmp);
+        return;
     }
-    for (int y = 0; y < h; y++) {
-        float *restrict dst = rgb + (size_t)y * rw;
-        for (size_t x = 0; x < rw; x++)
-            dst[x] = 0.0f;
-        for (int i = -r; i <= r; i++) {
-            int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
-            const float *restrict src = tmp + (size_t)yy * rw;
-            const float kk = k[i + r];
-#pragma omp simd
-            for (size_t x = 0; x < rw; x++)
-                dst[x] += kk * src[x];
-        }
-    }
+#endif
+    blur_taps(rgb, w, h, r, k, tmp);
 }
 
 void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n)
@@ -302,10 +281,18 @@ void synth_encode_srgb8(const float *lin, uint8_t *out, int n)
         out[i] = synth_to_srgb8(lin[i]);
 }
 
+void synth_sensor_noise(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd)
+{
+    sensor_noise(row, nx, key, n, sd);
+}
+
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out)
 {
     const int w = f->w, h = f->h;
+#ifdef MFR_HAVE_AVX2
+    const int avx2 = mfr_isa_best() >= MFR_ISA_AVX2;
+#endif
     if (nz->blur > 0.2f)
         synth_gaussian_blur(f->rgb, w, h, nz->blur, f->tmp);
     /* Sensor noise: the image's Philox stream gives a 32-bit key; each
@@ -327,15 +314,13 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
         synth_encode_srgb8(src, row, nx);
         if (!(sd > 0.0f))
             continue;
-#pragma omp simd
-        for (int x = 0; x < nx; x++) {
-            uint32_t b = synth_hash(key ^ (n + (uint32_t)x) * 0x9e3779b9u);
-            float g = (float)(int32_t)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
-            float v = (float)row[x] + g * sd + 0.5f;
-            v = v < 0.0f ? 0.0f : v;
-            v = v > 255.0f ? 255.0f : v;
-            row[x] = (uint8_t)(int32_t)v;
+#ifdef MFR_HAVE_AVX2
+        if (avx2) {
+            synth_sensor_noise_avx2(row, nx, key, n, sd);
+            continue;
         }
+#endif
+        synth_sensor_noise(row, nx, key, n, sd);
     }
     if (nz->jpeg_quality > 0)
         synth_jpeg_artefacts(out, nz->jpeg_quality);

@@ -313,5 +313,15 @@ void synth_jpeg_artefacts(mfr_image *im, int quality);
  * match bit for bit. */
 void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp);
 void synth_gaussian_blur_ref(float *rgb, int w, int h, float sigma, float *tmp);
+/* The blur's passes with its taps k[0..2r] (r >= 1) given: _base is the
+ * baseline build, _avx2 the AVX2 build (only where MFR_HAVE_AVX2 and the
+ * CPU has it), synth_blur_taps the best that runs. All give the same bits. */
+void synth_blur_taps(float *rgb, int w, int h, int r, const float *k, float *tmp);
+void synth_blur_taps_base(float *rgb, int w, int h, int r, const float *k, float *tmp);
+void synth_blur_taps_avx2(float *rgb, int w, int h, int r, const float *k, float *tmp);
+/* Sensor noise on nx 8-bit samples numbered n.. (synth_finish's, row by
+ * row): the baseline build and the AVX2 one (same bits; a test). */
+void synth_sensor_noise(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd);
+void synth_sensor_noise_avx2(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd);
 
 #endif
