@@ -428,14 +428,6 @@ static float lcg_range(uint32_t *s, float lo, float hi)
 
 /* One sample of synth_finish's sensor noise, written plainly: the reference
  * of synth_sensor_noise and its AVX2 build. */
-/* One sample of synth_finish's sensor noise, written plainly: the reference
- * of synth_sensor_noise and its AVX2 build. */
-static uint32_t lcg_next_noise(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
 static uint8_t noise_one(uint8_t s, uint32_t key, uint32_t i, float sd)
 {
     uint32_t b = synth_hash(key ^ i * 0x9e3779b9u);
