@@ -337,37 +337,6 @@ static const uint8_t q_chroma[64] = {
     47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99};
 
-/* out = A in A^T for 8x8 blocks, At the transpose of A: the DCT-II with A
- * the orthonormal basis C, its inverse with A = C^T. Each sum runs over k
- * in increasing order, as the plain triple loop would; the loops are
- * arranged so that the innermost one runs along rows (vectorised). */
-static void dct8(const float in[64], float out[64], const float A[64], const float At[64])
-{
-    float t[64];
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int k = 0; k < 8; k++) {
-            const float a = A[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * in[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            t[i * 8 + j] = acc[j];
-    }
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int k = 0; k < 8; k++) {
-            const float a = t[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * At[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            out[i * 8 + j] = acc[j];
-    }
-}
-
 /* roundf (halves away from zero) for |x| < 2^31 without the libm call:
  * x - trunc(x) is exact. A zero may lose its sign, which the sums of the
  * inverse transform (starting from +0) never see. */
@@ -387,19 +356,12 @@ void synth_quantise64_ref(float F[64], const float Q[64])
  * (cvttps), the same halves away from zero, the same product. */
 void synth_quantise64(float F[64], const float Q[64])
 {
-#if defined(__SSE2__)
-    const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f);
-    for (int i = 0; i < 64; i += 4) {
-        const __m128 q = _mm_loadu_ps(Q + i);
-        const __m128 x = _mm_div_ps(_mm_loadu_ps(F + i), q);
-        const __m128 t = _mm_cvtepi32_ps(_mm_cvttps_epi32(x)), d = _mm_sub_ps(x, t);
-        const __m128 up = _mm_and_ps(_mm_cmpge_ps(d, half), one);
-        const __m128 down = _mm_and_ps(_mm_andnot_ps(_mm_cmpge_ps(d, half), _mm_cmple_ps(d, _mm_set1_ps(-0.5f))), one);
-        _mm_storeu_ps(F + i, _mm_mul_ps(_mm_sub_ps(_mm_add_ps(t, up), down), q));
-    }
-#else
-    synth_quantise64_ref(F, Q);
-#endif
+    quantise64(F, Q);
+}
+
+void synth_jpeg_blocks(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64])
+{
+    jpeg_blocks(im, C, Ct, Q);
 }
 
 void synth_jpeg_artefacts(mfr_image *im, int quality)
@@ -419,32 +381,11 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
         Q[0][i] = (float)(a < 1 ? 1 : a > 255 ? 255 : a);
         Q[1][i] = (float)(b < 1 ? 1 : b > 255 ? 255 : b);
     }
-    for (int by = 0; by < im->height; by += 8)
-        for (int bx = 0; bx < im->width; bx += 8) {
-            float blk[3][64];
-            for (int y = 0; y < 8; y++)
-                for (int x = 0; x < 8; x++) {
-                    int yy = by + y < im->height ? by + y : im->height - 1;
-                    int xx = bx + x < im->width ? bx + x : im->width - 1;
-                    const uint8_t *p = mfr_image_row(im, yy) + 3 * xx;
-                    float r = p[0], g = p[1], b = p[2];
-                    blk[0][y * 8 + x] = 0.299f * r + 0.587f * g + 0.114f * b - 128.0f;
-                    blk[1][y * 8 + x] = -0.168736f * r - 0.331264f * g + 0.5f * b;
-                    blk[2][y * 8 + x] = 0.5f * r - 0.418688f * g - 0.081312f * b;
-                }
-            for (int c = 0; c < 3; c++) {
-                float F[64];
-                dct8(blk[c], F, C, Ct);
-                synth_quantise64(F, Q[c ? 1 : 0]);
-                dct8(F, blk[c], Ct, C);
-            }
-            for (int y = 0; y < 8 && by + y < im->height; y++)
-                for (int x = 0; x < 8 && bx + x < im->width; x++) {
-                    uint8_t *p = mfr_image_row(im, by + y) + 3 * (bx + x);
-                    float Y = blk[0][y * 8 + x] + 128.0f, cb = blk[1][y * 8 + x], cr = blk[2][y * 8 + x];
-                    p[0] = (uint8_t)clampf(Y + 1.402f * cr + 0.5f, 0, 255);
-                    p[1] = (uint8_t)clampf(Y - 0.344136f * cb - 0.714136f * cr + 0.5f, 0, 255);
-                    p[2] = (uint8_t)clampf(Y + 1.772f * cb + 0.5f, 0, 255);
-                }
-        }
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_jpeg_blocks_avx2(im, C, Ct, Q);
+        return;
+    }
+#endif
+    synth_jpeg_blocks(im, C, Ct, Q);
 }

@@ -308,6 +308,11 @@ void synth_quantise64(float F[64], const float Q[64]);
 void synth_quantise64_ref(float F[64], const float Q[64]);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
+/* Its blocks with the basis C (Ct its transpose) and the quantisers Q[0]
+ * (luma), Q[1] (chroma) given: the baseline build and the AVX2 one (same
+ * bits; a test). */
+void synth_jpeg_blocks(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64]);
+void synth_jpeg_blocks_avx2(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64]);
 /* Separable Gaussian blur of an interleaved RGB float image in place (tmp:
  * 3*w*h floats); edges clamp. _ref is the plain reference the fast one must
  * match bit for bit. */
