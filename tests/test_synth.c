@@ -396,10 +396,51 @@ START_TEST(test_blur_matches_reference)
             ck_assert(a && b && t);
             for (size_t i = 0; i < n; i++)
                 a[i] = b[i] = (float)((i * 2654435761u) % 1000u) / 999.0f;
-            synth_gaussian_blur(a, w, h, sigmas[g], t);
             synth_gaussian_blur_ref(b, w, h, sigmas[g], t);
-            ck_assert_msg(memcmp(a, b, n * sizeof *a) == 0, "blur %dx%d sigma %.1f differs", w, h, sigmas[g]);
+            /* each build of the taps: the baseline, and AVX2 where it runs */
+            static const char *isa[2] = {"scalar", "avx2"};
+            for (int v = 0; v < 2; v++) {
+                if (v == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    continue;
+                for (size_t i = 0; i < n; i++)
+                    a[i] = (float)((i * 2654435761u) % 1000u) / 999.0f;
+                ck_assert(setenv("MFR_ISA", isa[v], 1) == 0);
+                synth_gaussian_blur(a, w, h, sigmas[g], t);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                ck_assert_msg(memcmp(a, b, n * sizeof *a) == 0, "blur %dx%d sigma %.1f (%s) differs", w, h, sigmas[g],
+                              isa[v]);
+            }
             free(a), free(b), free(t);
+        }
+}
+END_TEST
+
+/* The JPEG-like artefacts of the AVX2 build equal the baseline build's (the
+ * same C; its quantiser is held to synth_quantise64_ref below), on images
+ * whose sides are not multiples of 8, at low and high quality. */
+START_TEST(test_jpeg_builds_agree)
+{
+    if (!mfr_isa_available(MFR_ISA_AVX2))
+        return;
+    static const int sizes[3][2] = {{112, 112}, {37, 21}, {8, 9}};
+    for (int s = 0; s < 3; s++)
+        for (int q = 0; q < 3; q++) {
+            static const int quality[3] = {5, 30, 95};
+            mfr_image a, b;
+            tu_ok(mfr_image_alloc(&a, sizes[s][0], sizes[s][1], 3));
+            tu_ok(mfr_image_alloc(&b, sizes[s][0], sizes[s][1], 3));
+            for (int y = 0; y < a.height; y++)
+                for (int x = 0; x < 3 * a.width; x++)
+                    mfr_image_row(&a, y)[x] = mfr_image_row(&b, y)[x] = (uint8_t)((x * 37 + y * 101 + (x * y) % 17) & 255);
+            ck_assert(setenv("MFR_ISA", "scalar", 1) == 0);
+            synth_jpeg_artefacts(&a, quality[q]);
+            ck_assert(setenv("MFR_ISA", "avx2", 1) == 0);
+            synth_jpeg_artefacts(&b, quality[q]);
+            ck_assert(unsetenv("MFR_ISA") == 0);
+            for (int y = 0; y < a.height; y++)
+                ck_assert(memcmp(mfr_image_row(&a, y), mfr_image_row(&b, y), 3 * (size_t)a.width) == 0);
+            mfr_image_free(&a);
+            mfr_image_free(&b);
         }
 }
 END_TEST
@@ -414,6 +455,48 @@ static float lcg_range(uint32_t *s, float lo, float hi)
 {
     return lo + (hi - lo) * (float)lcg_next(s) / 16777216.0f;
 }
+
+/* One sample of synth_finish's sensor noise, written plainly: the reference
+ * of synth_sensor_noise and its AVX2 build. */
+static uint8_t noise_one(uint8_t s, uint32_t key, uint32_t i, float sd)
+{
+    uint32_t b = synth_hash(key ^ i * 0x9e3779b9u);
+    float g = (float)(int32_t)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
+    float v = (float)s + g * sd + 0.5f;
+    v = v < 0.0f ? 0.0f : v;
+    v = v > 255.0f ? 255.0f : v;
+    return (uint8_t)(int32_t)v;
+}
+
+/* Both builds of the sensor noise equal the plain one on rows of every
+ * length mod 8, strong and weak noise, first sample numbers near 2^32. */
+START_TEST(test_noise_matches_reference)
+{
+    enum { N = 700 };
+    uint8_t in[N], ref[N], a[N];
+    uint32_t st = 777u;
+    for (int i = 0; i < N; i++)
+        in[i] = (uint8_t)(i < 6 ? (i % 2 ? 255 : 0) : lcg_next(&st) & 255u);
+    static const float sds[3] = {0.5f / 147.8f, 6.0f / 147.8f, 60.0f / 147.8f};
+    for (int len = 1; len < 40; len++)
+        for (int z = 0; z < 3; z++) {
+            int nx = len < 30 ? len : N - (len - 30);
+            uint32_t key = 0x9e3779b9u * (uint32_t)len, n0 = len % 2 ? 0u : 0xfffffff0u - (uint32_t)len;
+            for (int i = 0; i < nx; i++)
+                ref[i] = noise_one(in[i], key, n0 + (uint32_t)i, sds[z]);
+            memcpy(a, in, (size_t)nx);
+            synth_sensor_noise(a, nx, key, n0, sds[z]);
+            ck_assert_msg(memcmp(a, ref, (size_t)nx) == 0, "noise, %d samples", nx);
+#ifdef MFR_HAVE_AVX2
+            if (mfr_isa_available(MFR_ISA_AVX2)) {
+                memcpy(a, in, (size_t)nx);
+                synth_sensor_noise_avx2(a, nx, key, n0, sds[z]);
+                ck_assert_msg(memcmp(a, ref, (size_t)nx) == 0, "noise (AVX2), %d samples", nx);
+            }
+#endif
+        }
+}
+END_TEST
 
 /* The batch albedo (features out of a batch's reach skipped) equals the
  * per-point one bit for bit: many people and expressions, batches of
@@ -628,9 +711,11 @@ START_TEST(test_background_matches_reference)
 END_TEST
 
 /* A picture does not depend on what the thread rendered before: the mask
- * variants of a capture reuse its unmasked render (render.c), so a masked
- * picture drawn cold, after another person, and right after its own
- * unmasked capture must be the same bytes with the same truth. */
+ * variants of a capture reuse its unmasked render (render.c), and a masked
+ * picture of a capture the thread has not kept is drawn in one pass, so a
+ * masked picture drawn cold, after another person, right after its own
+ * unmasked capture, and right after another masked picture of its capture
+ * (which fills the cache) must be the same bytes with the same truth. */
 START_TEST(test_render_independent_of_history)
 {
     mfr_identity a, b;
@@ -660,6 +745,13 @@ START_TEST(test_render_independent_of_history)
         tu_ok(mfr_face_render(&a, &nz, &masks[k], &im, &t2)); /* twice in a row */
         ck_assert_msg(memcmp(ref.data, im.data, (size_t)112 * 112 * 3) == 0, "mask %d: a repeat differs", k);
         ck_assert(memcmp(&t0, &t2, sizeof t0) == 0);
+        if (k < 2) { /* the other mask first, drawn in one pass; then this one */
+            tu_ok(mfr_face_render(&b, &nzb, &masks[k], &other, NULL));
+            tu_ok(mfr_face_render(&a, &nz, &masks[1 - k], &other, NULL));
+            tu_ok(mfr_face_render(&a, &nz, &masks[k], &im, &t1));
+            ck_assert_msg(memcmp(ref.data, im.data, (size_t)112 * 112 * 3) == 0, "mask %d after another mask", k);
+            ck_assert(memcmp(&t0, &t1, sizeof t0) == 0);
+        }
     }
     mfr_image_free(&ref);
     mfr_image_free(&im);
@@ -733,6 +825,8 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_mask_command);
     tcase_add_test(tc, test_align_and_lbp);
     tcase_add_test(tc, test_blur_matches_reference);
+    tcase_add_test(tc, test_noise_matches_reference);
+    tcase_add_test(tc, test_jpeg_builds_agree);
     tcase_add_test(tc, test_raster_matches_reference);
     tcase_add_test(tc, test_render_independent_of_history);
     tcase_add_test(tc, test_albedo_batch_matches_reference);

@@ -2,6 +2,7 @@
  * encoding, sensor noise and JPEG-like block artefacts. */
 #include "config.h"
 #include "synth.h"
+#include "camera_simd.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -224,49 +225,27 @@ void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp)
         return;
     float k[49];
     blur_kernel(sigma, r, k);
-    const size_t rw = 3 * (size_t)w;
-    for (int y = 0; y < h; y++) {
-        const float *restrict src = rgb + (size_t)y * rw;
-        float *restrict dst = tmp + (size_t)y * rw;
-        /* the interior, one tap at a time over the whole span (same order of
-         * additions per sample as the reference) */
-        size_t lo = 3 * (size_t)r, hi = w > 2 * r ? rw - 3 * (size_t)r : lo;
-        for (size_t j = lo; j < hi; j++)
-            dst[j] = 0.0f;
-        for (int i = 0; i <= 2 * r; i++) {
-            const float kk = k[i];
-            const float *restrict p = src + 3 * (ptrdiff_t)(i - r);
-#pragma omp simd
-            for (size_t j = lo; j < hi; j++)
-                dst[j] += kk * p[j];
-        }
-        /* the ends, clamping */
-        for (int x = 0; x < w; x++) {
-            if (x - r >= 0 && x + r < w)
-                continue;
-            for (int c = 0; c < 3; c++) {
-                float a = 0.0f;
-                for (int i = -r; i <= r; i++) {
-                    int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
-                    a += k[i + r] * src[3 * xx + c];
-                }
-                dst[3 * x + c] = a;
-            }
-        }
+    synth_blur_taps(rgb, w, h, r, k, tmp);
+}
+
+void synth_blur_taps_base(float *rgb, int w, int h, int r, const float *k, float *tmp)
+{
+    blur_taps(rgb, w, h, r, k, tmp);
+}
+
+/* The taps through the build for this CPU: AVX2 (eight samples per
+ * instruction) where it is compiled in and runs, else the baseline. Both
+ * are the same C, whose sums the compiler does not reorder, so the same
+ * bits (a test). */
+void synth_blur_taps(float *rgb, int w, int h, int r, const float *k, float *tmp)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_blur_taps_avx2(rgb, w, h, r, k, tmp);
+        return;
     }
-    for (int y = 0; y < h; y++) {
-        float *restrict dst = rgb + (size_t)y * rw;
-        for (size_t x = 0; x < rw; x++)
-            dst[x] = 0.0f;
-        for (int i = -r; i <= r; i++) {
-            int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
-            const float *restrict src = tmp + (size_t)yy * rw;
-            const float kk = k[i + r];
-#pragma omp simd
-            for (size_t x = 0; x < rw; x++)
-                dst[x] += kk * src[x];
-        }
-    }
+#endif
+    blur_taps(rgb, w, h, r, k, tmp);
 }
 
 void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n)
@@ -302,10 +281,18 @@ void synth_encode_srgb8(const float *lin, uint8_t *out, int n)
         out[i] = synth_to_srgb8(lin[i]);
 }
 
+void synth_sensor_noise(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd)
+{
+    sensor_noise(row, nx, key, n, sd);
+}
+
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out)
 {
     const int w = f->w, h = f->h;
+#ifdef MFR_HAVE_AVX2
+    const int avx2 = mfr_isa_best() >= MFR_ISA_AVX2;
+#endif
     if (nz->blur > 0.2f)
         synth_gaussian_blur(f->rgb, w, h, nz->blur, f->tmp);
     /* Sensor noise: the image's Philox stream gives a 32-bit key; each
@@ -327,15 +314,13 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
         synth_encode_srgb8(src, row, nx);
         if (!(sd > 0.0f))
             continue;
-#pragma omp simd
-        for (int x = 0; x < nx; x++) {
-            uint32_t b = synth_hash(key ^ (n + (uint32_t)x) * 0x9e3779b9u);
-            float g = (float)(int32_t)((b & 255u) + ((b >> 8) & 255u) + ((b >> 16) & 255u) + (b >> 24)) - 510.0f;
-            float v = (float)row[x] + g * sd + 0.5f;
-            v = v < 0.0f ? 0.0f : v;
-            v = v > 255.0f ? 255.0f : v;
-            row[x] = (uint8_t)(int32_t)v;
+#ifdef MFR_HAVE_AVX2
+        if (avx2) {
+            synth_sensor_noise_avx2(row, nx, key, n, sd);
+            continue;
         }
+#endif
+        synth_sensor_noise(row, nx, key, n, sd);
     }
     if (nz->jpeg_quality > 0)
         synth_jpeg_artefacts(out, nz->jpeg_quality);
@@ -351,37 +336,6 @@ static const uint8_t q_chroma[64] = {
     17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
     47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99};
-
-/* out = A in A^T for 8x8 blocks, At the transpose of A: the DCT-II with A
- * the orthonormal basis C, its inverse with A = C^T. Each sum runs over k
- * in increasing order, as the plain triple loop would; the loops are
- * arranged so that the innermost one runs along rows (vectorised). */
-static void dct8(const float in[64], float out[64], const float A[64], const float At[64])
-{
-    float t[64];
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int k = 0; k < 8; k++) {
-            const float a = A[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * in[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            t[i * 8 + j] = acc[j];
-    }
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int k = 0; k < 8; k++) {
-            const float a = t[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * At[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            out[i * 8 + j] = acc[j];
-    }
-}
 
 /* roundf (halves away from zero) for |x| < 2^31 without the libm call:
  * x - trunc(x) is exact. A zero may lose its sign, which the sums of the
@@ -402,19 +356,12 @@ void synth_quantise64_ref(float F[64], const float Q[64])
  * (cvttps), the same halves away from zero, the same product. */
 void synth_quantise64(float F[64], const float Q[64])
 {
-#if defined(__SSE2__)
-    const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f);
-    for (int i = 0; i < 64; i += 4) {
-        const __m128 q = _mm_loadu_ps(Q + i);
-        const __m128 x = _mm_div_ps(_mm_loadu_ps(F + i), q);
-        const __m128 t = _mm_cvtepi32_ps(_mm_cvttps_epi32(x)), d = _mm_sub_ps(x, t);
-        const __m128 up = _mm_and_ps(_mm_cmpge_ps(d, half), one);
-        const __m128 down = _mm_and_ps(_mm_andnot_ps(_mm_cmpge_ps(d, half), _mm_cmple_ps(d, _mm_set1_ps(-0.5f))), one);
-        _mm_storeu_ps(F + i, _mm_mul_ps(_mm_sub_ps(_mm_add_ps(t, up), down), q));
-    }
-#else
-    synth_quantise64_ref(F, Q);
-#endif
+    quantise64(F, Q);
+}
+
+void synth_jpeg_blocks(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64])
+{
+    jpeg_blocks(im, C, Ct, Q);
 }
 
 void synth_jpeg_artefacts(mfr_image *im, int quality)
@@ -434,32 +381,11 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
         Q[0][i] = (float)(a < 1 ? 1 : a > 255 ? 255 : a);
         Q[1][i] = (float)(b < 1 ? 1 : b > 255 ? 255 : b);
     }
-    for (int by = 0; by < im->height; by += 8)
-        for (int bx = 0; bx < im->width; bx += 8) {
-            float blk[3][64];
-            for (int y = 0; y < 8; y++)
-                for (int x = 0; x < 8; x++) {
-                    int yy = by + y < im->height ? by + y : im->height - 1;
-                    int xx = bx + x < im->width ? bx + x : im->width - 1;
-                    const uint8_t *p = mfr_image_row(im, yy) + 3 * xx;
-                    float r = p[0], g = p[1], b = p[2];
-                    blk[0][y * 8 + x] = 0.299f * r + 0.587f * g + 0.114f * b - 128.0f;
-                    blk[1][y * 8 + x] = -0.168736f * r - 0.331264f * g + 0.5f * b;
-                    blk[2][y * 8 + x] = 0.5f * r - 0.418688f * g - 0.081312f * b;
-                }
-            for (int c = 0; c < 3; c++) {
-                float F[64];
-                dct8(blk[c], F, C, Ct);
-                synth_quantise64(F, Q[c ? 1 : 0]);
-                dct8(F, blk[c], Ct, C);
-            }
-            for (int y = 0; y < 8 && by + y < im->height; y++)
-                for (int x = 0; x < 8 && bx + x < im->width; x++) {
-                    uint8_t *p = mfr_image_row(im, by + y) + 3 * (bx + x);
-                    float Y = blk[0][y * 8 + x] + 128.0f, cb = blk[1][y * 8 + x], cr = blk[2][y * 8 + x];
-                    p[0] = (uint8_t)clampf(Y + 1.402f * cr + 0.5f, 0, 255);
-                    p[1] = (uint8_t)clampf(Y - 0.344136f * cb - 0.714136f * cr + 0.5f, 0, 255);
-                    p[2] = (uint8_t)clampf(Y + 1.772f * cb + 0.5f, 0, 255);
-                }
-        }
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_jpeg_blocks_avx2(im, C, Ct, Q);
+        return;
+    }
+#endif
+    synth_jpeg_blocks(im, C, Ct, Q);
 }

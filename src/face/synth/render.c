@@ -730,6 +730,10 @@ typedef struct capture_cache {
     synth_frame f;    /* the capture (while valid) */
     synth_frame work; /* the picture drawn from it; kept, like f, for the next picture of this size */
     synth_frame scene; /* synth_scratch_frame's */
+    /* the capture last drawn directly (render_direct), to see it come back */
+    int direct_valid, direct_w, direct_h;
+    mfr_identity direct_id;
+    mfr_nuisance direct_nz;
 } capture_cache;
 
 static _Thread_local capture_cache cache;
@@ -828,6 +832,61 @@ static int cache_fill(capture_cache *c, const mfr_identity *id, const mfr_nuisan
     return MFR_OK;
 }
 
+/* A masked picture of a capture the thread has not kept, drawn in one
+ * pass: the mask is rasterised with the other meshes before anything is
+ * shaded, so the head under the mask is never shaded (a training recipe
+ * draws each capture once, half of them masked). The same bytes as the
+ * cached path: the meshes go through the rasteriser in the same order into
+ * the same empty frame, so every pixel's depth, mesh, triangle and
+ * barycentrics are the same; the background and the shading are functions
+ * of the pixel alone, and a pixel the mask wins is shaded over whatever was
+ * below it. The cache is left empty: its frame holds this picture. */
+static int render_direct(capture_cache *c, const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask,
+                         mfr_image *out, mfr_face_truth *truth)
+{
+    const int w = out->width, hh = out->height;
+    cache_register(c);
+    if (c->valid)
+        synth_face_free(&c->F);
+    c->valid = 0;
+    int rc = cache_frames(c, w, hh);
+    if (rc != MFR_OK)
+        return rc;
+    c->direct_valid = 1;
+    c->direct_w = w;
+    c->direct_h = hh;
+    c->direct_id = *id;
+    c->direct_nz = *nz;
+    synth_head head;
+    synth_head_setup(&head, id, nz);
+    synth_camera cam;
+    v3 offset;
+    float lod;
+    synth_face_framing(&head, nz, w, hh, &cam, &offset, &lod);
+    synth_face *F = &c->F;
+    rc = synth_face_build(F, id, nz, NULL, offset, lod, &cam, nz->background);
+    if (rc != MFR_OK)
+        return rc;
+    rc = synth_face_add_mask(F, mask, lod, &cam);
+    if (rc != MFR_OK) {
+        synth_face_free(F);
+        return rc;
+    }
+    synth_frame *f = &c->f;
+    const synth_mesh *list[SYNTH_FACE_MESHES];
+    synth_light light;
+    synth_light_from(nz, &light);
+    int n = synth_face_raster(F, f, list, 0);
+    synth_background(f, nz->background, 0);
+    synth_shade(f, list, n, &light);
+    synth_face_overlay(F, f, &cam, &light);
+    if (truth)
+        synth_face_truth(F, f, &cam, truth);
+    synth_finish(f, nz, id->seed, (uint64_t)id->index * 1000003u + nz->background, out);
+    synth_face_free(F);
+    return MFR_OK;
+}
+
 int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_mask *mask, mfr_image *out,
                     mfr_face_truth *truth)
 {
@@ -839,6 +898,13 @@ int mfr_face_render(const mfr_identity *id, const mfr_nuisance *nz, const mfr_ma
     /* byte comparison: a difference in padding or a zero's sign only costs a re-render */
     if (!c->valid || c->w != w || c->h != hh || memcmp(&c->id, id, sizeof *id) != 0 ||
         memcmp(&c->nz, nz, sizeof *nz) != 0) {
+        /* a masked picture of a new capture is drawn directly, unless the
+         * capture drawn directly last time is back (pictures of one
+         * capture in a row: keep it) */
+        if (mask && mask->type != MFR_MASK_NONE &&
+            !(c->direct_valid && c->direct_w == w && c->direct_h == hh &&
+              memcmp(&c->direct_id, id, sizeof *id) == 0 && memcmp(&c->direct_nz, nz, sizeof *nz) == 0))
+            return render_direct(c, id, nz, mask, out, truth);
         int rc = cache_fill(c, id, nz, w, hh);
         if (rc != MFR_OK)
             return rc;

@@ -308,10 +308,25 @@ void synth_quantise64(float F[64], const float Q[64]);
 void synth_quantise64_ref(float F[64], const float Q[64]);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
+/* Its blocks with the basis C (Ct its transpose) and the quantisers Q[0]
+ * (luma), Q[1] (chroma) given: the baseline build and the AVX2 one (same
+ * bits; a test). */
+void synth_jpeg_blocks(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64]);
+void synth_jpeg_blocks_avx2(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64]);
 /* Separable Gaussian blur of an interleaved RGB float image in place (tmp:
  * 3*w*h floats); edges clamp. _ref is the plain reference the fast one must
  * match bit for bit. */
 void synth_gaussian_blur(float *rgb, int w, int h, float sigma, float *tmp);
 void synth_gaussian_blur_ref(float *rgb, int w, int h, float sigma, float *tmp);
+/* The blur's passes with its taps k[0..2r] (r >= 1) given: _base is the
+ * baseline build, _avx2 the AVX2 build (only where MFR_HAVE_AVX2 and the
+ * CPU has it), synth_blur_taps the best that runs. All give the same bits. */
+void synth_blur_taps(float *rgb, int w, int h, int r, const float *k, float *tmp);
+void synth_blur_taps_base(float *rgb, int w, int h, int r, const float *k, float *tmp);
+void synth_blur_taps_avx2(float *rgb, int w, int h, int r, const float *k, float *tmp);
+/* Sensor noise on nx 8-bit samples numbered n.. (synth_finish's, row by
+ * row): the baseline build and the AVX2 one (same bits; a test). */
+void synth_sensor_noise(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd);
+void synth_sensor_noise_avx2(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd);
 
 #endif
