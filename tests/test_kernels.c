@@ -266,6 +266,10 @@ static const conv_case conv_cases[] = {
     {1, 12, 10, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem */
     {1, 6, 72, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* stem, interior blocks */
     {1, 5, 50, 3, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 40 outputs */
+    {1, 9, 41, 3, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* stem, 64 outputs, right border */
+    {1, 7, 38, 3, 32, 3, 3, 1, 2, 0, 1, 2, 0, 2, 1, 1, 0, 0, MFR_ACT_LEAKY},        /* stem, stride 1x2, row dilation */
+    {2, 8, 70, 3, 20, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 2 images, 20 outputs */
+    {1, 5, 37, 3, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem, 48 outputs (3 vectors) */
     {2, 8, 9, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_HSWISH},        /* 3x3 s1 + residual */
     {1, 11, 13, 6, 10, 5, 5, 2, 1, 2, 2, 1, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},        /* 5x5, odd pads */
     {1, 10, 10, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_TANH},          /* dilation 2 */
