@@ -132,6 +132,10 @@ static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params 
             continue;
         const float *s = col + (ptrdiff_t)iy * p->w * 3;
         const float *w = wt + (ptrdiff_t)ky * 9 * cout_pad + co0;
+        /* Opaque to the optimiser: otherwise GCC makes each of the 9 * PX
+         * input addresses an induction variable of its own and keeps them
+         * on the stack; this way they are all s plus a constant. */
+        __asm__("" : "+r"(s), "+r"(w));
 #pragma GCC unroll 9
         for (int t = 0; t < 9; t++) {
             /* Column kx = 2 of pixel x is column 0 of pixel x + 1: left to
