@@ -15,7 +15,7 @@ static inline __attribute__((always_inline)) void cs_store(const V *acc, int ox0
                                                            const int PX)
 {
     const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int x = 0; x < PX; x++) {
         if (x >= npx)
             break;
@@ -120,11 +120,11 @@ static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params 
                                                           float *orow, const float *rrow, const mfr_epilogue *ep,
                                                           int co0, const int NV)
 {
-    const int PX = 16 / NV;
+    const int PX = CS_STEM_ACC / NV;
     const float *col = img + (ptrdiff_t)(ox0 * 2 - p->pad_left) * 3;
-    V acc[16];
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++)
+    V acc[CS_STEM_ACC];
+#pragma GCC unroll 32
+    for (int i = 0; i < CS_STEM_ACC; i++)
         acc[i] = vzero();
     for (int ky = 0; ky < 3; ky++) {
         int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
@@ -149,7 +149,7 @@ static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params 
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
                 wv[v] = vload(mask_for(VL), w + (ptrdiff_t)t * cout_pad + v * VL);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
             for (int x = 0; x < PX; x++) {
                 V xv = vset1(s[x * 6 + t]);
 #pragma GCC unroll 4
@@ -185,17 +185,19 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
     const int stem = rgb_s2 && p->kh == 3 && p->kw == 3 && p->dil_w == 1 && NV != 3;
 #define CS_BLOCK(OX, NPX)                                                                                  \
     do {                                                                                                   \
-        if (stem && (NPX) == PX && (OX) >= lo && (OX) + PX <= hi) {                                        \
-            if (NV == 1)                                                                                   \
-                cs_stem1(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                         \
-            else if (NV == 2)                                                                              \
-                cs_stem2(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                         \
-            else                                                                                           \
-                cs_stem4(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                         \
-        } else if (rgb_s2)                                                                                 \
+        if (rgb_s2)                                                                                        \
             cs_block(p, oy, OX, NPX, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 3, 2);        \
         else                                                                                               \
             cs_block(p, oy, OX, NPX, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 0, 0);        \
+    } while (0)
+#define CS_STEM(OX)                                                                                        \
+    do {                                                                                                   \
+        if (NV == 1)                                                                                       \
+            cs_stem1(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                             \
+        else if (NV == 2)                                                                                  \
+            cs_stem2(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                             \
+        else                                                                                               \
+            cs_stem4(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                             \
     } while (0)
 #define CS_PIXEL(OX)                                                                                       \
     do {                                                                                                   \
@@ -213,6 +215,19 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
     int hi = p->w - 1 - reach + p->pad_left < 0 ? 0 : (p->w - 1 - reach + p->pad_left) / sw + 1;
     if (hi > ow)
         hi = ow;
+    const int SPX = CS_STEM_ACC / NV;
+    if (stem && hi - lo >= SPX) {
+        for (int ox = 0; ox < lo; ox++)
+            CS_PIXEL(ox);
+        int ox = lo;
+        for (; ox + SPX <= hi; ox += SPX)
+            CS_STEM(ox);
+        if (ox < hi)
+            CS_STEM(hi - SPX);
+        for (ox = hi; ox < ow; ox++)
+            CS_PIXEL(ox);
+        return;
+    }
     if (hi - lo >= PX) {
         /* The padded border, one pixel at a time (a block would compute
          * PX pixels to store one or two of them). */
@@ -231,6 +246,7 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
         CS_BLOCK(ox, ow - ox < PX ? ow - ox : PX);
 #undef CS_BLOCK
 #undef CS_PIXEL
+#undef CS_STEM
 }
 
 void CS_FN(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,
