@@ -8,8 +8,8 @@
  * row (interior blocks simply step through the image). */
 
 /* Bias, residual, activation and store of a block's PX x NV accumulators
- * (acc[x * NV + v]); pixels x >= npx are not stored. */
-static inline __attribute__((always_inline)) void cs_store(const V *acc, int ox0, int npx, float *orow,
+ * (acc[x * NV + v]); only pixels x0 <= x < npx are stored. */
+static inline __attribute__((always_inline)) void cs_store(const V *acc, int ox0, int x0, int npx, float *orow,
                                                            const float *rrow, const float *bias,
                                                            const mfr_epilogue *ep, int co0, int CO, const int NV,
                                                            const int PX)
@@ -19,6 +19,8 @@ static inline __attribute__((always_inline)) void cs_store(const V *acc, int ox0
     for (int x = 0; x < PX; x++) {
         if (x >= npx)
             break;
+        if (x < x0)
+            continue;
         float *o = orow + (ptrdiff_t)(ox0 + x) * CO;
         const float *r = rrow ? rrow + (ptrdiff_t)(ox0 + x) * CO : NULL;
 #pragma GCC unroll 4
@@ -105,7 +107,7 @@ static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params
             }
         }
     }
-    cs_store(acc, ox0, npx, orow, rrow, bias, ep, co0, CO, NV, PX);
+    cs_store(acc, ox0, 0, npx, orow, rrow, bias, ep, co0, CO, NV, PX);
 }
 
 /* The RGB stem's interior block: 3 input channels, 3x3 kernel, stride 2 in
@@ -118,7 +120,7 @@ static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params
 static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params *p, int oy, int ox0, int cout_pad,
                                                           const float *img, const float *wt, const float *bias,
                                                           float *orow, const float *rrow, const mfr_epilogue *ep,
-                                                          int co0, const int NV)
+                                                          int co0, int skip, const int NV)
 {
     const int PX = CS_STEM_ACC / NV;
     const float *col = img + (ptrdiff_t)(ox0 * 2 - p->pad_left) * 3;
@@ -158,16 +160,16 @@ static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params 
             }
         }
     }
-    cs_store(acc, ox0, PX, orow, rrow, bias, ep, co0, p->c_out, NV, PX);
+    cs_store(acc, ox0, skip, PX, orow, rrow, bias, ep, co0, p->c_out, NV, PX);
 }
 
 #define CS_STEM_FN(NAME, NV)                                                                               \
     static __attribute__((noinline)) void NAME(const mfr_conv_params *p, int oy, int ox0, int cout_pad,    \
                                                const float *img, const float *wt, const float *bias,       \
                                                float *orow, const float *rrow, const mfr_epilogue *ep,     \
-                                               int co0)                                                    \
+                                               int co0, int skip)                                          \
     {                                                                                                      \
-        cs_stem(p, oy, ox0, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV);                             \
+        cs_stem(p, oy, ox0, cout_pad, img, wt, bias, orow, rrow, ep, co0, skip, NV);                       \
     }
 CS_STEM_FN(cs_stem1, 1)
 CS_STEM_FN(cs_stem2, 2)
@@ -190,14 +192,14 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
         else                                                                                               \
             cs_block(p, oy, OX, NPX, cout_pad, img, wt, bias, orow, rrow, ep, co0, NV, PX, 0, 0);        \
     } while (0)
-#define CS_STEM(OX)                                                                                        \
+#define CS_STEM(OX, SKIP)                                                                                  \
     do {                                                                                                   \
         if (NV == 1)                                                                                       \
-            cs_stem1(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                             \
+            cs_stem1(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);                       \
         else if (NV == 2)                                                                                  \
-            cs_stem2(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                             \
+            cs_stem2(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);                       \
         else                                                                                               \
-            cs_stem4(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0);                             \
+            cs_stem4(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);                       \
     } while (0)
 #define CS_PIXEL(OX)                                                                                       \
     do {                                                                                                   \
@@ -221,9 +223,12 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
             CS_PIXEL(ox);
         int ox = lo;
         for (; ox + SPX <= hi; ox += SPX)
-            CS_STEM(ox);
+            CS_STEM(ox, 0);
+        /* The last block ends at hi and stores only its pixels not yet
+         * written: nothing is stored twice, so an output that is also the
+         * residual stays correct. */
         if (ox < hi)
-            CS_STEM(hi - SPX);
+            CS_STEM(hi - SPX, ox - (hi - SPX));
         for (ox = hi; ox < ow; ox++)
             CS_PIXEL(ox);
         return;
