@@ -304,6 +304,10 @@ static const conv_case conv_cases[] = {
     {1, 12, 10, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem */
     {1, 6, 72, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* stem, interior blocks */
     {1, 5, 50, 3, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 40 outputs */
+    {1, 9, 41, 3, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* stem, 64 outputs, right border */
+    {1, 7, 38, 3, 32, 3, 3, 1, 2, 0, 1, 2, 0, 2, 1, 1, 0, 0, MFR_ACT_LEAKY},        /* stem, stride 1x2, row dilation */
+    {2, 8, 70, 3, 20, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 2 images, 20 outputs */
+    {1, 5, 37, 3, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem, 48 outputs (3 vectors) */
     {2, 8, 9, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_HSWISH},        /* 3x3 s1 + residual */
     {1, 11, 13, 6, 10, 5, 5, 2, 1, 2, 2, 1, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},        /* 5x5, odd pads */
     {1, 10, 10, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_TANH},          /* dilation 2 */
@@ -321,6 +325,10 @@ static const conv_case conv_cases[] = {
     {1, 7, 37, 20, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 20, 1, 1, MFR_ACT_RELU6},      /* depthwise 5x5 s1 */
     {1, 9, 45, 33, 33, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 33, 1, 0, MFR_ACT_TANH},       /* depthwise 5x5 s2 */
     {1, 9, 9, 17, 17, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 17, 1, 0, MFR_ACT_LEAKY},        /* depthwise dilated */
+    {1, 9, 9, 69, 69, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 69, 1, 1, MFR_ACT_RELU},        /* dw s2, 4 vectors + tail per pixel */
+    {2, 5, 6, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 80, 0, 1, MFR_ACT_PRELU},        /* dw s1, small, 2 images */
+    {1, 8, 11, 72, 72, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 72, 1, 0, MFR_ACT_HSWISH},      /* dw 5x5 s2, 72 channels */
+    {1, 7, 9, 40, 40, 3, 3, 1, 2, 1, 0, 1, 2, 2, 1, 40, 1, 0, MFR_ACT_NONE},         /* dw stride 1x2, row dilation */
     {1, 7, 7, 128, 128, 7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 128, 1, 0, MFR_ACT_NONE},      /* global depthwise (GDConv) */
     {1, 6, 6, 5, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 0, MFR_ACT_NONE},           /* depth multiplier 2 */
     {1, 4, 4, 600, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_NONE},         /* k > KC */

@@ -17,5 +17,6 @@
 #define vadd(a, b) _mm256_add_ps((a), (b))
 #define vact(v, act, slope) act_avx2((v), (act), (slope))
 #define CS_FN convsmall_row_avx2
+#define CS_STEM_ACC 12 /* stem accumulators: 12 of the 16 registers */
 
 #include "convsmall_simd.h"

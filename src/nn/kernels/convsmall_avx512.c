@@ -17,5 +17,6 @@
 #define vadd(a, b) _mm512_add_ps((a), (b))
 #define vact(v, act, slope) act_avx512((v), (act), (slope))
 #define CS_FN convsmall_row_avx512
+#define CS_STEM_ACC 24 /* stem accumulators: 24 of the 32 registers */
 
 #include "convsmall_simd.h"

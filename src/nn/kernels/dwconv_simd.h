@@ -39,6 +39,49 @@ static inline __attribute__((always_inline)) V dw_pixel(const float *s, const fl
     return acc;
 }
 
+/* One pixel, all C channels: four vectors of channels at a time (four
+ * independent FMA chains; one chain alone waits on the FMA latency at every
+ * tap, which made the border pixels of small layers cost as much as their
+ * interior), then the rest one vector at a time. Same taps, same order. */
+static inline __attribute__((always_inline)) void dw_pixel_all(const float *s, const float *wt, int C, int W,
+                                                               int ix0, int dw, int ky0, int ky1,
+                                                               ptrdiff_t row_step, int KW, float *o,
+                                                               const float *bias, const float *res,
+                                                               const mfr_epilogue *ep, mfr_act act)
+{
+    int c = 0;
+    const MASK full = mask_for(VL);
+    for (; c + 4 * VL <= C; c += 4 * VL) {
+        V a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+        for (int ky = ky0; ky < ky1; ky++) {
+            const float *sr = s + (ptrdiff_t)(ky - ky0) * row_step + c;
+            const float *w = wt + (ptrdiff_t)ky * KW * C + c;
+            for (int kx = 0; kx < KW; kx++) {
+                int ix = ix0 + kx * dw;
+                if (ix < 0 || ix >= W)
+                    continue;
+                const float *sk = sr + (ptrdiff_t)kx * dw * C, *wk = w + (ptrdiff_t)kx * C;
+                a0 = vfma(vload(full, sk), vload(full, wk), a0);
+                a1 = vfma(vload(full, sk + VL), vload(full, wk + VL), a1);
+                a2 = vfma(vload(full, sk + 2 * VL), vload(full, wk + 2 * VL), a2);
+                a3 = vfma(vload(full, sk + 3 * VL), vload(full, wk + 3 * VL), a3);
+            }
+        }
+        dw_store(a0, o, bias, res, ep, act, c, full);
+        dw_store(a1, o, bias, res, ep, act, c + VL, full);
+        dw_store(a2, o, bias, res, ep, act, c + 2 * VL, full);
+        dw_store(a3, o, bias, res, ep, act, c + 3 * VL, full);
+    }
+    for (; c < C; c += VL) {
+        const MASK m = mask_for(C - c);
+        V acc = dw_pixel(s + c, wt, C, W, ix0, dw, ky0, ky1, row_step, KW, c, m);
+        dw_store(acc, o, bias, res, ep, act, c, m);
+    }
+    if (act_is_scalar_only(act))
+        for (c = 0; c < C; c++)
+            o[c] = mfr_act_scalar(o[c], act, ep->act_param, 0.0f);
+}
+
 /* Eight interior pixels of one output row, no dilation, stride SW: the
  * SW * 7 + KW input vectors of each kernel row are loaded once and feed every
  * pixel they belong to, and each weight vector is loaded once per eight
@@ -197,15 +240,8 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
             continue;
         }
         const int ix0 = ox * sw - p->pad_left;
-        float *o = orow + (ptrdiff_t)ox * C;
-        for (int c = 0; c < C; c += VL) {
-            const MASK m = mask_for(C - c);
-            V acc = dw_pixel(srow + (ptrdiff_t)ix0 * C + c, wt, C, W, ix0, dw, ky0, ky1, row_step, KW, c, m);
-            dw_store(acc, o, bias, res ? res + (ptrdiff_t)ox * C : NULL, ep, act, c, m);
-        }
-        if (act_is_scalar_only(act))
-            for (int c = 0; c < C; c++)
-                o[c] = mfr_act_scalar(o[c], act, ep->act_param, 0.0f);
+        dw_pixel_all(srow + (ptrdiff_t)ix0 * C, wt, C, W, ix0, dw, ky0, ky1, row_step, KW,
+                     orow + (ptrdiff_t)ox * C, bias, res ? res + (ptrdiff_t)ox * C : NULL, ep, act);
         ox++;
     }
 }
@@ -299,18 +335,10 @@ static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_par
             continue;
         }
         const int ix0 = ox - p->pad_left;
-        for (int h = 0; h < 2; h++) {
-            float *o = orow[h] + (ptrdiff_t)ox * C;
-            for (int c = 0; c < C; c += VL) {
-                const MASK m = mask_for(C - c);
-                V acc = dw_pixel(srow + (ptrdiff_t)h * row_step + (ptrdiff_t)ix0 * C + c, wt, C, W, ix0, 1, 0, KH,
-                                 row_step, KW, c, m);
-                dw_store(acc, o, bias, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL, ep, act, c, m);
-            }
-            if (act_is_scalar_only(act))
-                for (int c = 0; c < C; c++)
-                    o[c] = mfr_act_scalar(o[c], act, ep->act_param, 0.0f);
-        }
+        for (int h = 0; h < 2; h++)
+            dw_pixel_all(srow + (ptrdiff_t)h * row_step + (ptrdiff_t)ix0 * C, wt, C, W, ix0, 1, 0, KH, row_step,
+                         KW, orow[h] + (ptrdiff_t)ox * C, bias, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL, ep,
+                         act);
         ox++;
     }
 }
