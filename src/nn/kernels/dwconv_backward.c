@@ -1,8 +1,10 @@
 /* Gradients of a depthwise convolution (training).
  *
- * Weights: a direct kernel, vectorised over channels (dwconv_bwd_simd.h),
- * the channels split between threads; each weight sums over (image, oy, ox)
- * in that order on one thread, so the split never changes a bit.
+ * Weights: a direct kernel, vectorised over channels (dwconv_bwd_simd.h).
+ * Each image's sums over (oy, ox) go to a partial of their own, computed by
+ * one thread for a block of channels, and the partials are added in image
+ * order: a 16-channel layer (one block) still has the images to split, and
+ * no split changes a bit.
  *
  * Input: the transposed convolution. din[iy, ix] gathers dout[oy, ox] w[ky, kx]
  * over oy * s - pad + ky * d = iy, which is a stride-1 depthwise convolution
@@ -54,15 +56,34 @@ int mfr_dwconv_backward_weights_isa(mfr_isa isa, const mfr_conv_params *p, const
     dwconv_bwd_weights_fn fn = bwd_weights_for(isa);
     /* Blocks of 16 channels (a whole number of vectors on every path). */
     const int blocks = (C + 15) / 16;
-    int parts = mfr_threads() < blocks ? mfr_threads() : blocks;
+    const size_t plane = (size_t)taps * (size_t)C;
+    float *part = p->n > 1 ? mfr_calloc((size_t)p->n * plane, sizeof(float)) : NULL;
+    if (p->n > 1 && !part) {
+        mfr_free(dwt);
+        return mfr_error(MFR_ERR_NOMEM, "mfr_dwconv_backward_weights: out of memory");
+    }
+    const long items = (long)(p->n > 1 ? p->n : 1) * blocks;
 #ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(parts)
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
 #endif
-    for (int t = 0; t < parts; t++) {
-        int b0 = (int)((long)blocks * t / parts), b1 = (int)((long)blocks * (t + 1) / parts);
-        int c0 = 16 * b0, c1 = 16 * b1 < C ? 16 * b1 : C;
-        if (c0 < c1)
+    for (long it = 0; it < items; it++) {
+        int img = (int)(it / blocks), blk = (int)(it % blocks);
+        int c0 = 16 * blk, c1 = c0 + 16 < C ? c0 + 16 : C;
+        if (!part) {
             fn(p, oh, ow, in, dout, dwt, c0, c1);
+            continue;
+        }
+        mfr_conv_params one = *p;
+        one.n = 1;
+        fn(&one, oh, ow, in + (size_t)img * p->h * p->w * C, dout + (size_t)img * oh * ow * C, part + (size_t)img * plane,
+           c0, c1);
+    }
+    if (part) {
+        /* the images' partials in image order */
+        for (int img = 0; img < p->n; img++)
+            for (size_t i = 0; i < plane; i++)
+                dwt[i] += part[(size_t)img * plane + i];
+        mfr_free(part);
     }
     /* Back to OHWI ([c][ky][kx]), accumulating. */
     for (int c = 0; c < C; c++)
