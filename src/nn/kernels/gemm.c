@@ -231,7 +231,7 @@ static void gemm_pack_b_share(const gemm_kernel *kr, int transb, const float *b,
 
 static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb,
                           const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
-                          const mfr_epilogue *ep, int nthreads);
+                          const mfr_epilogue *ep, int nthreads, int own_ws);
 
 /* The chunk of K for gemm_ksplit (a function of the shape only), or 0 when
  * the product is not of that kind. */
@@ -268,7 +268,9 @@ static int gemm_ksplit(mfr_isa isa, int m, int n, int k, int chunk, float alpha,
         gemm_a_src aq = *a;
         aq.a = a->trans ? a->a + (ptrdiff_t)k0 * a->lda : a->a + k0;
         const float *bq = transb ? b + k0 : b + (ptrdiff_t)k0 * ldb;
-        gemm_drive_nt(isa, m, n, kq, 1.0f, &aq, transb, bq, ldb, NULL, 0.0f, part + (size_t)q * mn, n, NULL, 1);
+        /* own_ws: the per-thread workspace is for the calling thread; an
+         * OpenMP worker's would outlive the call (and show as a leak) */
+        gemm_drive_nt(isa, m, n, kq, 1.0f, &aq, transb, bq, ldb, NULL, 0.0f, part + (size_t)q * mn, n, NULL, 1, 1);
     }
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(mfr_threads())
@@ -295,12 +297,12 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     if (k > 0 && (chunk = ksplit_chunk(m, n, k, a, pb, ep)) > 0 &&
         gemm_ksplit(isa, m, n, k, chunk, alpha, a, transb, b, ldb, beta, c, ldc))
         return;
-    gemm_drive_nt(isa, m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep, mfr_threads());
+    gemm_drive_nt(isa, m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep, mfr_threads(), 0);
 }
 
 static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb,
                           const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
-                          const mfr_epilogue *ep, int nthreads)
+                          const mfr_epilogue *ep, int nthreads, int own_ws)
 {
     const gemm_kernel *kr = gemm_kernel_for(pb ? pb->isa : isa);
     if (k <= 0) {
@@ -336,7 +338,8 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
     const int private_b = !pb && nblocks == 1 && nthreads > 1;
     size_t b_bufs = pb ? 0 : private_b ? (size_t)nthreads : nblocks > 1 && nthreads > 1 ? 2 : 1;
     size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
-    float *ws = workspace(b_floats * b_bufs + a_floats * (size_t)nthreads);
+    size_t ws_floats = b_floats * b_bufs + a_floats * (size_t)nthreads;
+    float *ws = own_ws ? mfr_alloc(ws_floats * sizeof(float)) : workspace(ws_floats);
     if (!ws) {
         mfr_log(MFR_LOG_WARN, "gemm: no memory for packing buffers; using the slow unpacked path");
         mfr_clear_error();
@@ -430,6 +433,8 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
             }
         }
     }
+    if (own_ws)
+        mfr_free(ws);
 }
 
 static int trans_flag(char t)
