@@ -110,6 +110,8 @@ static void gap_forward(nn_step *s, int n)
 
 /* Channels per block of the backward's per-channel arrays. */
 #define POOL_CBLOCK 256
+/* Windows up to this many taps keep a table of tap offsets. */
+#define POOL_TAB_TAPS 64
 
 /* Each window sends its gradient to the tap the forward picked (the first
  * maximum in scan order; none when no tap beats -inf, as for an all-NaN
@@ -126,12 +128,20 @@ static void pool_backward(nn_step *s, int n, nn_grad_ctx *g)
         float *dsrc = g->dx[0] + (size_t)b * nn_elems(in);
         float best[POOL_CBLOCK];
         int at[POOL_CBLOCK];
+        /* tap t = ky kw + kx -> its offset from the window's origin, so that
+         * the scatter divides by kw only for windows above POOL_TAB_TAPS */
+        ptrdiff_t tap_off[POOL_TAB_TAPS];
+        const int tab = l->kh * l->kw <= POOL_TAB_TAPS;
+        for (int t = 0; tab && t < l->kh * l->kw; t++)
+            tap_off[t] = ((ptrdiff_t)(t / l->kw) * in->w + t % l->kw) * c;
         for (int oy = 0; oy < l->h; oy++)
             for (int ox = 0; ox < l->w; ox++) {
                 const float *dy = g->dy + (((size_t)b * l->h + oy) * l->w + ox) * (size_t)c;
                 int y0 = oy * l->stride_h - l->pad_top, x0 = ox * l->stride_w - l->pad_left;
                 int ky0 = y0 < 0 ? -y0 : 0, ky1 = in->h - y0 < l->kh ? in->h - y0 : l->kh;
                 int kx0 = x0 < 0 ? -x0 : 0, kx1 = in->w - x0 < l->kw ? in->w - x0 : l->kw;
+                /* the window's origin (may lie outside the image: only taps inside are used) */
+                ptrdiff_t origin = ((ptrdiff_t)y0 * in->w + x0) * c;
                 if (ky1 <= ky0 || kx1 <= kx0)
                     continue;
                 for (int c0 = 0; c0 < c; c0 += POOL_CBLOCK) {
@@ -164,8 +174,9 @@ static void pool_backward(nn_step *s, int n, nn_grad_ctx *g)
                         }
                     for (int i = 0; i < cn; i++)
                         if (at[i] >= 0) {
-                            int y = y0 + at[i] / l->kw, x = x0 + at[i] % l->kw;
-                            dsrc[((size_t)y * in->w + (size_t)x) * (size_t)c + (size_t)(c0 + i)] += dy[c0 + i];
+                            ptrdiff_t off = tab ? tap_off[at[i]]
+                                                : ((ptrdiff_t)(at[i] / l->kw) * in->w + at[i] % l->kw) * c;
+                            dsrc[origin + off + c0 + i] += dy[c0 + i];
                         }
                 }
             }
