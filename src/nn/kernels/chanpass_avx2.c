@@ -2,23 +2,13 @@
  * (the loops are in chanpass_simd.h). */
 #include "config.h"
 #include "chanpass.h"
-#include "simd_act.h"
+#include "vec_avx2.h"
 
-#define V __m256
-#define VL 8
-#define MASK __m256i
-#define mask_for(n) tail_mask_avx2(n)
-#define vload(m, p) _mm256_maskload_ps((p), (m))
-#define vstore(p, m, v) _mm256_maskstore_ps((p), (m), (v))
-#define vzero() _mm256_setzero_ps()
-#define vset1(x) _mm256_set1_ps(x)
-#define vfma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define vmul(a, b) _mm256_mul_ps((a), (b))
 #define vsub(a, b) _mm256_sub_ps((a), (b))
 #define vdiv(a, b) _mm256_div_ps((a), (b))
 #define vsel_lt(a, b, x, y) _mm256_blendv_ps((y), (x), _mm256_cmp_ps((a), (b), _CMP_LT_OQ))
 #define vsel_gt(a, b, x, y) _mm256_blendv_ps((y), (x), _mm256_cmp_ps((a), (b), _CMP_GT_OQ))
-#define vact(v, act, slope) act_avx2((v), (act), (slope))
 
 /* A double-vector mask as the two loads need it: 32-bit lanes for the four
  * floats, 64-bit lanes for the four doubles. */

@@ -2,23 +2,13 @@
  * loops are in chanpass_simd.h). */
 #include "config.h"
 #include "chanpass.h"
-#include "simd_act.h"
+#include "vec_avx512.h"
 
-#define V __m512
-#define VL 16
-#define MASK __mmask16
-#define mask_for(n) tail_mask_avx512(n)
-#define vload(m, p) _mm512_maskz_loadu_ps((m), (p))
-#define vstore(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
-#define vzero() _mm512_setzero_ps()
-#define vset1(x) _mm512_set1_ps(x)
-#define vfma(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define vmul(a, b) _mm512_mul_ps((a), (b))
 #define vsub(a, b) _mm512_sub_ps((a), (b))
 #define vdiv(a, b) _mm512_div_ps((a), (b))
 #define vsel_lt(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ), (y), (x))
 #define vsel_gt(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ), (y), (x))
-#define vact(v, act, slope) act_avx512((v), (act), (slope))
 
 #define VD __m512d
 #define DL 8

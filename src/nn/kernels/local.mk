@@ -6,7 +6,8 @@ pkginclude_HEADERS += include/mfr/kernels.h
 noinst_HEADERS += src/nn/kernels/gemm_internal.h src/nn/kernels/gemm_pack.h src/nn/kernels/dwconv.h \
 	src/nn/kernels/simd_act.h src/nn/kernels/dwconv_simd.h src/nn/kernels/gemm_pack_conv.h \
 	src/nn/kernels/convsmall.h src/nn/kernels/convsmall_simd.h \
-	src/nn/kernels/dwconv_bwd_simd.h src/nn/kernels/chanpass.h src/nn/kernels/chanpass_simd.h
+	src/nn/kernels/dwconv_bwd_simd.h src/nn/kernels/chanpass.h src/nn/kernels/chanpass_simd.h \
+	src/nn/kernels/vec_avx2.h src/nn/kernels/vec_avx512.h
 libmfr_la_SOURCES += \
 	src/nn/kernels/act.c src/nn/kernels/gemm.c src/nn/kernels/gemm_pack.c \
 	src/nn/kernels/gemm_reference.c src/nn/kernels/gemm_ukernel_scalar_4x8.c \
