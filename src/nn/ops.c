@@ -263,6 +263,12 @@ static size_t chunk_count(size_t rows)
     return rows / NN_CHUNK_ROWS + (rows % NN_CHUNK_ROWS != 0);
 }
 
+/* The row after the chunk that starts at row r0. */
+static size_t chunk_end(size_t r0, size_t rows)
+{
+    return r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+}
+
 /* Per-chunk partial sums: nchunks x nsums x c doubles, zeroed. */
 static double *chunk_partials(size_t nchunks, int nsums, int c)
 {
@@ -349,7 +355,7 @@ void nn_apply_act(float *x, size_t rows, int c, mfr_act act, float param, const 
     /* Chunks of rows only to give the threads big contiguous spans. */
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
-        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         act_span(x + r0 * (size_t)c, (r1 - r0) * (size_t)c, act, param);
     }
 }
@@ -438,7 +444,7 @@ int nn_act_backward(const float *z, const float *dy, float *dz, size_t rows, int
     }
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
-        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         size_t o = r0 * (size_t)c;
         if (act == MFR_ACT_PRELU)
             prelu_backward_rows(z, dy, dz, r0, r1, c, prelu, part ? part + (size_t)k * (size_t)c : NULL);
@@ -471,7 +477,7 @@ static int channel_sums(int what, const float *x, const float *dz, size_t rows, 
         return mfr_error(MFR_ERR_NOMEM, "out of memory");
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
-        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         cp->sums(what, x + r0 * (size_t)c, dz ? dz + r0 * (size_t)c : NULL, r1 - r0, c, m,
                  part + (size_t)k * (size_t)nsums * (size_t)c);
     }
@@ -500,7 +506,7 @@ static void bn_backward_apply(const float *u, float *dz, size_t rows, int c, con
     const chanpass_ops *cp = chanpass_for(mfr_isa_best());
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
-        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         size_t o = r0 * (size_t)c;
         cp->bn_apply(u + o, dz + o, r1 - r0, c, m, k1, k2, k3);
     }
@@ -515,7 +521,7 @@ void nn_scale_shift_act(const float *in, float *out, size_t rows, int c, const f
     const chanpass_ops *cp = chanpass_for(mfr_isa_best());
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
-        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         size_t o = r0 * (size_t)c;
         cp->scale_shift_act(in + o, out + o, r1 - r0, c, scale, shift, act, param, prelu);
     }
@@ -528,7 +534,7 @@ void nn_scale_shift_act_backward(const float *u, const float *dy, float *dz, siz
     const chanpass_ops *cp = chanpass_for(mfr_isa_best());
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long k = 0; k < nchunks; k++) {
-        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)k * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         size_t o = r0 * (size_t)c;
         cp->act_backward(u + o, dy + o, dz + o, r1 - r0, c, scale, shift, act, param);
     }
@@ -659,7 +665,7 @@ int nn_bn_act_backward_batch(const mfr_layer *bn, const float *u, const float *d
         m[i] = mean[i];
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long j = 0; j < nchunks; j++) {
-        size_t r0 = (size_t)j * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)j * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         size_t o = r0 * (size_t)c;
         cp->bnact_sums(u + o, dy + o, r1 - r0, c, &b, m, slope_sum, part + (size_t)j * (size_t)nsums * (size_t)c);
     }
@@ -680,7 +686,7 @@ int nn_bn_act_backward_batch(const mfr_layer *bn, const float *u, const float *d
     }
 #pragma omp parallel for num_threads(nn_threads_for(rows * (size_t)c)) schedule(static)
     for (long j = 0; j < nchunks; j++) {
-        size_t r0 = (size_t)j * NN_CHUNK_ROWS, r1 = r0 + NN_CHUNK_ROWS < rows ? r0 + NN_CHUNK_ROWS : rows;
+        size_t r0 = (size_t)j * NN_CHUNK_ROWS, r1 = chunk_end(r0, rows);
         size_t o = r0 * (size_t)c;
         cp->bnact_apply(u + o, dy + o, dz + o, r1 - r0, c, &b, mean, k, k + c, k + 2 * c);
     }

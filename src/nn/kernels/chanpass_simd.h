@@ -126,28 +126,6 @@ static inline __attribute__((always_inline)) V cp_derivative(V z, mfr_act act, V
     }
 }
 
-static void CP_NAME(act_backward)(const float *u, const float *dy, float *dz, size_t rows, int c,
-                                  const float *scale, const float *shift, mfr_act act, float param)
-{
-    int scalar_act = act_is_scalar_only(act) || act == MFR_ACT_PRELU;
-    V pv = vset1(param);
-    for (size_t r = 0; r < rows; r++)
-        for (int c0 = 0; c0 < c; c0 += VL) {
-            size_t o = r * (size_t)c + (size_t)c0;
-            MASK k = mask_for(c - c0);
-            V z = vfma(vload(k, u + o), vload(k, scale + c0), vload(k, shift + c0));
-            if (!scalar_act) {
-                vstore(dz + o, k, vmul(vload(k, dy + o), cp_derivative(z, act, pv)));
-            } else {
-                float zs[VL];
-                int n = c - c0 < VL ? c - c0 : VL;
-                vstore(zs, k, z);
-                for (int i = 0; i < n; i++)
-                    dz[o + (size_t)i] = dy[o + (size_t)i] * mfr_act_derivative_scalar(zs[i], act, param, 0.0f);
-            }
-        }
-}
-
 static void CP_NAME(bn_apply)(const float *u, float *dz, size_t rows, int c, const float *m, const float *k1,
                               const float *k2, const float *k3)
 {
@@ -176,6 +154,19 @@ static inline __attribute__((always_inline)) V cp_bnact_d(const float *u, const 
     }
     V slope = b->act == MFR_ACT_PRELU ? (b->prelu ? vload(k, b->prelu + c0) : vzero()) : vset1(b->param);
     return vmul(vload(k, dy), cp_derivative(z, b->act, slope));
+}
+
+static void CP_NAME(act_backward)(const float *u, const float *dy, float *dz, size_t rows, int c,
+                                  const float *scale, const float *shift, mfr_act act, float param)
+{
+    chanpass_bnact b = {scale, shift, act, param, NULL}; /* PReLU: slope 0, as the reference */
+    for (size_t r = 0; r < rows; r++)
+        for (int c0 = 0; c0 < c; c0 += VL) {
+            size_t o = r * (size_t)c + (size_t)c0;
+            MASK k = mask_for(c - c0);
+            V z;
+            vstore(dz + o, k, cp_bnact_d(u + o, dy + o, &b, c0, k, &z));
+        }
 }
 
 static void CP_NAME(bnact_sums)(const float *u, const float *dy, size_t rows, int c, const chanpass_bnact *b,
