@@ -63,6 +63,37 @@ v3 synth_head_point(const synth_head *h, float u, float v, int hair)
                                hair && h->hair_thick > 0.0f ? synth_hairline(h, u) : 0.0f, hair);
 }
 
+/* The nose's displacement at (X, Y) (ax = |X|), added to disp term by term
+ * (so the sums round as they did inline): a ridge from the bridge to
+ * the tip, wider at the base, nostril wings and a rounded tip. Shared by the
+ * mesh's fast path and its reference. */
+static inline float nose_disp(const synth_head *h, const mfr_identity *id, float X, float Y, float ax, float disp)
+{
+    float t;
+    if (Y < h->nose_top + 0.03f && Y > h->nose_base - 0.06f && ax < 0.25f) {
+        float tt = clampf((h->nose_top - Y) / (h->nose_top - h->nose_tip), 0.0f, 1.0f);
+        float w = h->nose_w * (0.55f + 0.45f * tt);
+        float a = X / w;
+        float bridge = 0.05f * id->nose_bridge;
+        float hv = bridge + (h->nose_h - bridge) * tt * sqrtf(tt); /* tt^1.5 */
+        if (Y > h->nose_top)
+            hv *= 1.0f - smoothstep(h->nose_top, h->nose_top + 0.03f, Y);
+        if (Y < h->nose_tip) {
+            float q = (h->nose_tip - Y) / (h->nose_tip - h->nose_base);
+            hv = h->nose_h * bump2(q * q * 1.3f);
+        }
+        disp += hv * bump2(a * a);
+        /* alae (nostril wings) */
+        t = (ax - h->nose_w * 0.9f) / 0.055f;
+        t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.055f) * ((Y - (h->nose_tip - 0.035f)) / 0.055f);
+        disp += 0.075f * bump2(t);
+        /* a rounded tip */
+        t = (X / (h->nose_w * 0.75f)) * (X / (h->nose_w * 0.75f)) + ((Y - h->nose_tip) / 0.06f) * ((Y - h->nose_tip) / 0.06f);
+        disp += 0.03f * bump2(t);
+    }
+    return disp;
+}
+
 /* For synth_head_grid: the terms of synth_head_point_cs that depend on u
  * only (a grid column) and on v only (a row), each computed as it computes
  * it; point_from combines them in the order of its sums. */
@@ -125,7 +156,6 @@ static inline v3 point_from(const synth_head *h, float u, float v, float cu, flo
     float X = c->X, Y = v, ax = c->ax, disp = 0.0f;
 
     if (fabsf(u) < 1.25f) {
-        float t;
         /* eye sockets and eyeballs */
         disp -= 0.05f * bump2(c->eye0 + r->eye0);
         disp += 0.032f * bump2(c->eye1 + r->eye1);
@@ -134,27 +164,7 @@ static inline v3 point_from(const synth_head *h, float u, float v, float cu, flo
         /* cheekbones, lifted by a smile */
         disp += (0.03f * id->cheekbone + 0.02f * h->smile) * bump2(c->cheek + r->cheek);
         /* nose: a ridge from the bridge to the tip, wider at the base */
-        if (Y < h->nose_top + 0.03f && Y > h->nose_base - 0.06f && ax < 0.25f) {
-            float tt = clampf((h->nose_top - Y) / (h->nose_top - h->nose_tip), 0.0f, 1.0f);
-            float w = h->nose_w * (0.55f + 0.45f * tt);
-            float a = X / w;
-            float bridge = 0.05f * id->nose_bridge;
-            float hv = bridge + (h->nose_h - bridge) * tt * sqrtf(tt); /* tt^1.5 */
-            if (Y > h->nose_top)
-                hv *= 1.0f - smoothstep(h->nose_top, h->nose_top + 0.03f, Y);
-            if (Y < h->nose_tip) {
-                float q = (h->nose_tip - Y) / (h->nose_tip - h->nose_base);
-                hv = h->nose_h * bump2(q * q * 1.3f);
-            }
-            disp += hv * bump2(a * a);
-            /* alae (nostril wings) */
-            t = (ax - h->nose_w * 0.9f) / 0.055f;
-            t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.055f) * ((Y - (h->nose_tip - 0.035f)) / 0.055f);
-            disp += 0.075f * bump2(t);
-            /* a rounded tip */
-            t = (X / (h->nose_w * 0.75f)) * (X / (h->nose_w * 0.75f)) + ((Y - h->nose_tip) / 0.06f) * ((Y - h->nose_tip) / 0.06f);
-            disp += 0.03f * bump2(t);
-        }
+        disp = nose_disp(h, id, X, Y, ax, disp);
         /* lips, and the area above the upper lip pushed out a little (maxilla) */
         disp += 0.04f * bump2(c->lips + r->lip_up);
         disp += 0.04f * bump2(c->lips + r->lip_low);
@@ -204,27 +214,7 @@ v3 synth_head_point_cs(const synth_head *h, float u, float v, float cu, float su
         t = t * t + ((Y - (h->eye_y - 0.22f + 0.03f * h->smile)) / 0.15f) * ((Y - (h->eye_y - 0.22f + 0.03f * h->smile)) / 0.15f);
         disp += (0.03f * id->cheekbone + 0.02f * h->smile) * bump2(t);
         /* nose: a ridge from the bridge to the tip, wider at the base */
-        if (Y < h->nose_top + 0.03f && Y > h->nose_base - 0.06f && ax < 0.25f) {
-            float tt = clampf((h->nose_top - Y) / (h->nose_top - h->nose_tip), 0.0f, 1.0f);
-            float w = h->nose_w * (0.55f + 0.45f * tt);
-            float a = X / w;
-            float bridge = 0.05f * id->nose_bridge;
-            float hv = bridge + (h->nose_h - bridge) * tt * sqrtf(tt); /* tt^1.5 */
-            if (Y > h->nose_top)
-                hv *= 1.0f - smoothstep(h->nose_top, h->nose_top + 0.03f, Y);
-            if (Y < h->nose_tip) {
-                float q = (h->nose_tip - Y) / (h->nose_tip - h->nose_base);
-                hv = h->nose_h * bump2(q * q * 1.3f);
-            }
-            disp += hv * bump2(a * a);
-            /* alae (nostril wings) */
-            t = (ax - h->nose_w * 0.9f) / 0.055f;
-            t = t * t + ((Y - (h->nose_tip - 0.035f)) / 0.055f) * ((Y - (h->nose_tip - 0.035f)) / 0.055f);
-            disp += 0.075f * bump2(t);
-            /* a rounded tip */
-            t = (X / (h->nose_w * 0.75f)) * (X / (h->nose_w * 0.75f)) + ((Y - h->nose_tip) / 0.06f) * ((Y - h->nose_tip) / 0.06f);
-            disp += 0.03f * bump2(t);
-        }
+        disp = nose_disp(h, id, X, Y, ax, disp);
         /* lips */
         {
             float mw = h->mouth_w * 1.05f;
