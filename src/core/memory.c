@@ -4,6 +4,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+/* Buffers of several MiB (activation arenas, gradients, packed panels) are
+ * streamed over again and again by memory-bound passes: on Linux they get
+ * 2 MiB alignment and transparent huge pages where the kernel offers them on
+ * request ("madvise" mode), fewer TLB misses and page faults. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
 
 int mfr_size_mul(size_t a, size_t b, size_t *out)
 {
@@ -24,10 +34,14 @@ void *mfr_alloc(size_t size)
     }
     if (rounded == 0)
         rounded = MFR_ALIGN;
-    if (posix_memalign(&p, MFR_ALIGN, rounded) != 0) {
+    if (posix_memalign(&p, rounded >= HUGE_MIN ? HUGE_ALIGN : MFR_ALIGN, rounded) != 0) {
         mfr_error(MFR_ERR_NOMEM, "out of memory allocating %zu bytes", size);
         return NULL;
     }
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (rounded >= HUGE_MIN)
+        (void)madvise(p, rounded & ~(HUGE_ALIGN - 1), MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
     return p;
 }
 
