@@ -32,7 +32,8 @@ typedef void (*gemm_ukernel_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t
                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
 
 /* Optional vectorised packing, zero padded; NULL: the portable packer.
- * pack_a_n packs one panel (rows <= MR) of a row-major A; pack_b_n packs
+ * pack_a_n packs one panel (rows <= MR) of a row-major A, pack_a_t of a
+ * transposed one (a weight gradient's dY^T: a run of rows per k); pack_b_n packs
  * cols columns (any number: ceil(cols / NR) panels of kc x NR, panel q at
  * dst + q * kc * NR) of a row-major B, walking B row by row so that the
  * reads stream through memory. */
@@ -52,6 +53,7 @@ typedef struct gemm_kernel {
     gemm_pack_a_fn pack_a_n;  /* A not transposed: a[i * lda + p] */
     gemm_pack_b_fn pack_b_n;  /* B not transposed: b[p * ldb + j] */
     gemm_pack_conv_fn pack_a_conv; /* convolution patches (gemm_pack_conv.h) */
+    gemm_pack_a_fn pack_a_t;  /* A transposed: element (i, p) at a[p * lda + i] */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */

@@ -37,6 +37,10 @@ void gemm_pack_a(const gemm_kernel *kr, const gemm_a_src *src, int i0, int mc, i
             kr->pack_a_n(a + (ptrdiff_t)(i0 + ip) * lda + p0, lda, rows, kc, d);
             continue;
         }
+        if (src->trans && kr->pack_a_t) {
+            kr->pack_a_t(a + (ptrdiff_t)p0 * lda + i0 + ip, lda, rows, kc, d);
+            continue;
+        }
         if (src->trans) {
             /* A^T: each k is a contiguous run of rows in memory; read it
              * along the run (the loop below would stride by lda per value). */

@@ -162,4 +162,32 @@ static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst
 #define ZERO_RUN(d, n, step) _mm256_maskstore_ps((d), tail_mask_avx2(n), _mm256_setzero_ps())
 #include "gemm_pack_conv.h"
 
-const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv};
+/* A panel from a transposed A (element (i, p) at a[p * lda + i]): 8 k of up
+ * to MR rows loaded as 8 vectors, transposed (8 x 8), stored as the k-block;
+ * rows past `rows` and k past kc come out zero. */
+static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
+{
+    __m256i km = tail_mask_avx2(rows);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        __m256 r[8], t[8], s[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < qn ? _mm256_maskload_ps(a + (ptrdiff_t)(p0 + q) * lda, km) : _mm256_setzero_ps();
+        for (int q = 0; q < 8; q += 2) {
+            t[q] = _mm256_unpacklo_ps(r[q], r[q + 1]);
+            t[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]);
+        }
+        /* s[4h + c], 128-bit lane l: column 4l + c of rows 4h .. 4h + 3 */
+        for (int h = 0; h < 8; h += 4) {
+            s[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
+            s[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
+            s[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+            s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+        }
+        float *d = dst + (ptrdiff_t)p0 * MR;
+        for (int i = 0; i < MR; i++)
+            _mm256_storeu_ps(d + i * KB, _mm256_permute2f128_ps(s[i & 3], s[4 + (i & 3)], i < 4 ? 0x20 : 0x31));
+    }
+}
+
+const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t};

@@ -190,4 +190,53 @@ static void pack_b_n(const float *b, ptrdiff_t ldb, int cols, int kc, float *dst
 #define ZERO_RUN(d, n, step) _mm512_mask_storeu_ps((d), tail_mask_avx512(n), _mm512_setzero_ps())
 #include "gemm_pack_conv.h"
 
-const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv};
+/* Transposes the 16 x 16 block r (r[p] lane i) in place (r[i] lane p):
+ * 32-bit, then 64-bit interleaves, then a 4 x 4 transpose of 128-bit lanes. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* r[4g + c], 128-bit lane l: column 4l + c of rows 4g .. 4g + 3 */
+    for (int i = 0; i < 16; i += 4) {
+        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 2]);
+        __m512d e = _mm512_castps_pd(t[i + 1]), f = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(e, f));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(e, f));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        __m512 u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        t[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        t[8 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+/* A panel from a transposed A (row i of the panel is column i of a[p * lda
+ * + i]): 16 k of up to MR rows loaded as 16 vectors, transposed, and stored
+ * as the k-block; rows past `rows` and k past kc come out zero. */
+static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
+{
+    __mmask16 km = tail_mask_avx512(rows);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        __m512 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < qn ? _mm512_maskz_loadu_ps(km, a + (ptrdiff_t)(p0 + q) * lda) : _mm512_setzero_ps();
+        transpose16(r);
+        float *d = dst + (ptrdiff_t)p0 * MR;
+        for (int i = 0; i < MR; i++)
+            _mm512_storeu_ps(d + i * KB, r[i]);
+    }
+}
+
+const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t};
