@@ -645,7 +645,7 @@ static int same_bits(const void *a, const void *b, size_t bytes)
 START_TEST(test_chanpass_versions)
 {
     static const int cs[] = {1, 3, 8, 16, 17, 37, 64, 100};
-    const size_t rows = 700; /* several of the SIMD sums' row tiles (about 32 KB) for c >= 16 */
+    const size_t rows = 700; /* longer than the callers' chunks of 256 rows */
     const chanpass_ops *ref = chanpass_for(MFR_ISA_SCALAR);
     find_isas();
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {

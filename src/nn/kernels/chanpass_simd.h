@@ -67,20 +67,8 @@ static inline __attribute__((always_inline)) void cp_sums_block(int what, const 
     }
 }
 
-/* The sums walk the channels in blocks, each block over all rows, so that
- * its running sums stay in registers. Over a whole tensor (tens of MB) that
- * would read it from memory once per block; the rows are cut into tiles of
- * about 32 KB per array instead, so that the blocks after the first read the
- * tile from cache. Each channel's additions keep their order (row by row,
- * from part), so the result does not depend on the tile size. */
-static size_t cp_tile_rows(int c)
-{
-    size_t t = 8192 / (size_t)c;
-    return t < 16 ? 16 : t;
-}
-
-static void cp_sums_tile(int what, const float *x, const float *dz, size_t rows, int c, const double *m,
-                         double *part)
+static void CP_NAME(sums)(int what, const float *x, const float *dz, size_t rows, int c, const double *m,
+                          double *part)
 {
     int c0 = 0;
     /* blocks of 4 vectors, then 2, then 1 (partly masked) */
@@ -92,16 +80,6 @@ static void cp_sums_tile(int what, const float *x, const float *dz, size_t rows,
     }
     for (; c0 < c; c0 += DL)
         cp_sums_block(what, x, dz, rows, c, m, part, c0, 1);
-}
-
-static void CP_NAME(sums)(int what, const float *x, const float *dz, size_t rows, int c, const double *m,
-                          double *part)
-{
-    size_t tile = cp_tile_rows(c);
-    for (size_t r0 = 0; r0 < rows; r0 += tile) {
-        size_t n = rows - r0 < tile ? rows - r0 : tile, o = r0 * (size_t)c;
-        cp_sums_tile(what, x + o, dz ? dz + o : NULL, n, c, m, part);
-    }
 }
 
 static void CP_NAME(scale_shift_act)(const float *in, float *out, size_t rows, int c, const float *scale,
@@ -191,8 +169,8 @@ static void CP_NAME(act_backward)(const float *u, const float *dy, float *dz, si
         }
 }
 
-static void cp_bnact_sums_tile(const float *u, const float *dy, size_t rows, int c, const chanpass_bnact *b,
-                               const double *m, int slope_sum, double *part)
+static void CP_NAME(bnact_sums)(const float *u, const float *dy, size_t rows, int c, const chanpass_bnact *b,
+                                const double *m, int slope_sum, double *part)
 {
     double *p2 = part + c, *p3 = part + 2 * (size_t)c;
     for (int c0 = 0; c0 < c; c0 += VL) {
@@ -224,16 +202,6 @@ static void cp_bnact_sums_tile(const float *u, const float *dy, size_t rows, int
             vd_store(p3 + c0, klo, s0);
             vd_store(p3 + c0 + DL, khi, s1);
         }
-    }
-}
-
-static void CP_NAME(bnact_sums)(const float *u, const float *dy, size_t rows, int c, const chanpass_bnact *b,
-                                const double *m, int slope_sum, double *part)
-{
-    size_t tile = cp_tile_rows(c);
-    for (size_t r0 = 0; r0 < rows; r0 += tile) {
-        size_t n = rows - r0 < tile ? rows - r0 : tile, o = r0 * (size_t)c;
-        cp_bnact_sums_tile(u + o, dy + o, n, c, b, m, slope_sum, part);
     }
 }
 
