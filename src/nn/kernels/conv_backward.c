@@ -30,8 +30,19 @@ static void im2col_rows(const mfr_conv_params *p, int oh, int ow, const float *i
         int nimg = img0 + (int)(r / oh), oy = (int)(r % oh);
         for (int ox = 0; ox < ow; ox++) {
             float *dst = cols + ((size_t)r * ow + ox) * K;
+            int ix0 = ox * p->stride_w - p->pad_left;
+            /* the taps of a row are adjacent pixels: one run of kw * c_in
+             * floats (a stem has 3 channels: 9 floats, not 3 copies of 3) */
+            int run = p->dil_w == 1 && ix0 >= 0 && ix0 + p->kw <= p->w ? p->kw * p->c_in : 0;
             for (int ky = 0; ky < p->kh; ky++) {
                 int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                if (run && iy >= 0 && iy < p->h) {
+                    const float *src = in + (((size_t)nimg * p->h + iy) * p->w + ix0) * p->c_in;
+                    for (int q = 0; q < run; q++)
+                        dst[q] = src[q];
+                    dst += run;
+                    continue;
+                }
                 for (int kx = 0; kx < p->kw; kx++, dst += p->c_in) {
                     int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
                     if (iy < 0 || iy >= p->h || ix < 0 || ix >= p->w)
