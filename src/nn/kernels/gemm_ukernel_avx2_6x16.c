@@ -185,8 +185,11 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
             s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
         }
         float *d = dst + (ptrdiff_t)p0 * MR;
-        for (int i = 0; i < MR; i++)
-            _mm256_storeu_ps(d + i * KB, _mm256_permute2f128_ps(s[i & 3], s[4 + (i & 3)], i < 4 ? 0x20 : 0x31));
+        /* column i: the low lanes of s[i], s[4 + i] (i < 4), else the high */
+        for (int i = 0; i < 4; i++)
+            _mm256_storeu_ps(d + i * KB, _mm256_permute2f128_ps(s[i], s[4 + i], 0x20));
+        for (int i = 4; i < MR; i++)
+            _mm256_storeu_ps(d + i * KB, _mm256_permute2f128_ps(s[i - 4], s[i], 0x31));
     }
 }
 
