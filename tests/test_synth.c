@@ -542,7 +542,7 @@ START_TEST(test_albedo_batch_matches_reference)
 }
 END_TEST
 
-/* The SSE2 lighting equals the per-pixel reference bit for bit, for any
+/* The SSE2 and AVX2 lighting equal the per-pixel reference bit for bit, for any
  * batch length, with degenerate normals and positions (zero, NaN) too. */
 START_TEST(test_light_matches_reference)
 {
@@ -567,11 +567,22 @@ START_TEST(test_light_matches_reference)
                 a.px[i] = NAN;
         }
         b = a;
+        synth_shade_batch c = a;
         synth_light_batch(&a, n, &light);
         synth_light_batch_ref(&b, n, &light);
         ck_assert(memcmp(a.ka, b.ka, (size_t)n * sizeof *a.ka) == 0);
         ck_assert(memcmp(a.diff, b.diff, (size_t)n * sizeof *a.diff) == 0);
         ck_assert(memcmp(a.sp, b.sp, (size_t)n * sizeof *a.sp) == 0);
+#ifdef MFR_HAVE_AVX2
+        if (mfr_isa_available(MFR_ISA_AVX2)) {
+            synth_light_batch_avx2(&c, n, &light);
+            ck_assert_msg(memcmp(c.ka, b.ka, (size_t)n * sizeof *c.ka) == 0, "ka (AVX2), n %d", n);
+            ck_assert_msg(memcmp(c.diff, b.diff, (size_t)n * sizeof *c.diff) == 0, "diff (AVX2), n %d", n);
+            ck_assert_msg(memcmp(c.sp, b.sp, (size_t)n * sizeof *c.sp) == 0, "sp (AVX2), n %d", n);
+        }
+#else
+        (void)c;
+#endif
     }
 }
 END_TEST
@@ -612,8 +623,8 @@ START_TEST(test_head_grid_matches_reference)
 }
 END_TEST
 
-/* The SSE2 colour pass (sRGB albedo to linear light, lit) equals the plain
- * one, albedo at and beyond the table's ends and NaN included. */
+/* The SSE2 and AVX2 colour passes (sRGB albedo to linear light, lit) equal
+ * the plain one, albedo at and beyond the table's ends and NaN included. */
 START_TEST(test_colour_matches_reference)
 {
     synth_tables_init();
@@ -637,6 +648,13 @@ START_TEST(test_colour_matches_reference)
         synth_colour_batch(&b, (const float (*)[3])alb, n, &light, x);
         synth_colour_batch_ref(&b, (const float (*)[3])alb, n, &light, y);
         ck_assert(memcmp(x, y, (size_t)n * sizeof x[0]) == 0);
+#ifdef MFR_HAVE_AVX2
+        if (mfr_isa_available(MFR_ISA_AVX2)) {
+            memset(x, 0, sizeof x);
+            synth_colour_batch_avx2(&b, (const float (*)[3])alb, n, &light, x);
+            ck_assert_msg(memcmp(x, y, (size_t)n * sizeof x[0]) == 0, "colours (AVX2), n %d", n);
+        }
+#endif
     }
 }
 END_TEST

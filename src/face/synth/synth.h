@@ -275,6 +275,13 @@ void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n
                         float (*out)[3]);
 void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
                             float (*out)[3]);
+/* The two passes eight pixels at a time, built with -mavx2 (shade_avx2.c;
+ * only where MFR_HAVE_AVX2 and the CPU has it): the same bits as the
+ * references (tests). They compute up to the next multiple of 8 (pad the
+ * batch and alb to it; SYNTH_SHADE_BATCH is a multiple of 8). */
+void synth_light_batch_avx2(synth_shade_batch *b, int n, const synth_light *light);
+void synth_colour_batch_avx2(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                             float (*out)[3]);
 /* The same for the pixels of meshes first..n-1 only. */
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
 /* Builds the mask's mesh as the face's last one (in camera space), with its
