@@ -15,7 +15,8 @@ noinst_HEADERS += src/face/synth/camera_simd.h
 # and a sum, and the pictures must have the same bytes on every CPU.
 if HAVE_AVX2
 noinst_LTLIBRARIES += libmfr_synth_avx2.la
-libmfr_synth_avx2_la_SOURCES = src/face/synth/camera_avx2.c src/face/synth/shade_avx2.c
+libmfr_synth_avx2_la_SOURCES = src/face/synth/camera_avx2.c src/face/synth/shade_avx2.c \
+	src/face/synth/texture_avx2.c
 libmfr_synth_avx2_la_CFLAGS = $(AM_CFLAGS) -mavx2 -ffp-contract=off
 libmfr_la_LIBADD += libmfr_synth_avx2.la
 endif

@@ -15,7 +15,7 @@
  * hash, instead of hashing the four corners at every call: the lattice
  * repeats every 512 cells, far beyond the frequencies the textures use, and
  * two seeds see overlapping windows with a probability of about 1%. */
-uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
+uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N + 2];
 
 void synth_noise_init(void)
 {

@@ -58,7 +58,8 @@ static inline int32_t synth_floor_i(float v)
  * lattice of random 16-bit values (raster.c) read at an offset given by the
  * seed's hash. Inline: the textures call it about ten times per pixel. */
 #define SYNTH_NOISE_N 512
-extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
+/* (two spare entries at the end: a gather reads 32 bits at the last one) */
+extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N + 2];
 void synth_noise_init(void); /* called by synth_tables_init */
 /* The same with the seed's hash given (hs = synth_hash(seed)): a head
  * hashes its texture seeds once (synth_head.nh). */
@@ -102,6 +103,7 @@ typedef struct synth_head {
     float brow_y, brow_raise, eye_close;
     float hair_front, hair_thick;
     uint32_t nh[20]; /* synth_hash(id->texture_seed + i): the textures' noise seeds */
+    int avx2;        /* the albedo's batches may use the AVX2 build (set by synth_head_setup) */
 } synth_head;
 
 void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
@@ -209,6 +211,12 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
  * synth_head_albedo point by point (a test): features that cannot reach any
  * of the points (the moles, for now) are left out of the whole batch. */
 void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const float *v, float (*rgb)[3], float *spec);
+/* Its AVX2 parts (texture_avx2.c, only where MFR_HAVE_AVX2 and the CPU has
+ * it; used where h->avx2): the skin (tone and specular strength) of points
+ * 0..n-1 eight at a time into base[i][0..1], returning how many it did (n
+ * less n % 8); the scalp hair blended into eight points. */
+int synth_skin_base_avx2(const synth_head *h, int n, const float *u, const float *v, float (*base)[2]);
+void synth_scalp8_avx2(const synth_head *h, const float *u, const float *v, float (*rgb)[3], float *spec);
 /* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
  * also a normal tilt for pleats (*bend). */
 void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);
