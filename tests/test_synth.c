@@ -594,6 +594,66 @@ START_TEST(test_light_matches_reference)
 }
 END_TEST
 
+/* The meshes' vertex loops (grid normals, transform, projection) in the
+ * baseline build and the AVX2 one equal their references bit for bit: grids
+ * of 1 to 37 columns, wrapping or not, flipped or not, with poles (rows of
+ * one repeated point), NaN and vertices behind the camera. */
+START_TEST(test_mesh_loops_match_reference)
+{
+    uint32_t st = 4242u;
+    static const int sizes[6][2] = {{1, 3}, {2, 2}, {3, 5}, {9, 4}, {37, 11}, {80, 7}};
+    for (int s = 0; s < 6; s++)
+        for (int mode = 0; mode < 4; mode++) {
+            const int nu = sizes[s][0], nv = sizes[s][1], wrap = mode & 1, flip = mode >> 1;
+            synth_mesh a, b;
+            tu_ok(synth_mesh_grid(&a, nu, nv, wrap));
+            tu_ok(synth_mesh_grid(&b, nu, nv, wrap));
+            for (int j = 0; j < nv; j++)
+                for (int i = 0; i < nu; i++) {
+                    float *p = a.pos + 3 * (j * nu + i);
+                    const float r = 1.0f + lcg_range(&st, -0.2f, 0.2f), t = (float)i * 0.7f;
+                    /* the first row a pole (one point), then a bumpy cylinder */
+                    p[0] = j == 0 ? 0.0f : r * cosf(t);
+                    p[1] = j == 0 ? -1.0f : (float)j * 0.3f;
+                    p[2] = j == 0 ? 0.0f : r * sinf(t) + (j % 3 == 2 ? 9.0f : 0.0f); /* behind the camera */
+                    if ((i * 7 + j) % 23 == 5)
+                        p[i % 3] = NAN;
+                }
+            for (int isa = 0; isa < 2; isa++) {
+                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    break;
+                memcpy(b.pos, a.pos, 3 * (size_t)a.nv * sizeof(float));
+                synth_mesh c = b; /* the fast one on b's buffers, the reference on copies */
+                float *pos0 = malloc(3 * (size_t)a.nv * sizeof(float)), *nrm0 = malloc(3 * (size_t)a.nv * sizeof(float));
+                float *scr0 = malloc(4 * (size_t)a.nv * sizeof(float));
+                ck_assert(pos0 && nrm0 && scr0);
+                synth_mesh r = b;
+                r.pos = pos0, r.nrm = nrm0, r.scr = scr0;
+                memcpy(pos0, a.pos, 3 * (size_t)a.nv * sizeof(float));
+                m3 rot = synth_rotation(lcg_range(&st, -40, 40), lcg_range(&st, -20, 20), lcg_range(&st, -10, 10));
+                v3 pivot = v3_make(0.1f, -0.7f, -0.1f), off = v3_make(0.05f, -0.1f, -6.0f);
+                synth_camera cam = {300.0f, 56.0f, 60.0f};
+                synth_mesh_grid_normals_ref(&r, nu, nv, wrap, flip);
+                synth_mesh_transform_ref(&r, &rot, pivot, off);
+                synth_mesh_project_ref(&r, &cam);
+                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                synth_mesh_grid_normals(&c, nu, nv, wrap, flip);
+                synth_mesh_transform(&c, &rot, pivot, off);
+                synth_mesh_project(&c, &cam);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                ck_assert_msg(memcmp(pos0, c.pos, 3 * (size_t)a.nv * sizeof(float)) == 0, "pos %dx%d mode %d isa %d", nu, nv, mode, isa);
+                ck_assert_msg(memcmp(nrm0, c.nrm, 3 * (size_t)a.nv * sizeof(float)) == 0, "nrm %dx%d mode %d isa %d", nu, nv, mode, isa);
+                ck_assert_msg(memcmp(scr0, c.scr, 4 * (size_t)a.nv * sizeof(float)) == 0, "scr %dx%d mode %d isa %d", nu, nv, mode, isa);
+                free(pos0);
+                free(nrm0);
+                free(scr0);
+            }
+            synth_mesh_free(&a);
+            synth_mesh_free(&b);
+        }
+}
+END_TEST
+
 /* The head's surface over a grid (row and column terms once) equals the
  * point-by-point surface, hair volume and expressions included. */
 START_TEST(test_head_grid_matches_reference)
@@ -860,6 +920,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_quantise_matches_reference);
     tcase_add_test(tc, test_colour_matches_reference);
     tcase_add_test(tc, test_head_grid_matches_reference);
+    tcase_add_test(tc, test_mesh_loops_match_reference);
     tcase_add_test(tc, test_background_matches_reference);
     suite_add_tcase(s, tc);
     return s;

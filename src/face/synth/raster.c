@@ -3,6 +3,7 @@
  * is shaded once, after all geometry is in. */
 #include "config.h"
 #include "synth.h"
+#include "mesh_simd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,7 @@ static void put3(float *p, int i, v3 v)
     p[3 * i + 2] = v.z;
 }
 
-void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
+void synth_mesh_grid_normals_ref(synth_mesh *m, int nu, int nv, int wrap, int flip)
 {
     for (int j = 0; j < nv; j++)
         for (int i = 0; i < nu; i++) {
@@ -162,7 +163,7 @@ void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
         }
 }
 
-void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
+void synth_mesh_transform_ref(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
 {
     for (int i = 0; i < m->nv; i++) {
         put3(m->pos, i, v3_add(m3_apply(r, v3_sub(get3(m->pos, i), pivot)), offset));
@@ -184,7 +185,7 @@ int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z)
     return 1;
 }
 
-void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
+void synth_mesh_project_ref(synth_mesh *m, const synth_camera *cam)
 {
     for (int i = 0; i < m->nv; i++) {
         float *q = m->scr + 4 * i;
@@ -193,6 +194,42 @@ void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
          * six); the triangles of a vertex behind the camera are skipped */
         q[3] = q[2] >= 1e-3f ? 1.0f / q[2] : 0.0f;
     }
+}
+
+/* The three through mesh_simd.h: its AVX2 build where it is compiled in
+ * and runs (eight vertices per instruction), else its baseline build; the
+ * same bits as the references above (a test). */
+void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_mesh_grid_normals_avx2(m, nu, nv, wrap, flip);
+        return;
+    }
+#endif
+    grid_normals_all(m->pos, m->nrm, nu, nv, wrap, flip);
+}
+
+void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_mesh_transform_avx2(m, r, pivot, offset);
+        return;
+    }
+#endif
+    mesh_transform_loop(m->pos, m->nrm, m->nv, r, pivot, offset);
+}
+
+void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_mesh_project_avx2(m, cam);
+        return;
+    }
+#endif
+    mesh_project_loop(m->pos, m->scr, m->nv, cam->f, cam->cx, cam->cy);
 }
 
 /* Reference rasteriser: every pixel of the triangle's bounding box takes

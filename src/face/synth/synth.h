@@ -171,7 +171,17 @@ void synth_mesh_free(synth_mesh *m);
 void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip);
 /* Transforms head space -> camera space: p' = R (p - pivot) + offset. */
 void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+/* Screen position, depth and 1/depth (0 behind the camera) of each vertex. */
 void synth_mesh_project(synth_mesh *m, const synth_camera *cam);
+/* The three vertex by vertex (_ref: the plain references) and built with
+ * -mavx2 (_avx2, mesh_avx2.c: only where MFR_HAVE_AVX2 and the CPU has it);
+ * the functions above run the best build, all with the same bits (a test). */
+void synth_mesh_grid_normals_ref(synth_mesh *m, int nu, int nv, int wrap, int flip);
+void synth_mesh_transform_ref(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+void synth_mesh_project_ref(synth_mesh *m, const synth_camera *cam);
+void synth_mesh_grid_normals_avx2(synth_mesh *m, int nu, int nv, int wrap, int flip);
+void synth_mesh_transform_avx2(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+void synth_mesh_project_avx2(synth_mesh *m, const synth_camera *cam);
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
 void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
