@@ -654,6 +654,42 @@ START_TEST(test_mesh_loops_match_reference)
 }
 END_TEST
 
+/* synth_line3 (rows through line_simd.h, baseline and AVX2 builds) equals
+ * its pixel-by-pixel reference: thick, thin and zero-length lines, partly
+ * off the frame and partly behind the depth buffer. */
+START_TEST(test_line_matches_reference)
+{
+    uint32_t st = 777u;
+    synth_frame a, b;
+    tu_ok(synth_frame_init(&a, 37, 29));
+    tu_ok(synth_frame_init(&b, 37, 29));
+    const size_t n = 37 * 29;
+    const synth_camera cam = {60.0f, 18.5f, 14.5f};
+    for (int rep = 0; rep < 300; rep++)
+        for (int isa = 0; isa < 2; isa++) {
+            if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                break;
+            for (size_t k = 0; k < n; k++) {
+                a.depth[k] = b.depth[k] = lcg_range(&st, 4.0f, 6.0f);
+                for (int c = 0; c < 3; c++)
+                    a.rgb[3 * k + c] = b.rgb[3 * k + c] = lcg_range(&st, 0.0f, 1.0f);
+            }
+            v3 p = v3_make(lcg_range(&st, -2, 2), lcg_range(&st, -2, 2), -lcg_range(&st, 4.5f, 5.5f));
+            v3 q = rep % 10 == 3 ? p : v3_make(lcg_range(&st, -2, 2), lcg_range(&st, -2, 2), -lcg_range(&st, 4.5f, 5.5f));
+            const float width = rep % 3 == 0 ? lcg_range(&st, 0.1f, 0.6f) : lcg_range(&st, 0.6f, 6.0f);
+            const float col[3] = {lcg_range(&st, 0, 1), lcg_range(&st, 0, 1), lcg_range(&st, 0, 1)};
+            const float alpha = rep % 2 ? 1.0f : 0.9f;
+            synth_line3_ref(&a, &cam, p, q, width, col, alpha);
+            ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+            synth_line3(&b, &cam, p, q, width, col, alpha);
+            ck_assert(unsetenv("MFR_ISA") == 0);
+            ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof(float)) == 0, "line %d differs (isa %d)", rep, isa);
+        }
+    synth_frame_free(&a);
+    synth_frame_free(&b);
+}
+END_TEST
+
 /* The head's surface over a grid (row and column terms once) equals the
  * point-by-point surface, hair volume and expressions included. */
 START_TEST(test_head_grid_matches_reference)
@@ -921,6 +957,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_colour_matches_reference);
     tcase_add_test(tc, test_head_grid_matches_reference);
     tcase_add_test(tc, test_mesh_loops_match_reference);
+    tcase_add_test(tc, test_line_matches_reference);
     tcase_add_test(tc, test_background_matches_reference);
     suite_add_tcase(s, tc);
     return s;

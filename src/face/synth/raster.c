@@ -4,6 +4,7 @@
 #include "config.h"
 #include "synth.h"
 #include "mesh_simd.h"
+#include "line_simd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -459,7 +460,7 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
     }
 }
 
-void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
+void synth_line3_ref(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
 {
     float ax, ay, az, bx, by, bz;
     if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
@@ -492,4 +493,41 @@ void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float widt
             for (int c = 0; c < 3; c++)
                 f->rgb[3 * k + c] += (rgb[c] - f->rgb[3 * k + c]) * cov;
         }
+}
+
+/* The reference's set-up, then its rows through line_simd.h (the AVX2
+ * build where it runs: eight pixels at a time). */
+void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
+{
+    float ax, ay, az, bx, by, bz;
+    if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
+        return;
+    float len = sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
+    float r = 0.5f * fmaxf(width_px, 0.6f);
+    int x0 = (int)floorf(fminf(ax, bx) - r - 1), x1 = (int)ceilf(fmaxf(ax, bx) + r + 1);
+    int y0 = (int)floorf(fminf(ay, by) - r - 1), y1 = (int)ceilf(fmaxf(ay, by) + r + 1);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 >= f->w) x1 = f->w - 1;
+    if (y1 >= f->h) y1 = f->h - 1;
+    line_par L;
+    L.ax = ax, L.ay = ay, L.az = az, L.dx = bx - ax, L.dy = by - ay, L.dz = bz - az;
+    L.den = len > 1e-6f ? 1.0f / (len * len) : 0.0f;
+    L.r = r;
+    L.thin = width_px < 0.6f ? width_px / 0.6f : 1.0f;
+    L.alpha = alpha;
+    L.rgb[0] = rgb[0], L.rgb[1] = rgb[1], L.rgb[2] = rgb[2];
+#ifdef MFR_HAVE_AVX2
+    const int avx2 = mfr_isa_best() >= MFR_ISA_AVX2;
+#endif
+    for (int y = y0; y <= y1; y++) {
+        const size_t row = (size_t)y * (size_t)f->w;
+#ifdef MFR_HAVE_AVX2
+        if (avx2) {
+            synth_line_row_avx2(f->rgb + 3 * row, f->depth + row, x0, x1, (float)y + 0.5f, &L);
+            continue;
+        }
+#endif
+        line_row(f->rgb + 3 * row, f->depth + row, x0, x1, (float)y + 0.5f, &L);
+    }
 }

@@ -241,6 +241,15 @@ int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, f
  * front of the depth buffer. */
 void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb_lin[3],
                  float alpha);
+/* The plain reference (pixel by pixel) that synth_line3 matches bit for bit
+ * (a test). */
+void synth_line3_ref(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb_lin[3],
+                     float alpha);
+/* One row of it built with -mavx2 (line_avx2.c; only where MFR_HAVE_AVX2
+ * and the CPU has it): x0..x1 of rgb and depth (the row's own), the line
+ * as struct line_par of line_simd.h. */
+struct line_par;
+void synth_line_row_avx2(float *rgb, const float *depth, int x0, int x1, float py, const struct line_par *L);
 
 #define SYNTH_FACE_MESHES 10
 
