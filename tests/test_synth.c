@@ -881,7 +881,8 @@ START_TEST(test_render_independent_of_history)
 END_TEST
 
 /* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
- * spans) writes the reference's G-buffer exactly: same depths, meshes,
+ * spans; in the AVX2 build two rows of a small box at a time), both builds,
+ * writes the reference's G-buffer exactly: same depths, meshes,
  * triangles and barycentrics, for whole faces with masks and hands at
  * several sizes (big triangles at 400 px, sub-pixel ones at 24). */
 START_TEST(test_raster_matches_reference)
@@ -910,20 +911,28 @@ START_TEST(test_raster_matches_reference)
             tu_ok(synth_frame_init(&a, w, w));
             tu_ok(synth_frame_init(&b, w, w));
             tu_ok(synth_face_build(&F, &id, &nz, &mask, offset, lod, &cam, 3u));
-            for (int m = 0; m < F.nmesh; m++) {
-                synth_raster(&a, &F.mesh[m], m);
+            for (int m = 0; m < F.nmesh; m++)
                 synth_raster_ref(&b, &F.mesh[m], m);
+            /* the baseline build, then the AVX2 one where it runs */
+            for (int isa = 0; isa < 2; isa++) {
+                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    break;
+                synth_frame_clear(&a);
+                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                for (int m = 0; m < F.nmesh; m++)
+                    synth_raster(&a, &F.mesh[m], m);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                size_t n = (size_t)w * (size_t)w, covered = 0;
+                ck_assert_msg(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0, "depth, face %d, %d px, isa %d", i, w, isa);
+                ck_assert_msg(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0, "mesh, face %d, %d px, isa %d", i, w, isa);
+                for (size_t k = 0; k < n; k++)
+                    if (a.mesh[k] >= 0) {
+                        covered++;
+                        ck_assert(a.tri[k] == b.tri[k]);
+                        ck_assert(memcmp(a.b + 2 * k, b.b + 2 * k, 2 * sizeof *a.b) == 0);
+                    }
+                ck_assert_msg(covered > n / 4, "face %d at %d px covers only %zu pixels", i, w, covered);
             }
-            size_t n = (size_t)w * (size_t)w, covered = 0;
-            ck_assert(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0);
-            ck_assert(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0);
-            for (size_t k = 0; k < n; k++)
-                if (a.mesh[k] >= 0) {
-                    covered++;
-                    ck_assert(a.tri[k] == b.tri[k]);
-                    ck_assert(memcmp(a.b + 2 * k, b.b + 2 * k, 2 * sizeof *a.b) == 0);
-                }
-            ck_assert_msg(covered > n / 4, "face %d at %d px covers only %zu pixels", i, w, covered);
             synth_face_free(&F);
             synth_frame_free(&a);
             synth_frame_free(&b);

@@ -184,6 +184,8 @@ void synth_mesh_transform_avx2(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
 void synth_mesh_project_avx2(synth_mesh *m, const synth_camera *cam);
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
 void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
+/* synth_raster's AVX2 build (raster_avx2.c; only where MFR_HAVE_AVX2 and the CPU has it) */
+void synth_raster_avx2(synth_frame *f, const synth_mesh *m, int mesh_index);
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
 int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
 
