@@ -2,7 +2,8 @@
  * compiled with -mavx2 -ffp-contract=off (no fused multiply-add: the same
  * roundings as the reference). The operations of synth_light_batch_ref and
  * synth_colour_batch_ref in their order, comparisons as masks, the sRGB
- * table read by a gather: the same bits (tests). synth_shade_from calls
+ * table read by a gather, the colours (r, g, b triples) moved in and out by
+ * blends and permutations: the same bits (tests). synth_shade_from calls
  * them where mfr_isa_best() allows. */
 #include "config.h"
 #include "synth.h"
@@ -83,25 +84,47 @@ static inline __m256 to_linear8(__m256 s)
                 lin);
 }
 
+/* Eight (r, g, b) triples p[0..23] into three registers of r, g and b,
+ * and back: blends pick each channel's three or two values out of each
+ * group of eight floats, a permutation puts them in order. */
+static inline void deinterleave3(const float *p, __m256 *x, __m256 *y, __m256 *z)
+{
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8), c = _mm256_loadu_ps(p + 16);
+    *x = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a, b, 0x92), c, 0x24), _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5));
+    *y = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a, b, 0x24), c, 0x49), _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6));
+    *z = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a, b, 0x49), c, 0x92), _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7));
+}
+static inline void interleave3(float *p, __m256 x, __m256 y, __m256 z)
+{
+    const __m256 tx = _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5));
+    const __m256 ty = _mm256_permutevar8x32_ps(y, _mm256_setr_epi32(5, 0, 3, 6, 1, 4, 7, 2));
+    const __m256 tz = _mm256_permutevar8x32_ps(z, _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7));
+    _mm256_storeu_ps(p, _mm256_blend_ps(_mm256_blend_ps(tx, ty, 0x92), tz, 0x24));
+    _mm256_storeu_ps(p + 8, _mm256_blend_ps(_mm256_blend_ps(tx, ty, 0x24), tz, 0x49));
+    _mm256_storeu_ps(p + 16, _mm256_blend_ps(_mm256_blend_ps(tx, ty, 0x49), tz, 0x92));
+}
+
 void synth_colour_batch_avx2(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
                              float (*out)[3])
 {
-    const __m256i by3 = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21); /* alb[l][c], l = 0..7 */
+    const __m256 l0 = _mm256_set1_ps(light->color[0]), l1 = _mm256_set1_ps(light->color[1]);
+    const __m256 l2 = _mm256_set1_ps(light->color[2]);
     for (int i = 0; i < n; i += 8) {
         const __m256 ka = _mm256_loadu_ps(b->ka + i), diff = _mm256_loadu_ps(b->diff + i);
         const __m256 sp = _mm256_loadu_ps(b->sp + i);
-        float o[3][8];
-        for (int c = 0; c < 3; c++) {
-            const __m256 lc = _mm256_set1_ps(light->color[c]);
-            const __m256 s = _mm256_i32gather_ps(&alb[i][c], by3, 4);
-            const __m256 v = _mm256_add_ps(_mm256_mul_ps(to_linear8(s), _mm256_add_ps(ka, _mm256_mul_ps(diff, lc))),
-                                           _mm256_mul_ps(sp, lc));
-            _mm256_storeu_ps(o[c], v);
+        __m256 s0, s1, s2;
+        deinterleave3(alb[i], &s0, &s1, &s2);
+        /* to_linear(alb) (ka + diff lc) + sp lc, per channel */
+        const __m256 v0 = _mm256_add_ps(_mm256_mul_ps(to_linear8(s0), _mm256_add_ps(ka, _mm256_mul_ps(diff, l0))), _mm256_mul_ps(sp, l0));
+        const __m256 v1 = _mm256_add_ps(_mm256_mul_ps(to_linear8(s1), _mm256_add_ps(ka, _mm256_mul_ps(diff, l1))), _mm256_mul_ps(sp, l1));
+        const __m256 v2 = _mm256_add_ps(_mm256_mul_ps(to_linear8(s2), _mm256_add_ps(ka, _mm256_mul_ps(diff, l2))), _mm256_mul_ps(sp, l2));
+        if (i + 8 <= n) {
+            interleave3(out[i], v0, v1, v2);
+            continue;
         }
-        for (int l = 0; l < 8 && i + l < n; l++) {
-            out[i + l][0] = o[0][l];
-            out[i + l][1] = o[1][l];
-            out[i + l][2] = o[2][l];
-        }
+        float o[24]; /* the last, partial group: its first n - i pixels */
+        interleave3(o, v0, v1, v2);
+        for (int l = 0; l < n - i; l++)
+            out[i + l][0] = o[3 * l], out[i + l][1] = o[3 * l + 1], out[i + l][2] = o[3 * l + 2];
     }
 }
