@@ -819,12 +819,24 @@ START_TEST(test_background_matches_reference)
             for (size_t k = 0; k < n; k++) {
                 a.rgb[3 * k] = a.rgb[3 * k + 1] = a.rgb[3 * k + 2] = -1.0f;
                 a.mesh[k] = seed % 2 && (k * 7 + seed) % 5 < 2 ? 0 : -1;
+                if (seed % 3 == 0 && (int)(k % (size_t)w) >= 5 && (int)(k % (size_t)w) < 29) /* a run of mesh */
+                    a.mesh[k] = 1;
             }
-            memcpy(b.rgb, a.rgb, 3 * n * sizeof *a.rgb);
             memcpy(b.mesh, a.mesh, n * sizeof *a.mesh);
-            synth_background(&a, seed * 7919u, 0);
+            memcpy(b.rgb, a.rgb, 3 * n * sizeof *a.rgb);
             synth_background_ref(&b, seed * 7919u, 0);
-            ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof *a.rgb) == 0, "background %dx%d seed %u", w, h, seed);
+            /* the baseline build, then the AVX2 one where it runs */
+            for (int isa = 0; isa < 2; isa++) {
+                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    break;
+                for (size_t k = 0; k < 3 * n; k++)
+                    a.rgb[k] = -1.0f;
+                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                synth_background(&a, seed * 7919u, 0);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof *a.rgb) == 0, "background %dx%d seed %u isa %d", w, h,
+                              seed, isa);
+            }
             synth_frame_free(&a);
             synth_frame_free(&b);
         }

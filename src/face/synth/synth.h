@@ -332,6 +332,14 @@ v3 synth_face_to_camera(const synth_face *F, v3 p);
  * only the uncovered ones after, which saves the work under the faces). */
 void synth_background(synth_frame *f, uint32_t seed, int clutter);
 void synth_background_ref(synth_frame *f, uint32_t seed, int clutter); /* pixel by pixel: the same bits */
+/* Its pixels eight at a time in the AVX2 build (camera_avx2.c; only where
+ * MFR_HAVE_AVX2 and the CPU has it): a span of a row into colour planes
+ * of SYNTH_BG_SPAN floats; returns how many pixels it did (bg_params:
+ * camera_simd.h). */
+#define SYNTH_BG_SPAN 1024
+struct bg_params;
+int synth_bg_span_avx2(const struct bg_params *P, const int32_t *mrow, int x0, int n, float ygy, float off,
+                       const int *near, const float *dy2, int nb, float (*pl)[SYNTH_BG_SPAN]);
 /* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out);
