@@ -498,12 +498,13 @@ START_TEST(test_noise_matches_reference)
 }
 END_TEST
 
-/* The batch albedo (features out of a batch's reach skipped) equals the
- * per-point one bit for bit: many people and expressions, batches of
+/* The batch albedo (features out of a batch's reach skipped), in the
+ * baseline build and the AVX2 one, equals the per-point one bit for bit: many people and expressions, batches of
  * points spread narrowly (a row of pixels) or widely, centred on the
  * features (eyes, brows, nose, mouth, moles) and elsewhere. */
 START_TEST(test_albedo_batch_matches_reference)
 {
+    synth_tables_init(); /* the value-noise lattice (else all zeros) */
     uint32_t st = 12345u;
     long checked = 0;
     for (int i = 0; i < 60; i++) {
@@ -528,13 +529,19 @@ START_TEST(test_albedo_batch_matches_reference)
                 u[k] = u0 + lcg_range(&st, -su, su);
                 v[k] = v0 + lcg_range(&st, -sv, sv);
             }
-            synth_head_albedo_batch(&h, n, u, v, rgb, spec);
-            for (int k = 0; k < n; k++) {
-                float ref[3], rs;
-                synth_head_albedo(&h, u[k], v[k], ref, &rs);
-                ck_assert_msg(memcmp(ref, rgb[k], sizeof ref) == 0 && memcmp(&rs, &spec[k], sizeof rs) == 0,
-                              "person %d batch %d point %d (%g, %g) differs", i, b, k, (double)u[k], (double)v[k]);
-                checked++;
+            /* the baseline build (SSE2), then the AVX2 one where it runs */
+            const int avx2 = h.avx2;
+            for (int pass = 0; pass < 1 + avx2; pass++) {
+                h.avx2 = pass;
+                synth_head_albedo_batch(&h, n, u, v, rgb, spec);
+                for (int k = 0; k < n; k++) {
+                    float ref[3], rs;
+                    synth_head_albedo(&h, u[k], v[k], ref, &rs);
+                    ck_assert_msg(memcmp(ref, rgb[k], sizeof ref) == 0 && memcmp(&rs, &spec[k], sizeof rs) == 0,
+                                  "person %d batch %d point %d (%g, %g) differs (avx2 %d)", i, b, k, (double)u[k],
+                                  (double)v[k], pass);
+                    checked++;
+                }
             }
         }
     }
@@ -542,7 +549,7 @@ START_TEST(test_albedo_batch_matches_reference)
 }
 END_TEST
 
-/* The SSE2 lighting equals the per-pixel reference bit for bit, for any
+/* The SSE2 and AVX2 lighting equal the per-pixel reference bit for bit, for any
  * batch length, with degenerate normals and positions (zero, NaN) too. */
 START_TEST(test_light_matches_reference)
 {
@@ -567,12 +574,119 @@ START_TEST(test_light_matches_reference)
                 a.px[i] = NAN;
         }
         b = a;
+        synth_shade_batch c = a;
         synth_light_batch(&a, n, &light);
         synth_light_batch_ref(&b, n, &light);
         ck_assert(memcmp(a.ka, b.ka, (size_t)n * sizeof *a.ka) == 0);
         ck_assert(memcmp(a.diff, b.diff, (size_t)n * sizeof *a.diff) == 0);
         ck_assert(memcmp(a.sp, b.sp, (size_t)n * sizeof *a.sp) == 0);
+#ifdef MFR_HAVE_AVX2
+        if (mfr_isa_available(MFR_ISA_AVX2)) {
+            synth_light_batch_avx2(&c, n, &light);
+            ck_assert_msg(memcmp(c.ka, b.ka, (size_t)n * sizeof *c.ka) == 0, "ka (AVX2), n %d", n);
+            ck_assert_msg(memcmp(c.diff, b.diff, (size_t)n * sizeof *c.diff) == 0, "diff (AVX2), n %d", n);
+            ck_assert_msg(memcmp(c.sp, b.sp, (size_t)n * sizeof *c.sp) == 0, "sp (AVX2), n %d", n);
+        }
+#else
+        (void)c;
+#endif
     }
+}
+END_TEST
+
+/* The meshes' vertex loops (grid normals, transform, projection) in the
+ * baseline build and the AVX2 one equal their references bit for bit: grids
+ * of 1 to 37 columns, wrapping or not, flipped or not, with poles (rows of
+ * one repeated point), NaN and vertices behind the camera. */
+START_TEST(test_mesh_loops_match_reference)
+{
+    uint32_t st = 4242u;
+    static const int sizes[6][2] = {{1, 3}, {2, 2}, {3, 5}, {9, 4}, {37, 11}, {80, 7}};
+    for (int s = 0; s < 6; s++)
+        for (int mode = 0; mode < 4; mode++) {
+            const int nu = sizes[s][0], nv = sizes[s][1], wrap = mode & 1, flip = mode >> 1;
+            synth_mesh a, b;
+            tu_ok(synth_mesh_grid(&a, nu, nv, wrap));
+            tu_ok(synth_mesh_grid(&b, nu, nv, wrap));
+            for (int j = 0; j < nv; j++)
+                for (int i = 0; i < nu; i++) {
+                    float *p = a.pos + 3 * (j * nu + i);
+                    const float r = 1.0f + lcg_range(&st, -0.2f, 0.2f), t = (float)i * 0.7f;
+                    /* the first row a pole (one point), then a bumpy cylinder */
+                    p[0] = j == 0 ? 0.0f : r * cosf(t);
+                    p[1] = j == 0 ? -1.0f : (float)j * 0.3f;
+                    p[2] = j == 0 ? 0.0f : r * sinf(t) + (j % 3 == 2 ? 9.0f : 0.0f); /* behind the camera */
+                    if ((i * 7 + j) % 23 == 5)
+                        p[i % 3] = NAN;
+                }
+            for (int isa = 0; isa < 2; isa++) {
+                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    break;
+                memcpy(b.pos, a.pos, 3 * (size_t)a.nv * sizeof(float));
+                synth_mesh c = b; /* the fast one on b's buffers, the reference on copies */
+                float *pos0 = malloc(3 * (size_t)a.nv * sizeof(float)), *nrm0 = malloc(3 * (size_t)a.nv * sizeof(float));
+                float *scr0 = malloc(4 * (size_t)a.nv * sizeof(float));
+                ck_assert(pos0 && nrm0 && scr0);
+                synth_mesh r = b;
+                r.pos = pos0, r.nrm = nrm0, r.scr = scr0;
+                memcpy(pos0, a.pos, 3 * (size_t)a.nv * sizeof(float));
+                m3 rot = synth_rotation(lcg_range(&st, -40, 40), lcg_range(&st, -20, 20), lcg_range(&st, -10, 10));
+                v3 pivot = v3_make(0.1f, -0.7f, -0.1f), off = v3_make(0.05f, -0.1f, -6.0f);
+                synth_camera cam = {300.0f, 56.0f, 60.0f};
+                synth_mesh_grid_normals_ref(&r, nu, nv, wrap, flip);
+                synth_mesh_transform_ref(&r, &rot, pivot, off);
+                synth_mesh_project_ref(&r, &cam);
+                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                synth_mesh_grid_normals(&c, nu, nv, wrap, flip);
+                synth_mesh_transform(&c, &rot, pivot, off);
+                synth_mesh_project(&c, &cam);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                ck_assert_msg(memcmp(pos0, c.pos, 3 * (size_t)a.nv * sizeof(float)) == 0, "pos %dx%d mode %d isa %d", nu, nv, mode, isa);
+                ck_assert_msg(memcmp(nrm0, c.nrm, 3 * (size_t)a.nv * sizeof(float)) == 0, "nrm %dx%d mode %d isa %d", nu, nv, mode, isa);
+                ck_assert_msg(memcmp(scr0, c.scr, 4 * (size_t)a.nv * sizeof(float)) == 0, "scr %dx%d mode %d isa %d", nu, nv, mode, isa);
+                free(pos0);
+                free(nrm0);
+                free(scr0);
+            }
+            synth_mesh_free(&a);
+            synth_mesh_free(&b);
+        }
+}
+END_TEST
+
+/* synth_line3 (rows through line_simd.h, baseline and AVX2 builds) equals
+ * its pixel-by-pixel reference: thick, thin and zero-length lines, partly
+ * off the frame and partly behind the depth buffer. */
+START_TEST(test_line_matches_reference)
+{
+    uint32_t st = 777u;
+    synth_frame a, b;
+    tu_ok(synth_frame_init(&a, 37, 29));
+    tu_ok(synth_frame_init(&b, 37, 29));
+    const size_t n = 37 * 29;
+    const synth_camera cam = {60.0f, 18.5f, 14.5f};
+    for (int rep = 0; rep < 300; rep++)
+        for (int isa = 0; isa < 2; isa++) {
+            if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                break;
+            for (size_t k = 0; k < n; k++) {
+                a.depth[k] = b.depth[k] = lcg_range(&st, 4.0f, 6.0f);
+                for (int c = 0; c < 3; c++)
+                    a.rgb[3 * k + c] = b.rgb[3 * k + c] = lcg_range(&st, 0.0f, 1.0f);
+            }
+            v3 p = v3_make(lcg_range(&st, -2, 2), lcg_range(&st, -2, 2), -lcg_range(&st, 4.5f, 5.5f));
+            v3 q = rep % 10 == 3 ? p : v3_make(lcg_range(&st, -2, 2), lcg_range(&st, -2, 2), -lcg_range(&st, 4.5f, 5.5f));
+            const float width = rep % 3 == 0 ? lcg_range(&st, 0.1f, 0.6f) : lcg_range(&st, 0.6f, 6.0f);
+            const float col[3] = {lcg_range(&st, 0, 1), lcg_range(&st, 0, 1), lcg_range(&st, 0, 1)};
+            const float alpha = rep % 2 ? 1.0f : 0.9f;
+            synth_line3_ref(&a, &cam, p, q, width, col, alpha);
+            ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+            synth_line3(&b, &cam, p, q, width, col, alpha);
+            ck_assert(unsetenv("MFR_ISA") == 0);
+            ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof(float)) == 0, "line %d differs (isa %d)", rep, isa);
+        }
+    synth_frame_free(&a);
+    synth_frame_free(&b);
 }
 END_TEST
 
@@ -612,8 +726,8 @@ START_TEST(test_head_grid_matches_reference)
 }
 END_TEST
 
-/* The SSE2 colour pass (sRGB albedo to linear light, lit) equals the plain
- * one, albedo at and beyond the table's ends and NaN included. */
+/* The SSE2 and AVX2 colour passes (sRGB albedo to linear light, lit) equal
+ * the plain one, albedo at and beyond the table's ends and NaN included. */
 START_TEST(test_colour_matches_reference)
 {
     synth_tables_init();
@@ -637,6 +751,13 @@ START_TEST(test_colour_matches_reference)
         synth_colour_batch(&b, (const float (*)[3])alb, n, &light, x);
         synth_colour_batch_ref(&b, (const float (*)[3])alb, n, &light, y);
         ck_assert(memcmp(x, y, (size_t)n * sizeof x[0]) == 0);
+#ifdef MFR_HAVE_AVX2
+        if (mfr_isa_available(MFR_ISA_AVX2)) {
+            memset(x, 0, sizeof x);
+            synth_colour_batch_avx2(&b, (const float (*)[3])alb, n, &light, x);
+            ck_assert_msg(memcmp(x, y, (size_t)n * sizeof x[0]) == 0, "colours (AVX2), n %d", n);
+        }
+#endif
     }
 }
 END_TEST
@@ -698,12 +819,24 @@ START_TEST(test_background_matches_reference)
             for (size_t k = 0; k < n; k++) {
                 a.rgb[3 * k] = a.rgb[3 * k + 1] = a.rgb[3 * k + 2] = -1.0f;
                 a.mesh[k] = seed % 2 && (k * 7 + seed) % 5 < 2 ? 0 : -1;
+                if (seed % 3 == 0 && (int)(k % (size_t)w) >= 5 && (int)(k % (size_t)w) < 29) /* a run of mesh */
+                    a.mesh[k] = 1;
             }
-            memcpy(b.rgb, a.rgb, 3 * n * sizeof *a.rgb);
             memcpy(b.mesh, a.mesh, n * sizeof *a.mesh);
-            synth_background(&a, seed * 7919u, 0);
+            memcpy(b.rgb, a.rgb, 3 * n * sizeof *a.rgb);
             synth_background_ref(&b, seed * 7919u, 0);
-            ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof *a.rgb) == 0, "background %dx%d seed %u", w, h, seed);
+            /* the baseline build, then the AVX2 one where it runs */
+            for (int isa = 0; isa < 2; isa++) {
+                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    break;
+                for (size_t k = 0; k < 3 * n; k++)
+                    a.rgb[k] = -1.0f;
+                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                synth_background(&a, seed * 7919u, 0);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                ck_assert_msg(memcmp(a.rgb, b.rgb, 3 * n * sizeof *a.rgb) == 0, "background %dx%d seed %u isa %d", w, h,
+                              seed, isa);
+            }
             synth_frame_free(&a);
             synth_frame_free(&b);
         }
@@ -760,7 +893,8 @@ START_TEST(test_render_independent_of_history)
 END_TEST
 
 /* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
- * spans) writes the reference's G-buffer exactly: same depths, meshes,
+ * spans; in the AVX2 build two rows of a small box at a time), both builds,
+ * writes the reference's G-buffer exactly: same depths, meshes,
  * triangles and barycentrics, for whole faces with masks and hands at
  * several sizes (big triangles at 400 px, sub-pixel ones at 24). */
 START_TEST(test_raster_matches_reference)
@@ -789,20 +923,28 @@ START_TEST(test_raster_matches_reference)
             tu_ok(synth_frame_init(&a, w, w));
             tu_ok(synth_frame_init(&b, w, w));
             tu_ok(synth_face_build(&F, &id, &nz, &mask, offset, lod, &cam, 3u));
-            for (int m = 0; m < F.nmesh; m++) {
-                synth_raster(&a, &F.mesh[m], m);
+            for (int m = 0; m < F.nmesh; m++)
                 synth_raster_ref(&b, &F.mesh[m], m);
+            /* the baseline build, then the AVX2 one where it runs */
+            for (int isa = 0; isa < 2; isa++) {
+                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                    break;
+                synth_frame_clear(&a);
+                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                for (int m = 0; m < F.nmesh; m++)
+                    synth_raster(&a, &F.mesh[m], m);
+                ck_assert(unsetenv("MFR_ISA") == 0);
+                size_t n = (size_t)w * (size_t)w, covered = 0;
+                ck_assert_msg(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0, "depth, face %d, %d px, isa %d", i, w, isa);
+                ck_assert_msg(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0, "mesh, face %d, %d px, isa %d", i, w, isa);
+                for (size_t k = 0; k < n; k++)
+                    if (a.mesh[k] >= 0) {
+                        covered++;
+                        ck_assert(a.tri[k] == b.tri[k]);
+                        ck_assert(memcmp(a.b + 2 * k, b.b + 2 * k, 2 * sizeof *a.b) == 0);
+                    }
+                ck_assert_msg(covered > n / 4, "face %d at %d px covers only %zu pixels", i, w, covered);
             }
-            size_t n = (size_t)w * (size_t)w, covered = 0;
-            ck_assert(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0);
-            ck_assert(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0);
-            for (size_t k = 0; k < n; k++)
-                if (a.mesh[k] >= 0) {
-                    covered++;
-                    ck_assert(a.tri[k] == b.tri[k]);
-                    ck_assert(memcmp(a.b + 2 * k, b.b + 2 * k, 2 * sizeof *a.b) == 0);
-                }
-            ck_assert_msg(covered > n / 4, "face %d at %d px covers only %zu pixels", i, w, covered);
             synth_face_free(&F);
             synth_frame_free(&a);
             synth_frame_free(&b);
@@ -835,6 +977,8 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_quantise_matches_reference);
     tcase_add_test(tc, test_colour_matches_reference);
     tcase_add_test(tc, test_head_grid_matches_reference);
+    tcase_add_test(tc, test_mesh_loops_match_reference);
+    tcase_add_test(tc, test_line_matches_reference);
     tcase_add_test(tc, test_background_matches_reference);
     suite_add_tcase(s, tc);
     return s;

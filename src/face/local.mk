@@ -8,15 +8,21 @@ libmfr_la_SOURCES += \
 	src/face/synth/camera.c src/face/synth/recipe.c src/face/synth/recipe.h \
 	src/face/synth/dataset.c src/face/synth/scene.c \
 	src/face/synth/photo.c src/face/align.c src/face/lbp.c
-noinst_HEADERS += src/face/synth/camera_simd.h
+noinst_HEADERS += src/face/synth/camera_simd.h src/face/synth/mesh_simd.h src/face/synth/line_simd.h \
+	src/face/synth/raster_simd.h
 
-# The camera's loops again with -mavx2 (run-time dispatch, mfr_isa_best()).
-# Not the kernels' AVX2_CFLAGS: -mfma would let the compiler fuse a product
-# and a sum, and the pictures must have the same bytes on every CPU.
+# The camera's loops, the shading's passes, the albedo's skin and scalp and
+# the meshes' vertex loops again with -mavx2 (run-time dispatch,
+# mfr_isa_best()). Not the kernels' AVX2_CFLAGS: -mfma would let the
+# compiler fuse a product and a sum, and the pictures must have the same
+# bytes on every CPU. -fno-math-errno lets sqrtf be one instruction in a
+# vectorised loop (it changes no value, only errno).
 if HAVE_AVX2
 noinst_LTLIBRARIES += libmfr_synth_avx2.la
-libmfr_synth_avx2_la_SOURCES = src/face/synth/camera_avx2.c
-libmfr_synth_avx2_la_CFLAGS = $(AM_CFLAGS) -mavx2 -ffp-contract=off
+libmfr_synth_avx2_la_SOURCES = src/face/synth/camera_avx2.c src/face/synth/shade_avx2.c \
+	src/face/synth/texture_avx2.c src/face/synth/mesh_avx2.c src/face/synth/line_avx2.c \
+	src/face/synth/raster_avx2.c
+libmfr_synth_avx2_la_CFLAGS = $(AM_CFLAGS) -mavx2 -ffp-contract=off -fno-math-errno
 libmfr_la_LIBADD += libmfr_synth_avx2.la
 endif
 

@@ -10,10 +10,8 @@
 #include <emmintrin.h>
 #endif
 
-/* The background's colours, gradient and blobs, from the seed. */
-typedef struct bg_params {
-    float c0[3], c1[3], gx, gy, blob[4][6]; /* blob: x, y, 1 / r^2, colour */
-} bg_params;
+/* The background's colours, gradient and blobs, from the seed (bg_params:
+ * camera_simd.h). */
 
 static void bg_setup(const synth_frame *f, uint32_t seed, bg_params *P)
 {
@@ -85,9 +83,11 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
     (void)clutter;
     bg_params P;
     bg_setup(f, seed, &P);
-    enum { SPAN = 1024 };
-    float pl[3][SPAN];
+    float pl[3][SYNTH_BG_SPAN];
     const float off = 0.5f * (P.gx * (float)f->w + P.gy * (float)f->h);
+#ifdef MFR_HAVE_AVX2
+    const int avx2 = mfr_isa_best() >= MFR_ISA_AVX2;
+#endif
     for (int y = 0; y < f->h; y++) {
         int near[4], nb = bg_near(&P, y, near);
         const float fy = (float)y, ygy = fy * P.gy;
@@ -96,8 +96,8 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
             float dy = fy - P.blob[near[j]][1];
             dy2[j] = dy * dy;
         }
-        for (int x0 = 0; x0 < f->w; x0 += SPAN) {
-            const int n = f->w - x0 < SPAN ? f->w - x0 : SPAN;
+        for (int x0 = 0; x0 < f->w; x0 += SYNTH_BG_SPAN) {
+            const int n = f->w - x0 < SYNTH_BG_SPAN ? f->w - x0 : SYNTH_BG_SPAN;
             const int32_t *mrow = f->mesh + (size_t)y * (size_t)f->w + (size_t)x0;
             int any = 0;
             for (int i = 0; i < n; i++)
@@ -105,6 +105,10 @@ void synth_background(synth_frame *f, uint32_t seed, int clutter)
             if (!any)
                 continue;
             int i = 0;
+#ifdef MFR_HAVE_AVX2
+            if (avx2) /* eight pixels at a time (camera_avx2.c) */
+                i = synth_bg_span_avx2(&P, mrow, x0, n, ygy, off, near, dy2, nb, pl);
+#endif
 #if defined(__SSE2__)
             const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
             for (; i + 4 <= n; i += 4) {

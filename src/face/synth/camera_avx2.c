@@ -18,3 +18,9 @@ void synth_jpeg_blocks_avx2(mfr_image *im, const float C[64], const float Ct[64]
 {
     jpeg_blocks(im, C, Ct, Q);
 }
+
+int synth_bg_span_avx2(const bg_params *P, const int32_t *mrow, int x0, int n, float ygy, float off, const int *near,
+                       const float *dy2, int nb, float (*pl)[SYNTH_BG_SPAN])
+{
+    return bg_span8(P, mrow, x0, n, ygy, off, near, dy2, nb, pl);
+}

@@ -11,8 +11,57 @@
 #include "synth.h"
 
 #include <stddef.h>
-#if defined(__SSE2__)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+
+/* The background's colours, gradient and blobs (camera.c's bg_setup). */
+typedef struct bg_params {
+    float c0[3], c1[3], gx, gy, blob[4][6]; /* blob: x, y, 1 / r^2, colour */
+} bg_params;
+
+#if defined(__AVX2__)
+/* synth_background's SSE2 groups widened to eight pixels: pixels x0 + i of
+ * row y (mrow: its mesh indices) into the planes pl, for i up to n less
+ * n % 8; returns where it stopped. The reference's operations in its order. */
+static inline int bg_span8(const bg_params *P, const int32_t *mrow, int x0, int n, float ygy, float off,
+                           const int *near, const float *dy2, int nb, float (*pl)[SYNTH_BG_SPAN])
+{
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        /* eight pixels all under meshes: nothing to draw */
+        const __m256i mk = _mm256_loadu_si256((const __m256i *)(const void *)(mrow + i));
+        if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setzero_si256(), mk))) == 0)
+            continue;
+        const __m256 x = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(x0 + i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+        __m256 t = _mm256_sub_ps(_mm256_add_ps(_mm256_add_ps(_mm256_set1_ps(0.5f), _mm256_mul_ps(x, _mm256_set1_ps(P->gx))),
+                                               _mm256_set1_ps(ygy)), _mm256_set1_ps(off));
+        /* clampf(t, 0, 1): t < 0 ? 0 : t > 1 ? 1 : t */
+        t = _mm256_blendv_ps(_mm256_blendv_ps(t, one, _mm256_cmp_ps(t, one, _CMP_GT_OQ)), zero, _mm256_cmp_ps(t, zero, _CMP_LT_OQ));
+        __m256 q[3];
+        for (int c = 0; c < 3; c++)
+            q[c] = _mm256_mul_ps(_mm256_add_ps(_mm256_set1_ps(P->c0[c]),
+                                               _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(P->c1[c]), _mm256_set1_ps(P->c0[c])), t)),
+                                 one);
+        for (int j = 0; j < nb; j++) {
+            const float *B = P->blob[near[j]];
+            const __m256 dx = _mm256_sub_ps(x, _mm256_set1_ps(B[0]));
+            const __m256 d = _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_set1_ps(dy2[j])), _mm256_set1_ps(B[2]));
+            const __m256 in = _mm256_cmp_ps(d, one, _CMP_LT_OQ), e = _mm256_sub_ps(one, d);
+            const __m256 a = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_mul_ps(e, e));
+            for (int c = 0; c < 3; c++) {
+                const __m256 nq = _mm256_add_ps(q[c], _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(B[3 + c]), q[c]), a));
+                q[c] = _mm256_blendv_ps(q[c], nq, in);
+            }
+        }
+        for (int c = 0; c < 3; c++)
+            _mm256_storeu_ps(pl[c] + i, q[c]);
+    }
+    return i;
+}
 #endif
 
 /* The taps k[0..2r] of the separable blur (r >= 1), the same sums in the

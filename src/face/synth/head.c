@@ -36,6 +36,10 @@ void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance 
     h->hair_thick = thick[id->hair_style];
     for (uint32_t i = 0; i < 20; i++)
         h->nh[i] = synth_hash(id->texture_seed + i);
+    h->avx2 = 0;
+#ifdef MFR_HAVE_AVX2
+    h->avx2 = mfr_isa_best() >= MFR_ISA_AVX2;
+#endif
 }
 
 /* Piecewise-linear hairline latitude against |u|: forehead, temples,

@@ -3,6 +3,9 @@
  * is shaded once, after all geometry is in. */
 #include "config.h"
 #include "synth.h"
+#include "mesh_simd.h"
+#include "line_simd.h"
+#include "raster_simd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +18,7 @@
  * hash, instead of hashing the four corners at every call: the lattice
  * repeats every 512 cells, far beyond the frequencies the textures use, and
  * two seeds see overlapping windows with a probability of about 1%. */
-uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
+uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N + 2];
 
 void synth_noise_init(void)
 {
@@ -68,10 +71,12 @@ int synth_frame_init(synth_frame *f, int w, int h)
 void synth_frame_clear(synth_frame *f)
 {
     size_t n = (size_t)f->w * (size_t)f->h;
-    for (size_t i = 0; i < n; i++) {
-        f->depth[i] = 1e30f;
-        f->mesh[i] = -1;
-    }
+    float *restrict depth = f->depth;
+    /* one loop per buffer, vectorised (the two in one loop might alias) */
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        depth[i] = 1e30f;
+    memset(f->mesh, 0xff, n * sizeof *f->mesh); /* -1 in every int32_t */
 }
 
 void synth_frame_free(synth_frame *f)
@@ -139,7 +144,7 @@ static void put3(float *p, int i, v3 v)
     p[3 * i + 2] = v.z;
 }
 
-void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
+void synth_mesh_grid_normals_ref(synth_mesh *m, int nu, int nv, int wrap, int flip)
 {
     for (int j = 0; j < nv; j++)
         for (int i = 0; i < nu; i++) {
@@ -162,7 +167,7 @@ void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
         }
 }
 
-void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
+void synth_mesh_transform_ref(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
 {
     for (int i = 0; i < m->nv; i++) {
         put3(m->pos, i, v3_add(m3_apply(r, v3_sub(get3(m->pos, i), pivot)), offset));
@@ -184,7 +189,7 @@ int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z)
     return 1;
 }
 
-void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
+void synth_mesh_project_ref(synth_mesh *m, const synth_camera *cam)
 {
     for (int i = 0; i < m->nv; i++) {
         float *q = m->scr + 4 * i;
@@ -193,6 +198,42 @@ void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
          * six); the triangles of a vertex behind the camera are skipped */
         q[3] = q[2] >= 1e-3f ? 1.0f / q[2] : 0.0f;
     }
+}
+
+/* The three through mesh_simd.h: its AVX2 build where it is compiled in
+ * and runs (eight vertices per instruction), else its baseline build; the
+ * same bits as the references above (a test). */
+void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_mesh_grid_normals_avx2(m, nu, nv, wrap, flip);
+        return;
+    }
+#endif
+    grid_normals_all(m->pos, m->nrm, nu, nv, wrap, flip);
+}
+
+void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_mesh_transform_avx2(m, r, pivot, offset);
+        return;
+    }
+#endif
+    mesh_transform_loop(m->pos, m->nrm, m->nv, r, pivot, offset);
+}
+
+void synth_mesh_project(synth_mesh *m, const synth_camera *cam)
+{
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_mesh_project_avx2(m, cam);
+        return;
+    }
+#endif
+    mesh_project_loop(m->pos, m->scr, m->nv, cam->f, cam->cx, cam->cy);
 }
 
 /* Reference rasteriser: every pixel of the triangle's bounding box takes
@@ -247,182 +288,20 @@ void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index)
     }
 }
 
-/* ceilf and floorf of v as ints without library calls, for |v| up to 1e6
- * (larger values are clamped: they lie far outside any picture either way). */
-static inline int ceil_i(float v)
-{
-    v = v < -1e6f ? -1e6f : v > 1e6f ? 1e6f : v;
-    int i = (int)v;
-    return (float)i < v ? i + 1 : i;
-}
-static inline int floor_i(float v)
-{
-    v = v < -1e6f ? -1e6f : v > 1e6f ? 1e6f : v;
-    int i = (int)v;
-    return (float)i > v ? i - 1 : i;
-}
-static inline float min3(float a, float b, float c)
-{
-    float m = a < b ? a : b;
-    return m < c ? m : c;
-}
-static inline float max3(float a, float b, float c)
-{
-    float m = a > b ? a : b;
-    return m > c ? m : c;
-}
-
-#if defined(__SSE2__)
-static inline __m128 sel4(__m128 mask, __m128 a, __m128 b)
-{
-    return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b));
-}
-#endif
-
-#if defined(__SSE2__)
-/* Four pixels of a row, k .. k+3 (k a multiple of 4), of a triangle: the
- * reference's tests and values, written where `lanes` (a mask) and the
- * tests pass, the old values kept elsewhere. */
-static inline void row4(synth_frame *f, size_t k, __m128 dx, float dy, float e1x, float e1y, float e2x, float e2y,
-                        float inv, float iz0, float iz1, float iz2, __m128 lanes, int mesh_index, int t)
-{
-    const float r1 = dy * e2x, r2 = e1x * dy; /* the row's terms of b1 and b2 */
-    const __m128 vinv = _mm_set1_ps(inv), zero = _mm_setzero_ps();
-    __m128 b1 = _mm_mul_ps(_mm_sub_ps(_mm_mul_ps(dx, _mm_set1_ps(e2y)), _mm_set1_ps(r1)), vinv);
-    __m128 b2 = _mm_mul_ps(_mm_sub_ps(_mm_set1_ps(r2), _mm_mul_ps(_mm_set1_ps(e1y), dx)), vinv);
-    __m128 b0 = _mm_sub_ps(_mm_sub_ps(_mm_set1_ps(1.0f), b1), b2);
-    __m128 sum = _mm_add_ps(_mm_add_ps(_mm_mul_ps(b0, _mm_set1_ps(iz0)), _mm_mul_ps(b1, _mm_set1_ps(iz1))),
-                            _mm_mul_ps(b2, _mm_set1_ps(iz2)));
-    __m128 z = _mm_div_ps(_mm_set1_ps(1.0f), sum);
-    float *depth = f->depth + k, *bk = f->b + 2 * k;
-    const __m128 dk = _mm_load_ps(depth);
-    __m128 in = _mm_and_ps(_mm_cmpnlt_ps(b0, zero), _mm_cmpnlt_ps(b1, zero));
-    in = _mm_and_ps(_mm_and_ps(in, _mm_cmpnlt_ps(b2, zero)), _mm_and_ps(_mm_cmpnge_ps(z, dk), lanes));
-    _mm_store_ps(depth, sel4(in, z, dk));
-    const __m128i ini = _mm_castps_si128(in);
-    __m128i *pm = (__m128i *)(void *)(f->mesh + k), *pt = (__m128i *)(void *)(f->tri + k);
-    _mm_store_si128(pm, _mm_or_si128(_mm_and_si128(ini, _mm_set1_epi32(mesh_index)), _mm_andnot_si128(ini, _mm_load_si128(pm))));
-    _mm_store_si128(pt, _mm_or_si128(_mm_and_si128(ini, _mm_set1_epi32(t)), _mm_andnot_si128(ini, _mm_load_si128(pt))));
-    const __m128 v1 = _mm_mul_ps(_mm_mul_ps(b1, _mm_set1_ps(iz1)), z);
-    const __m128 v2 = _mm_mul_ps(_mm_mul_ps(b2, _mm_set1_ps(iz2)), z);
-    _mm_store_ps(bk, sel4(_mm_unpacklo_ps(in, in), _mm_unpacklo_ps(v1, v2), _mm_load_ps(bk)));
-    _mm_store_ps(bk + 4, sel4(_mm_unpackhi_ps(in, in), _mm_unpackhi_ps(v1, v2), _mm_load_ps(bk + 4)));
-}
-
-/* The box x0..x1, y0..y1 of a triangle in aligned blocks of 4 pixels
- * (the frame's width a multiple of 4). Aligned blocks, because the next
- * triangle reads back what this one stored: a load that only partly
- * overlaps a recent store waits for it (no store forwarding), while one at
- * the same address does not. Most triangles fit one block in width and 4
- * rows in height: those run 2 or 4 rows, masked, so that few branches
- * depend on the triangle's shape. */
-static void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, float x0v, float y0v, float e1x, float e1y,
-                       float e2x, float e2y, float inv, float iz0, float iz1, float iz2, int mesh_index, int t)
-{
-    const size_t w = (size_t)f->w;
-    const int xb = x0 & ~3;
-    const __m128i lo = _mm_set1_epi32(x0 - 1), hi = _mm_set1_epi32(x1 + 1);
-    if (x1 - xb < 4 && y1 - y0 < 4 && y0 + 3 < f->h) {
-        const __m128i xi = _mm_add_epi32(_mm_set1_epi32(xb), _mm_setr_epi32(0, 1, 2, 3));
-        const __m128 cols = _mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(xi, lo), _mm_cmpgt_epi32(hi, xi)));
-        const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
-        const int nr = y1 - y0 < 2 ? 2 : 4;
-        for (int r = 0; r < nr; r++) {
-            const int y = y0 + r;
-            const __m128 lanes = _mm_and_ps(cols, _mm_castsi128_ps(_mm_set1_epi32(-(int32_t)(y <= y1))));
-            row4(f, (size_t)y * w + (size_t)xb, dx, (float)y + 0.5f - y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
-                 lanes, mesh_index, t);
-        }
-        return;
-    }
-    for (int y = y0; y <= y1; y++)
-        for (int x = xb; x <= x1; x += 4) {
-            const __m128i xi = _mm_add_epi32(_mm_set1_epi32(x), _mm_setr_epi32(0, 1, 2, 3));
-            const __m128 lanes = _mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(xi, lo), _mm_cmpgt_epi32(hi, xi)));
-            const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
-            row4(f, (size_t)y * w + (size_t)x, dx, (float)y + 0.5f - y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
-                 lanes, mesh_index, t);
-        }
-}
-#endif
-
-/* The reference's arithmetic, term for term (so the same bits), with the
- * vertices in locals and the terms that do not change along a row computed
- * once per row: the compiler cannot do that itself, since the stores into
- * the G-buffer might alias the mesh's floats. Where there is SSE2, four
- * pixels of a row at a time, without branches: the triangles are one to
- * three pixels, so "inside?" and "in front?" are coin tosses that a branch
- * per pixel mispredicted about half the time. The comparisons are the
- * reference's negated (`!(b < 0)`, `!(z >= depth)`), so NaN is treated alike. */
+/* The triangle loop (raster_simd.h): its AVX2 build where it is compiled
+ * in and runs, else the baseline build; the same bits (a test). */
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
 {
-    const int w = f->w, h = f->h;
-    const float *scr = m->scr;
-    const int *tri = m->tri;
-    float *restrict depth = f->depth, *restrict bb = f->b;
-    int32_t *restrict fmesh = f->mesh, *restrict ftri = f->tri;
-#if defined(__SSE2__)
-    /* aligned blocks of 4 need rows that start on a multiple of 4 (the
-     * buffers themselves are aligned by mfr_alloc) */
-    const int blocks = w % 4 == 0;
-#endif
-    for (int t = 0; t < m->nt; t++) {
-        const float *p0 = scr + 4 * tri[3 * t], *p1 = scr + 4 * tri[3 * t + 1], *p2 = scr + 4 * tri[3 * t + 2];
-        const float z0 = p0[2], z1 = p1[2], z2 = p2[2];
-        if (z0 < 1e-3f || z1 < 1e-3f || z2 < 1e-3f)
-            continue;
-        const float x0v = p0[0], y0v = p0[1];
-        const float e1x = p1[0] - x0v, e1y = p1[1] - y0v; /* vertex 1 - vertex 0 */
-        const float e2x = p2[0] - x0v, e2y = p2[1] - y0v; /* vertex 2 - vertex 0 */
-        float area = e1x * e2y - e1y * e2x;
-        if (area == 0.0f || (m->cull && area > 0.0f))
-            continue;
-        /* the reference's box, without library calls (vertices are not NaN:
-         * their depths passed the test above) */
-        int x0 = ceil_i(min3(x0v, p1[0], p2[0]) - 0.5f), x1 = floor_i(max3(x0v, p1[0], p2[0]) - 0.5f);
-        int y0 = ceil_i(min3(y0v, p1[1], p2[1]) - 0.5f), y1 = floor_i(max3(y0v, p1[1], p2[1]) - 0.5f);
-        if (x0 < 0) x0 = 0;
-        if (y0 < 0) y0 = 0;
-        if (x1 >= w) x1 = w - 1;
-        if (y1 >= h) y1 = h - 1;
-        if (x0 > x1 || y0 > y1)
-            continue;
-        const float inv = 1.0f / area;
-        const float iz0 = p0[3], iz1 = p1[3], iz2 = p2[3]; /* 1 / z, as the reference computes it */
-#if defined(__SSE2__)
-        if (blocks) {
-            tri_blocks(f, x0, x1, y0, y1, x0v, y0v, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, mesh_index, t);
-            continue;
-        }
-#endif
-        for (int y = y0; y <= y1; y++) {
-            const float dy = (float)y + 0.5f - y0v;
-            const float r1 = dy * e2x, r2 = e1x * dy; /* the row's terms of b1 and b2 */
-            const size_t row = (size_t)y * (size_t)w;
-            int x = x0;
-            for (; x <= x1; x++) {
-                const float dx = (float)x + 0.5f - x0v;
-                /* barycentric weights of vertices 1 and 2 (screen space) */
-                float b1 = (dx * e2y - r1) * inv;
-                float b2 = (r2 - e1y * dx) * inv;
-                float b0 = 1.0f - b1 - b2;
-                if (b0 < 0.0f || b1 < 0.0f || b2 < 0.0f)
-                    continue;
-                float z = 1.0f / (b0 * iz0 + b1 * iz1 + b2 * iz2);
-                size_t k = row + (size_t)x;
-                if (z >= depth[k])
-                    continue;
-                depth[k] = z;
-                fmesh[k] = mesh_index;
-                ftri[k] = t;
-                bb[2 * k] = b1 * iz1 * z;
-                bb[2 * k + 1] = b2 * iz2 * z;
-            }
-        }
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_best() >= MFR_ISA_AVX2) {
+        synth_raster_avx2(f, m, mesh_index);
+        return;
     }
+#endif
+    raster_mesh(f, m, mesh_index);
 }
 
-void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
+void synth_line3_ref(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
 {
     float ax, ay, az, bx, by, bz;
     if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
@@ -455,4 +334,41 @@ void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float widt
             for (int c = 0; c < 3; c++)
                 f->rgb[3 * k + c] += (rgb[c] - f->rgb[3 * k + c]) * cov;
         }
+}
+
+/* The reference's set-up, then its rows through line_simd.h (the AVX2
+ * build where it runs: eight pixels at a time). */
+void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
+{
+    float ax, ay, az, bx, by, bz;
+    if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
+        return;
+    float len = sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
+    float r = 0.5f * fmaxf(width_px, 0.6f);
+    int x0 = (int)floorf(fminf(ax, bx) - r - 1), x1 = (int)ceilf(fmaxf(ax, bx) + r + 1);
+    int y0 = (int)floorf(fminf(ay, by) - r - 1), y1 = (int)ceilf(fmaxf(ay, by) + r + 1);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 >= f->w) x1 = f->w - 1;
+    if (y1 >= f->h) y1 = f->h - 1;
+    line_par L;
+    L.ax = ax, L.ay = ay, L.az = az, L.dx = bx - ax, L.dy = by - ay, L.dz = bz - az;
+    L.den = len > 1e-6f ? 1.0f / (len * len) : 0.0f;
+    L.r = r;
+    L.thin = width_px < 0.6f ? width_px / 0.6f : 1.0f;
+    L.alpha = alpha;
+    L.rgb[0] = rgb[0], L.rgb[1] = rgb[1], L.rgb[2] = rgb[2];
+#ifdef MFR_HAVE_AVX2
+    const int avx2 = mfr_isa_best() >= MFR_ISA_AVX2;
+#endif
+    for (int y = y0; y <= y1; y++) {
+        const size_t row = (size_t)y * (size_t)f->w;
+#ifdef MFR_HAVE_AVX2
+        if (avx2) {
+            synth_line_row_avx2(f->rgb + 3 * row, f->depth + row, x0, x1, (float)y + 0.5f, &L);
+            continue;
+        }
+#endif
+        line_row(f->rgb + 3 * row, f->depth + row, x0, x1, (float)y + 0.5f, &L);
+    }
 }

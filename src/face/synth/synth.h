@@ -58,7 +58,8 @@ static inline int32_t synth_floor_i(float v)
  * lattice of random 16-bit values (raster.c) read at an offset given by the
  * seed's hash. Inline: the textures call it about ten times per pixel. */
 #define SYNTH_NOISE_N 512
-extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N];
+/* (two spare entries at the end: a gather reads 32 bits at the last one) */
+extern uint16_t synth_noise_lattice[SYNTH_NOISE_N * SYNTH_NOISE_N + 2];
 void synth_noise_init(void); /* called by synth_tables_init */
 /* The same with the seed's hash given (hs = synth_hash(seed)): a head
  * hashes its texture seeds once (synth_head.nh). */
@@ -102,6 +103,7 @@ typedef struct synth_head {
     float brow_y, brow_raise, eye_close;
     float hair_front, hair_thick;
     uint32_t nh[20]; /* synth_hash(id->texture_seed + i): the textures' noise seeds */
+    int avx2;        /* the albedo's batches may use the AVX2 build (set by synth_head_setup) */
 } synth_head;
 
 void synth_head_setup(synth_head *h, const mfr_identity *id, const mfr_nuisance *nz);
@@ -169,9 +171,21 @@ void synth_mesh_free(synth_mesh *m);
 void synth_mesh_grid_normals(synth_mesh *m, int nu, int nv, int wrap, int flip);
 /* Transforms head space -> camera space: p' = R (p - pivot) + offset. */
 void synth_mesh_transform(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+/* Screen position, depth and 1/depth (0 behind the camera) of each vertex. */
 void synth_mesh_project(synth_mesh *m, const synth_camera *cam);
+/* The three vertex by vertex (_ref: the plain references) and built with
+ * -mavx2 (_avx2, mesh_avx2.c: only where MFR_HAVE_AVX2 and the CPU has it);
+ * the functions above run the best build, all with the same bits (a test). */
+void synth_mesh_grid_normals_ref(synth_mesh *m, int nu, int nv, int wrap, int flip);
+void synth_mesh_transform_ref(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+void synth_mesh_project_ref(synth_mesh *m, const synth_camera *cam);
+void synth_mesh_grid_normals_avx2(synth_mesh *m, int nu, int nv, int wrap, int flip);
+void synth_mesh_transform_avx2(synth_mesh *m, const m3 *r, v3 pivot, v3 offset);
+void synth_mesh_project_avx2(synth_mesh *m, const synth_camera *cam);
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
 void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
+/* synth_raster's AVX2 build (raster_avx2.c; only where MFR_HAVE_AVX2 and the CPU has it) */
+void synth_raster_avx2(synth_frame *f, const synth_mesh *m, int mesh_index);
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
 int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
 
@@ -209,6 +223,12 @@ void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], floa
  * synth_head_albedo point by point (a test): features that cannot reach any
  * of the points (the moles, for now) are left out of the whole batch. */
 void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const float *v, float (*rgb)[3], float *spec);
+/* Its AVX2 parts (texture_avx2.c, only where MFR_HAVE_AVX2 and the CPU has
+ * it; used where h->avx2): the skin (tone and specular strength) of points
+ * 0..n-1 eight at a time into base[i][0..1], returning how many it did (n
+ * less n % 8); the scalp hair blended into eight points. */
+int synth_skin_base_avx2(const synth_head *h, int n, const float *u, const float *v, float (*base)[2]);
+void synth_scalp8_avx2(const synth_head *h, const float *u, const float *v, float (*rgb)[3], float *spec);
 /* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
  * also a normal tilt for pleats (*bend). */
 void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);
@@ -223,6 +243,15 @@ int synth_build_mask(synth_mesh *m, const synth_head *h, const mfr_mask *mask, f
  * front of the depth buffer. */
 void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb_lin[3],
                  float alpha);
+/* The plain reference (pixel by pixel) that synth_line3 matches bit for bit
+ * (a test). */
+void synth_line3_ref(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb_lin[3],
+                     float alpha);
+/* One row of it built with -mavx2 (line_avx2.c; only where MFR_HAVE_AVX2
+ * and the CPU has it): x0..x1 of rgb and depth (the row's own), the line
+ * as struct line_par of line_simd.h. */
+struct line_par;
+void synth_line_row_avx2(float *rgb, const float *depth, int x0, int x1, float py, const struct line_par *L);
 
 #define SYNTH_FACE_MESHES 10
 
@@ -275,6 +304,13 @@ void synth_colour_batch(const synth_shade_batch *b, const float (*alb)[3], int n
                         float (*out)[3]);
 void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
                             float (*out)[3]);
+/* The two passes eight pixels at a time, built with -mavx2 (shade_avx2.c;
+ * only where MFR_HAVE_AVX2 and the CPU has it): the same bits as the
+ * references (tests). They compute up to the next multiple of 8 (pad the
+ * batch and alb to it; SYNTH_SHADE_BATCH is a multiple of 8). */
+void synth_light_batch_avx2(synth_shade_batch *b, int n, const synth_light *light);
+void synth_colour_batch_avx2(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
+                             float (*out)[3]);
 /* The same for the pixels of meshes first..n-1 only. */
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
 /* Builds the mask's mesh as the face's last one (in camera space), with its
@@ -296,6 +332,14 @@ v3 synth_face_to_camera(const synth_face *F, v3 p);
  * only the uncovered ones after, which saves the work under the faces). */
 void synth_background(synth_frame *f, uint32_t seed, int clutter);
 void synth_background_ref(synth_frame *f, uint32_t seed, int clutter); /* pixel by pixel: the same bits */
+/* Its pixels eight at a time in the AVX2 build (camera_avx2.c; only where
+ * MFR_HAVE_AVX2 and the CPU has it): a span of a row into colour planes
+ * of SYNTH_BG_SPAN floats; returns how many pixels it did (bg_params:
+ * camera_simd.h). */
+#define SYNTH_BG_SPAN 1024
+struct bg_params;
+int synth_bg_span_avx2(const struct bg_params *P, const int32_t *mrow, int x0, int n, float ygy, float off,
+                       const int *near, const float *dy2, int nb, float (*pl)[SYNTH_BG_SPAN]);
 /* Blur, sensor noise and JPEG-like artefacts; linear frame -> 8-bit sRGB. */
 void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_seed, uint64_t noise_item,
                   mfr_image *out);

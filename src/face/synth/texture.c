@@ -542,6 +542,10 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
     /* the skin under everything, for the whole batch */
     float base[SYNTH_SHADE_BATCH][2];
     int i = 0;
+#ifdef MFR_HAVE_AVX2
+    if (h->avx2)
+        i = synth_skin_base_avx2(h, n, u, v, base); /* eight at a time (texture_avx2.c) */
+#endif
 #if defined(__SSE2__)
     for (; i + 4 <= n; i += 4) {
         float tone[4], sp[4];
@@ -554,7 +558,17 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
         skin_base(h, u[i], v[i], base[i]);
 #if defined(__SSE2__)
     /* the scalp hair last, as head_albedo draws it, over the batch */
-    for (i = 0; i + 4 <= n; i += 4) {
+    i = 0;
+#ifdef MFR_HAVE_AVX2
+    if (h->avx2)
+        for (; i + 8 <= n; i += 8) {
+            for (int l = 0; l < 8; l++)
+                head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)F_SCALP, moles,
+                            base[i + l]);
+            synth_scalp8_avx2(h, u + i, v + i, rgb + i, spec + i);
+        }
+#endif
+    for (; i + 4 <= n; i += 4) {
         for (int l = 0; l < 4; l++)
             head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)F_SCALP, moles, base[i + l]);
         scalp4(h, u + i, v + i, rgb + i, spec + i);
