@@ -316,6 +316,85 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
 #undef CS_STEM
 }
 
+/* Pointwise: PX pixels from m0 (flat index) times NV vectors of output
+ * channels from co0, summed over ci in order; the epilogue of the stem. */
+static inline __attribute__((always_inline)) void cs_pw(int K, int CO, int cout_pad, const float *in, const float *wt,
+                                                        const float *bias, float *out, const float *res,
+                                                        const mfr_epilogue *ep, int m0, int co0, int skip,
+                                                        const int NV, const int PX)
+{
+    const float *s = in + (ptrdiff_t)m0 * K, *w = wt + co0;
+    V acc[32];
+#pragma GCC unroll 32
+    for (int i = 0; i < PX * NV; i++)
+        acc[i] = vzero();
+    for (int k = 0; k < K; k++) {
+        V wv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            wv[v] = vload(mask_for(VL), w + (ptrdiff_t)k * cout_pad + v * VL);
+#pragma GCC unroll 32
+        for (int x = 0; x < PX; x++) {
+            V xv = vset1(s[(ptrdiff_t)x * K + k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[x * NV + v] = vfma(xv, wv[v], acc[x * NV + v]);
+        }
+    }
+    cs_store(acc, m0, skip, PX, out, res, bias, ep, co0, CO, NV, PX);
+}
+
+#define CS_PW_BLOCK_FN(NAME, NV, PX)                                                                             \
+    static __attribute__((noinline)) void NAME(int K, int CO, int cout_pad, const float *in, const float *wt, \
+                                               const float *bias, float *out, const float *res,            \
+                                               const mfr_epilogue *ep, int m0, int co0, int skip)          \
+    {                                                                                                      \
+        cs_pw(K, CO, cout_pad, in, wt, bias, out, res, ep, m0, co0, skip, NV, PX);                         \
+    }
+CS_PW_BLOCK_FN(cs_pw1, 1, CS_STEM_ACC)
+CS_PW_BLOCK_FN(cs_pw2, 2, CS_STEM_ACC / 2)
+CS_PW_BLOCK_FN(cs_pw4, 4, CS_STEM_ACC / 4)
+CS_PW_BLOCK_FN(cs_pw1_px1, 1, 1)
+CS_PW_BLOCK_FN(cs_pw2_px1, 2, 1)
+CS_PW_BLOCK_FN(cs_pw4_px1, 4, 1)
+#undef CS_PW_BLOCK_FN
+
+/* Pixels [m0, m1) (a chunk small enough for its inputs to stay in L1 across
+ * the groups of output channels), per group of NV vectors of output
+ * channels, blocks of CS_STEM_ACC / NV pixels; a last short block is moved
+ * back to end at m1 and stores only its new pixels (nothing is stored twice,
+ * so an output that is also the residual stays correct), or, when the chunk
+ * is shorter than a block, the pixels go one at a time. */
+void CS_PW_FN(int c_in, int c_out, int cout_pad, const float *in, const float *wt, const float *bias, float *out,
+              const mfr_epilogue *ep, int m0, int m1)
+{
+    const float *res = ep && ep->residual ? ep->residual : NULL;
+#define CS_PW_CALL(SUFFIX, M, SKIP)                                                                        \
+    do {                                                                                                   \
+        if (nv == 4)                                                                                       \
+            cs_pw4##SUFFIX(c_in, c_out, cout_pad, in, wt, bias, out, res, ep, M, co0, SKIP);               \
+        else if (nv == 2)                                                                                  \
+            cs_pw2##SUFFIX(c_in, c_out, cout_pad, in, wt, bias, out, res, ep, M, co0, SKIP);               \
+        else                                                                                               \
+            cs_pw1##SUFFIX(c_in, c_out, cout_pad, in, wt, bias, out, res, ep, M, co0, SKIP);               \
+    } while (0)
+    for (int co0 = 0; co0 < c_out;) {
+        int nv = (c_out - co0 + VL - 1) / VL;
+        nv = nv >= 4 ? 4 : nv >= 2 ? 2 : 1;
+        const int px = CS_STEM_ACC / nv;
+        int m = m0;
+        for (; m + px <= m1; m += px)
+            CS_PW_CALL(, m, 0);
+        if (m < m1 && m1 - m0 >= px)
+            CS_PW_CALL(, m1 - px, m - (m1 - px));
+        else
+            for (; m < m1; m++)
+                CS_PW_CALL(_px1, m, 0);
+        co0 += nv * VL;
+    }
+#undef CS_PW_CALL
+}
+
 void CS_FN(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,
            const float *bias, float *out, const mfr_epilogue *ep, int row)
 {
