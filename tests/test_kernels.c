@@ -313,6 +313,10 @@ static const conv_case conv_cases[] = {
     {2, 8, 70, 3, 20, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 2 images, 20 outputs */
     {1, 5, 37, 3, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem, 48 outputs (3 vectors) */
     {2, 8, 9, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_HSWISH},        /* 3x3 s1 + residual */
+    {1, 6, 40, 12, 112, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_PRELU},      /* dense direct: 4 + 2 + 1 vectors, wide rows */
+    {1, 9, 33, 20, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},        /* dense direct, stride 2 */
+    {1, 8, 30, 10, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 1, MFR_ACT_HSWISH},      /* dense direct, dilation 2, 24-pixel blocks */
+    {2, 5, 27, 16, 40, 5, 5, 1, 1, 2, 1, 2, 3, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},       /* dense direct 5x5, uneven pads, 2 images */
     {1, 11, 13, 6, 10, 5, 5, 2, 1, 2, 2, 1, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},        /* 5x5, odd pads */
     {1, 10, 10, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_TANH},          /* dilation 2 */
     {1, 8, 8, 12, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, MFR_ACT_SIGMOID},       /* groups 3 */

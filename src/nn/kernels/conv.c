@@ -2,9 +2,12 @@
  *
  * Strategies (docs/kernels.md):
  *   - depthwise (groups == c_in == c_out): direct, vectorised over channels;
- *   - few input channels (c_in <= 8, groups == 1: the RGB stem): direct,
- *     vectorised over output channels (convsmall.h);
- *   - 1x1, stride 1, no padding: a plain GEMM [N*H*W, c_in] x [c_in, c_out];
+ *   - few input channels (c_in <= 8, groups == 1: the RGB stem), and
+ *     groups == 1 with kh * kw * c_in <= CONV_DENSE_MAX_K (e.g. 3x3 over
+ *     up to 128 channels): direct, vectorised over output channels
+ *     (convsmall.h);
+ *   - 1x1, stride 1, no padding, c_in <= 256: direct pointwise (convsmall.h);
+ *   - larger 1x1, stride 1, no padding: a plain GEMM [N*H*W, c_in] x [c_in, c_out];
  *   - anything else (k x k, strides, dilation, groups): implicit GEMM per
  *     group, the patches packed straight into the A panels (no im2col buffer).
  * Bias, residual and activation are fused into the GEMM or depthwise store. */
@@ -125,7 +128,9 @@ int mfr_conv_plan_create(const mfr_conv_params *p, const float *weights, const f
         for (int c = 0; c < C; c++)
             for (int t = 0; t < taps; t++)
                 plan->dw_weights[(size_t)t * C + c] = weights[(size_t)c * taps + t];
-    } else if (p->groups == 1 && (p->c_in <= CONV_SMALL_MAX_CIN || (conv_is_pointwise(p) && p->c_in <= CONV_PW_MAX_CIN))) {
+    } else if (p->groups == 1 && (conv_is_pointwise(p) ? p->c_in <= CONV_PW_MAX_CIN
+                                                       : p->c_in <= CONV_SMALL_MAX_CIN ||
+                                                             p->kh * p->kw * p->c_in <= CONV_DENSE_MAX_K)) {
         int taps = p->kh * p->kw, C = p->c_in;
         plan->kind = CONV_SMALL_CIN;
         plan->pw = conv_is_pointwise(p);

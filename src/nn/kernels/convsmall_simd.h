@@ -395,9 +395,116 @@ void CS_PW_FN(int c_in, int c_out, int cout_pad, const float *in, const float *w
 #undef CS_PW_CALL
 }
 
+/* Dense (any c_in): PX pixels of a row from ox0 times NV vectors of output
+ * channels, summed in (ky, kx, ci) order. CHECK: taps outside the image are
+ * skipped (border pixels, PX = 1); otherwise every column is inside. */
+static inline __attribute__((always_inline)) void cs_dense(const mfr_conv_params *p, int oy, int ox0, int cout_pad,
+                                                           const float *img, const float *wt, const float *bias,
+                                                           float *orow, const float *rrow, const mfr_epilogue *ep,
+                                                           int co0, int skip, const int NV, const int PX,
+                                                           const int CHECK)
+{
+    const int C = p->c_in, W = p->w;
+    const ptrdiff_t xstep = (ptrdiff_t)p->stride_w * C;
+    V acc[32];
+#pragma GCC unroll 32
+    for (int i = 0; i < PX * NV; i++)
+        acc[i] = vzero();
+    for (int ky = 0; ky < p->kh; ky++) {
+        int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+        if (iy < 0 || iy >= p->h)
+            continue;
+        for (int kx = 0; kx < p->kw; kx++) {
+            int ix = ox0 * p->stride_w - p->pad_left + kx * p->dil_w;
+            if (CHECK && (ix < 0 || ix >= W))
+                continue;
+            const float *sp = img + ((ptrdiff_t)iy * W + ix) * C;
+            const float *w = wt + (ptrdiff_t)(ky * p->kw + kx) * C * cout_pad + co0;
+            for (int ci = 0; ci < C; ci++) {
+                V wv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    wv[v] = vload(mask_for(VL), w + (ptrdiff_t)ci * cout_pad + v * VL);
+#pragma GCC unroll 32
+                for (int x = 0; x < PX; x++) {
+                    V xv = vset1(sp[x * xstep + ci]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[x * NV + v] = vfma(xv, wv[v], acc[x * NV + v]);
+                }
+            }
+        }
+    }
+    cs_store(acc, ox0, skip, PX, orow, rrow, bias, ep, co0, p->c_out, NV, PX);
+}
+
+#define CS_DENSE_FN(NAME, NV, PX, CHECK)                                                                   \
+    static __attribute__((noinline)) void NAME(const mfr_conv_params *p, int oy, int ox0, int cout_pad,    \
+                                               const float *img, const float *wt, const float *bias,       \
+                                               float *orow, const float *rrow, const mfr_epilogue *ep,     \
+                                               int co0, int skip)                                          \
+    {                                                                                                      \
+        cs_dense(p, oy, ox0, cout_pad, img, wt, bias, orow, rrow, ep, co0, skip, NV, PX, CHECK);           \
+    }
+CS_DENSE_FN(cs_dense1, 1, CS_STEM_ACC, 0)
+CS_DENSE_FN(cs_dense2, 2, CS_STEM_ACC / 2, 0)
+CS_DENSE_FN(cs_dense4, 4, CS_STEM_ACC / 4, 0)
+CS_DENSE_FN(cs_dense1_px1, 1, 1, 1)
+CS_DENSE_FN(cs_dense2_px1, 2, 1, 1)
+CS_DENSE_FN(cs_dense4_px1, 4, 1, 1)
+#undef CS_DENSE_FN
+
+/* A dense row: per group of NV vectors of output channels, the interior
+ * pixels in blocks (the last moved back to end at the last interior pixel,
+ * storing only its new pixels), the border pixels one at a time. */
+static void cs_dense_row(const mfr_conv_params *p, int oy, int ow, int cout_pad, const float *img, const float *wt,
+                         const float *bias, float *orow, const float *rrow, const mfr_epilogue *ep)
+{
+    const int sw = p->stride_w, reach = (p->kw - 1) * p->dil_w;
+    const int lo = (p->pad_left + sw - 1) / sw;
+    int hi = p->w - 1 - reach + p->pad_left < 0 ? 0 : (p->w - 1 - reach + p->pad_left) / sw + 1;
+    if (hi > ow)
+        hi = ow;
+#define CS_DENSE_CALL(SUFFIX, OX, SKIP)                                                                    \
+    do {                                                                                                   \
+        if (nv == 4)                                                                                       \
+            cs_dense4##SUFFIX(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);              \
+        else if (nv == 2)                                                                                  \
+            cs_dense2##SUFFIX(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);              \
+        else                                                                                               \
+            cs_dense1##SUFFIX(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);              \
+    } while (0)
+    for (int co0 = 0; co0 < p->c_out;) {
+        int nv = (p->c_out - co0 + VL - 1) / VL;
+        nv = nv >= 4 ? 4 : nv >= 2 ? 2 : 1;
+        const int px = CS_STEM_ACC / nv;
+        int ox = 0;
+        if (hi - lo >= px) {
+            for (; ox < lo; ox++)
+                CS_DENSE_CALL(_px1, ox, 0);
+            for (; ox + px <= hi; ox += px)
+                CS_DENSE_CALL(, ox, 0);
+            if (ox < hi)
+                CS_DENSE_CALL(, hi - px, ox - (hi - px));
+            ox = hi;
+        }
+        for (; ox < ow; ox++)
+            CS_DENSE_CALL(_px1, ox, 0);
+        co0 += nv * VL;
+    }
+#undef CS_DENSE_CALL
+}
+
 void CS_FN(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,
            const float *bias, float *out, const mfr_epilogue *ep, int row)
 {
+    if (p->c_in > CONV_SMALL_MAX_CIN) {
+        const int nimg_ = row / oh;
+        cs_dense_row(p, row % oh, ow, cout_pad, in + (ptrdiff_t)nimg_ * p->h * p->w * p->c_in, wt, bias,
+                     out + (ptrdiff_t)row * ow * p->c_out,
+                     ep && ep->residual ? ep->residual + (ptrdiff_t)row * ow * p->c_out : NULL, ep);
+        return;
+    }
     const int nimg = row / oh, oy = row % oh;
     const float *img = in + (ptrdiff_t)nimg * p->h * p->w * p->c_in;
     float *orow = out + (ptrdiff_t)row * ow * p->c_out;
