@@ -301,6 +301,10 @@ static const conv_case conv_cases[] = {
     {1, 9, 11, 8, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_RELU},          /* pointwise */
     {2, 7, 6, 13, 35, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, MFR_ACT_NONE},          /* pointwise + residual */
     {1, 9, 9, 5, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, MFR_ACT_NONE},            /* 1x1 stride 2 */
+    {1, 5, 41, 40, 80, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, MFR_ACT_PRELU},       /* pointwise direct: 4 + 1 vectors, chunk tail */
+    {1, 2, 3, 200, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_RELU6},       /* pointwise direct: fewer pixels than a block */
+    {3, 7, 9, 24, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1, MFR_ACT_HSWISH},       /* pointwise direct: 3 images, no bias */
+    {1, 3, 5, 300, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},       /* pointwise, c_in beyond the direct kernel */
     {1, 12, 10, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem */
     {1, 6, 72, 3, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* stem, interior blocks */
     {1, 5, 50, 3, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 40 outputs */
@@ -309,6 +313,10 @@ static const conv_case conv_cases[] = {
     {2, 8, 70, 3, 20, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_HSWISH},       /* stem, 2 images, 20 outputs */
     {1, 5, 37, 3, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_PRELU},        /* stem, 48 outputs (3 vectors) */
     {2, 8, 9, 17, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_HSWISH},        /* 3x3 s1 + residual */
+    {1, 6, 40, 12, 112, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_PRELU},      /* dense direct: 4 + 2 + 1 vectors, wide rows */
+    {1, 9, 33, 20, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},        /* dense direct, stride 2 */
+    {1, 8, 30, 10, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 1, MFR_ACT_HSWISH},      /* dense direct, dilation 2, 24-pixel blocks */
+    {2, 5, 27, 16, 40, 5, 5, 1, 1, 2, 1, 2, 3, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},       /* dense direct 5x5, uneven pads, 2 images */
     {1, 11, 13, 6, 10, 5, 5, 2, 1, 2, 2, 1, 0, 1, 1, 1, 1, 0, MFR_ACT_LEAKY},        /* 5x5, odd pads */
     {1, 10, 10, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_TANH},          /* dilation 2 */
     {1, 8, 8, 12, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, MFR_ACT_SIGMOID},       /* groups 3 */

@@ -2,9 +2,12 @@
  *
  * Strategies (docs/kernels.md):
  *   - depthwise (groups == c_in == c_out): direct, vectorised over channels;
- *   - few input channels (c_in <= 8, groups == 1: the RGB stem): direct,
- *     vectorised over output channels (convsmall.h);
- *   - 1x1, stride 1, no padding: a plain GEMM [N*H*W, c_in] x [c_in, c_out];
+ *   - few input channels (c_in <= 8, groups == 1: the RGB stem), and
+ *     groups == 1 with kh * kw * c_in <= CONV_DENSE_MAX_K (e.g. 3x3 over
+ *     up to 128 channels): direct, vectorised over output channels
+ *     (convsmall.h);
+ *   - 1x1, stride 1, no padding, c_in <= 256: direct pointwise (convsmall.h);
+ *   - larger 1x1, stride 1, no padding: a plain GEMM [N*H*W, c_in] x [c_in, c_out];
  *   - anything else (k x k, strides, dilation, groups): implicit GEMM per
  *     group, the patches packed straight into the A panels (no im2col buffer).
  * Bias, residual and activation are fused into the GEMM or depthwise store. */
@@ -26,6 +29,7 @@ struct mfr_conv_plan {
     mfr_packed_b **packed;      /* GEMM: one per group */
     float *dw_weights;          /* depthwise: tap-major [kh][kw][C]; small c_in: [kh][kw][c_in][cout_pad] */
     int cout_pad;               /* small c_in: c_out rounded up to 16 */
+    int pw;                     /* small c_in: a pointwise layer (convsmall_pw) */
     float *bias;                /* c_out values or NULL */
 };
 
@@ -68,6 +72,12 @@ int mfr_conv_output_size(const mfr_conv_params *p, int *oh, int *ow)
     *oh = h_out;
     *ow = w_out;
     return MFR_OK;
+}
+
+static int conv_is_pointwise(const mfr_conv_params *p)
+{
+    return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+           p->pad_bottom == 0 && p->pad_right == 0 && p->groups == 1;
 }
 
 void mfr_conv_plan_free(mfr_conv_plan *plan)
@@ -118,9 +128,12 @@ int mfr_conv_plan_create(const mfr_conv_params *p, const float *weights, const f
         for (int c = 0; c < C; c++)
             for (int t = 0; t < taps; t++)
                 plan->dw_weights[(size_t)t * C + c] = weights[(size_t)c * taps + t];
-    } else if (p->groups == 1 && p->c_in <= CONV_SMALL_MAX_CIN) {
+    } else if (p->groups == 1 && (conv_is_pointwise(p) ? p->c_in <= CONV_PW_MAX_CIN
+                                                       : p->c_in <= CONV_SMALL_MAX_CIN ||
+                                                             p->kh * p->kw * p->c_in <= CONV_DENSE_MAX_K)) {
         int taps = p->kh * p->kw, C = p->c_in;
         plan->kind = CONV_SMALL_CIN;
+        plan->pw = conv_is_pointwise(p);
         plan->cout_pad = (p->c_out + 15) / 16 * 16;
         plan->dw_weights = mfr_calloc((size_t)taps * C * plan->cout_pad, sizeof(float));
         if (!plan->dw_weights)
@@ -130,10 +143,7 @@ int mfr_conv_plan_create(const mfr_conv_params *p, const float *weights, const f
                 for (int ci = 0; ci < C; ci++)
                     plan->dw_weights[((size_t)t * C + ci) * plan->cout_pad + co] = weights[((size_t)co * taps + t) * C + ci];
     } else {
-        plan->kind = p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
-                             p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0 && p->groups == 1
-                         ? CONV_POINTWISE
-                         : CONV_GEMM;
+        plan->kind = conv_is_pointwise(p) ? CONV_POINTWISE : CONV_GEMM;
         plan->packed = mfr_calloc((size_t)p->groups, sizeof *plan->packed);
         if (!plan->packed)
             goto nomem;
@@ -167,6 +177,20 @@ static dwconv_rows_fn dwconv_for(mfr_isa isa)
     return dwconv_rows_scalar;
 }
 
+static convsmall_pw_fn convsmall_pw_for(mfr_isa isa)
+{
+#ifdef MFR_HAVE_AVX512
+    if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512))
+        return convsmall_pw_avx512;
+#endif
+#ifdef MFR_HAVE_AVX2
+    if (isa == MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+        return convsmall_pw_avx2;
+#endif
+    (void)isa;
+    return convsmall_pw_scalar;
+}
+
 static convsmall_rows_fn convsmall_for(mfr_isa isa)
 {
 #ifdef MFR_HAVE_AVX512
@@ -184,6 +208,24 @@ static convsmall_rows_fn convsmall_for(mfr_isa isa)
 void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const mfr_epilogue *ep)
 {
     const mfr_conv_params *p = &plan->p;
+    if (plan->kind == CONV_SMALL_CIN && plan->pw) {
+        /* Chunks of pixels whose inputs fit in about 24 KiB (so that they
+         * stay in L1 across the groups of output channels), a multiple of
+         * 24 (of every block size) and fixed by c_in alone, not by the
+         * thread count, so that each output is computed the same way at
+         * any thread count. */
+        int chunk = 6144 / p->c_in / 24 * 24;
+        chunk = chunk < 24 ? 24 : chunk > 384 ? 384 : chunk;
+        convsmall_pw_fn fn = convsmall_pw_for(plan->isa);
+        int m = p->n * plan->oh * plan->ow, chunks = (m + chunk - 1) / chunk;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+        for (int i = 0; i < chunks; i++)
+            fn(p->c_in, p->c_out, plan->cout_pad, in, plan->dw_weights, plan->bias, out, ep, i * chunk,
+               (i + 1) * chunk < m ? (i + 1) * chunk : m);
+        return;
+    }
     if (plan->kind == CONV_SMALL_CIN) {
         convsmall_rows_fn fn = convsmall_for(plan->isa);
         int rows = p->n * plan->oh;

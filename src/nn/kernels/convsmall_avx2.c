@@ -6,6 +6,7 @@
 #include "vec_avx2.h"
 
 #define CS_FN convsmall_row_avx2
+#define CS_PW_FN convsmall_pw_avx2
 #define CS_STEM_ACC 12 /* stem accumulators: 12 of the 16 registers */
 
 #include "convsmall_simd.h"

@@ -6,6 +6,7 @@
 #include "vec_avx512.h"
 
 #define CS_FN convsmall_row_avx512
+#define CS_PW_FN convsmall_pw_avx512
 #define CS_STEM_ACC 24 /* stem accumulators: 24 of the 32 registers */
 
 #include "convsmall_simd.h"

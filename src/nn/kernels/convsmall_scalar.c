@@ -41,3 +41,28 @@ void convsmall_row_scalar(const mfr_conv_params *p, int oh, int ow, int cout_pad
         }
     }
 }
+
+void convsmall_pw_scalar(int c_in, int c_out, int cout_pad, const float *in, const float *wt, const float *bias,
+                         float *out, const mfr_epilogue *ep, int m0, int m1)
+{
+    for (int m = m0; m < m1; m++) {
+        const float *s = in + (ptrdiff_t)m * c_in;
+        float *o = out + (ptrdiff_t)m * c_out;
+        for (int co = 0; co < c_out; co++)
+            o[co] = 0.0f;
+        for (int ci = 0; ci < c_in; ci++)
+            for (int co = 0; co < c_out; co++)
+                o[co] += s[ci] * wt[(ptrdiff_t)ci * cout_pad + co];
+        const float *r = ep && ep->residual ? ep->residual + (ptrdiff_t)m * c_out : NULL;
+        for (int co = 0; co < c_out; co++) {
+            float v = o[co];
+            if (bias)
+                v += bias[co];
+            if (r)
+                v += r[co];
+            if (ep)
+                v = mfr_act_scalar(v, ep->act, ep->act_param, ep->prelu ? ep->prelu[co] : 0.0f);
+            o[co] = v;
+        }
+    }
+}

@@ -7,41 +7,90 @@
  * Kernel rows outside the image are skipped; columns outside it read a zero
  * row (interior blocks simply step through the image). */
 
-/* Bias, residual, activation and store of a block's PX x NV accumulators
- * (acc[x * NV + v]); only pixels x0 <= x < npx are stored. */
-static inline __attribute__((always_inline)) void cs_store(const V *acc, int ox0, int x0, int npx, float *orow,
-                                                           const float *rrow, const float *bias,
-                                                           const mfr_epilogue *ep, int co0, int CO, const int NV,
-                                                           const int PX)
+/* Bias, residual, activation A and store of a block's PX x NV accumulators
+ * (acc[x * NV + v]); only pixels x0 <= x < npx are stored. The masks, bias
+ * and slope vectors come from cs_store; RES and A are constants, so that no
+ * test or switch is left per pixel. */
+static inline __attribute__((always_inline)) void cs_store_px(const V *acc, int ox0, int x0, int npx, float *orow,
+                                                              const float *rrow, const V *bv, const V *slope,
+                                                              const MASK *m, int co0, int CO, const int NV,
+                                                              const int PX, const int RES, const mfr_act A)
 {
-    const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
 #pragma GCC unroll 32
     for (int x = 0; x < PX; x++) {
         if (x >= npx)
             break;
         if (x < x0)
             continue;
-        float *o = orow + (ptrdiff_t)(ox0 + x) * CO;
-        const float *r = rrow ? rrow + (ptrdiff_t)(ox0 + x) * CO : NULL;
+        float *o = orow + (ptrdiff_t)(ox0 + x) * CO + co0;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
-            int c = co0 + v * VL;
-            MASK m = mask_for(CO - c);
-            V a = acc[x * NV + v];
-            if (bias)
-                a = vadd(a, vload(m, bias + c));
-            if (r)
-                a = vadd(a, vload(m, r + c));
-            if (act != MFR_ACT_NONE) {
-                V slope = act == MFR_ACT_PRELU ? (ep->prelu ? vload(m, ep->prelu + c) : vzero()) : vset1(ep->act_param);
-                a = vact(a, act, slope);
-            }
-            vstore(o + c, m, a);
+            V a = vadd(acc[x * NV + v], bv[v]);
+            if (RES)
+                a = vadd(a, vload(m[v], rrow + (ptrdiff_t)(ox0 + x) * CO + co0 + v * VL));
+            if (A != MFR_ACT_NONE)
+                a = vact(a, A, slope[v]);
+            vstore(o + v * VL, m[v], a);
         }
-        if (act_is_scalar_only(act))
+    }
+}
+
+/* The epilogue of a block: the bias (zero when there is none: adding +0 to
+ * a sum that started at +0 changes nothing), then the residual, then the
+ * activation, as in the reference; the activation is chosen once per block. */
+static inline __attribute__((always_inline)) void cs_store(const V *acc, int ox0, int x0, int npx, float *orow,
+                                                           const float *rrow, const float *bias,
+                                                           const mfr_epilogue *ep, int co0, int CO, const int NV,
+                                                           const int PX)
+{
+    const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
+    MASK m[4];
+    V bv[4], slope[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+        int c = co0 + v * VL;
+        m[v] = mask_for(v < NV ? CO - c : 0);
+        if (v >= NV) {
+            bv[v] = slope[v] = vzero();
+            continue;
+        }
+        bv[v] = bias ? vload(m[v], bias + c) : vzero();
+        slope[v] = act == MFR_ACT_PRELU ? (ep->prelu ? vload(m[v], ep->prelu + c) : vzero())
+                   : act == MFR_ACT_LEAKY ? vset1(ep->act_param)
+                                          : vzero();
+    }
+#define CS_STORE_CASE(A)                                                                                   \
+    do {                                                                                                   \
+        if (rrow)                                                                                          \
+            cs_store_px(acc, ox0, x0, npx, orow, rrow, bv, slope, m, co0, CO, NV, PX, 1, A);               \
+        else                                                                                               \
+            cs_store_px(acc, ox0, x0, npx, orow, rrow, bv, slope, m, co0, CO, NV, PX, 0, A);               \
+    } while (0)
+    switch (act) {
+    case MFR_ACT_RELU:
+        CS_STORE_CASE(MFR_ACT_RELU);
+        break;
+    case MFR_ACT_PRELU:
+    case MFR_ACT_LEAKY:
+        CS_STORE_CASE(MFR_ACT_PRELU); /* the same vector code: v < 0 ? v * slope : v */
+        break;
+    case MFR_ACT_RELU6:
+        CS_STORE_CASE(MFR_ACT_RELU6);
+        break;
+    case MFR_ACT_HSWISH:
+        CS_STORE_CASE(MFR_ACT_HSWISH);
+        break;
+    default: /* none, and the scalar-only ones (applied below) */
+        CS_STORE_CASE(MFR_ACT_NONE);
+        break;
+    }
+#undef CS_STORE_CASE
+    if (act_is_scalar_only(act))
+        for (int x = x0; x < npx && x < PX; x++) {
+            float *o = orow + (ptrdiff_t)(ox0 + x) * CO;
             for (int c = co0; c < co0 + NV * VL && c < CO; c++)
                 o[c] = mfr_act_scalar(o[c], act, ep->act_param, 0.0f);
-    }
+        }
 }
 
 static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params *p, int oy, int ox0, int npx,
@@ -110,34 +159,50 @@ static inline __attribute__((always_inline)) void cs_block(const mfr_conv_params
     cs_store(acc, ox0, 0, npx, orow, rrow, bias, ep, co0, CO, NV, PX);
 }
 
-/* The RGB stem's interior block: 3 input channels, 3x3 kernel, stride 2 in
- * x, no dilation in x, every column of the block inside the image. Its own
- * small function per NV (not inlined into the row) so that the 16
- * accumulators stay in registers: inlined into the generic block above, GCC
- * kept them on the stack. Per kernel row the (kx, ci) loop is the 9 values
- * in a row of input, at offsets 0..8 from the pixel's first column; the sum
- * order (ky, kx, ci) is the generic block's. */
+/* The RGB stem's block: 3 input channels, 3x3 kernel, stride 2 in x, no
+ * dilation in x, PX output pixels of which only the first and the last may
+ * reach outside the image (the left and right padding). Per kernel row the
+ * (kx, ci) loop is the 9 values in a row of input, at offsets 0..8 from the
+ * pixel's first column; the first and the last pixel read theirs through
+ * pointers of their own, which at a border point to a copy of those 9 values
+ * with zeros for the columns outside the image (adding 0 * w leaves the sum
+ * unchanged), so that the border pixels run with the block instead of one at
+ * a time through the generic path. Its own small function per (NV, PX), not
+ * inlined into the row, so that the accumulators stay in registers: inlined
+ * into the generic block above, GCC kept them on the stack. The sum order
+ * (ky, kx, ci) is the generic block's. */
 static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params *p, int oy, int ox0, int cout_pad,
                                                           const float *img, const float *wt, const float *bias,
                                                           float *orow, const float *rrow, const mfr_epilogue *ep,
-                                                          int co0, int skip, const int NV)
+                                                          int co0, int skip, const int NV, const int PX)
 {
-    const int PX = CS_STEM_ACC / NV;
-    const float *col = img + (ptrdiff_t)(ox0 * 2 - p->pad_left) * 3;
-    V acc[CS_STEM_ACC];
+    const int W = p->w, ix0 = ox0 * 2 - p->pad_left, ixr = ix0 + (PX - 1) * 2;
+    const int left = ix0 < 0, right = ixr + 2 >= W;
+    float lbuf[9], rbuf[9];
+    V acc[32];
 #pragma GCC unroll 32
-    for (int i = 0; i < CS_STEM_ACC; i++)
+    for (int i = 0; i < PX * NV; i++)
         acc[i] = vzero();
     for (int ky = 0; ky < 3; ky++) {
         int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
         if (iy < 0 || iy >= p->h)
             continue;
-        const float *s = col + (ptrdiff_t)iy * p->w * 3;
+        const float *irow = img + (ptrdiff_t)iy * W * 3;
+        /* s: pixel 1's first column (inside the image even when pixel 0 is not) */
+        const float *s = irow + (ptrdiff_t)(ix0 + 2) * 3;
+        if (left || right) {
+            for (int t = 0; t < 9; t++) {
+                int il = ix0 + t / 3, ir = ixr + t / 3;
+                lbuf[t] = il >= 0 && il < W ? irow[(ptrdiff_t)il * 3 + t % 3] : 0.0f;
+                rbuf[t] = ir >= 0 && ir < W ? irow[(ptrdiff_t)ir * 3 + t % 3] : 0.0f;
+            }
+        }
+        const float *sl = left ? lbuf : s - 6, *sr = right ? rbuf : s + (PX - 2) * 6;
         const float *w = wt + (ptrdiff_t)ky * 9 * cout_pad + co0;
         /* Opaque to the optimiser: otherwise GCC makes each of the 9 * PX
          * input addresses an induction variable of its own and keeps them
          * on the stack; this way they are all s plus a constant. */
-        __asm__("" : "+r"(s), "+r"(w));
+        __asm__("" : "+r"(s), "+r"(sl), "+r"(sr), "+r"(w));
 #pragma GCC unroll 9
         for (int t = 0; t < 9; t++) {
             /* Column kx = 2 of pixel x is column 0 of pixel x + 1: left to
@@ -153,7 +218,7 @@ static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params 
                 wv[v] = vload(mask_for(VL), w + (ptrdiff_t)t * cout_pad + v * VL);
 #pragma GCC unroll 32
             for (int x = 0; x < PX; x++) {
-                V xv = vset1(s[x * 6 + t]);
+                V xv = vset1(x == 0 ? sl[t] : x == PX - 1 ? sr[t] : s[(x - 1) * 6 + t]);
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
                     acc[x * NV + v] = vfma(xv, wv[v], acc[x * NV + v]);
@@ -163,17 +228,17 @@ static inline __attribute__((always_inline)) void cs_stem(const mfr_conv_params 
     cs_store(acc, ox0, skip, PX, orow, rrow, bias, ep, co0, p->c_out, NV, PX);
 }
 
-#define CS_STEM_FN(NAME, NV)                                                                               \
+#define CS_STEM_FN(NAME, NV, PX)                                                                           \
     static __attribute__((noinline)) void NAME(const mfr_conv_params *p, int oy, int ox0, int cout_pad,    \
                                                const float *img, const float *wt, const float *bias,       \
                                                float *orow, const float *rrow, const mfr_epilogue *ep,     \
                                                int co0, int skip)                                          \
     {                                                                                                      \
-        cs_stem(p, oy, ox0, cout_pad, img, wt, bias, orow, rrow, ep, co0, skip, NV);                       \
+        cs_stem(p, oy, ox0, cout_pad, img, wt, bias, orow, rrow, ep, co0, skip, NV, PX);                   \
     }
-CS_STEM_FN(cs_stem1, 1)
-CS_STEM_FN(cs_stem2, 2)
-CS_STEM_FN(cs_stem4, 4)
+CS_STEM_FN(cs_stem1, 1, CS_STEM_ACC)
+CS_STEM_FN(cs_stem2, 2, CS_STEM_ACC / 2)
+CS_STEM_FN(cs_stem4, 4, CS_STEM_ACC / 4)
 #undef CS_STEM_FN
 
 /* Output channels [co0, co0 + NV * VL) of a whole row, PX = 16 / NV pixels at a time. */
@@ -218,19 +283,16 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
     if (hi > ow)
         hi = ow;
     const int SPX = CS_STEM_ACC / NV;
-    if (stem && hi - lo >= SPX) {
-        for (int ox = 0; ox < lo; ox++)
-            CS_PIXEL(ox);
-        int ox = lo;
-        for (; ox + SPX <= hi; ox += SPX)
+    if (stem && lo <= 1 && ow - hi <= 1 && ow >= SPX) {
+        /* Every pixel in blocks of SPX (cs_stem takes a border pixel at
+         * either end of a block); the last block ends at ow and stores only
+         * its pixels not yet written: nothing is stored twice, so an output
+         * that is also the residual stays correct. */
+        int ox = 0;
+        for (; ox + SPX <= ow; ox += SPX)
             CS_STEM(ox, 0);
-        /* The last block ends at hi and stores only its pixels not yet
-         * written: nothing is stored twice, so an output that is also the
-         * residual stays correct. */
-        if (ox < hi)
-            CS_STEM(hi - SPX, ox - (hi - SPX));
-        for (ox = hi; ox < ow; ox++)
-            CS_PIXEL(ox);
+        if (ox < ow)
+            CS_STEM(ow - SPX, ox - (ow - SPX));
         return;
     }
     if (hi - lo >= PX) {
@@ -254,9 +316,195 @@ static inline __attribute__((always_inline)) void cs_row(const mfr_conv_params *
 #undef CS_STEM
 }
 
+/* Pointwise: PX pixels from m0 (flat index) times NV vectors of output
+ * channels from co0, summed over ci in order; the epilogue of the stem. */
+static inline __attribute__((always_inline)) void cs_pw(int K, int CO, int cout_pad, const float *in, const float *wt,
+                                                        const float *bias, float *out, const float *res,
+                                                        const mfr_epilogue *ep, int m0, int co0, int skip,
+                                                        const int NV, const int PX)
+{
+    const float *s = in + (ptrdiff_t)m0 * K, *w = wt + co0;
+    V acc[32];
+#pragma GCC unroll 32
+    for (int i = 0; i < PX * NV; i++)
+        acc[i] = vzero();
+    for (int k = 0; k < K; k++) {
+        V wv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            wv[v] = vload(mask_for(VL), w + (ptrdiff_t)k * cout_pad + v * VL);
+#pragma GCC unroll 32
+        for (int x = 0; x < PX; x++) {
+            V xv = vset1(s[(ptrdiff_t)x * K + k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[x * NV + v] = vfma(xv, wv[v], acc[x * NV + v]);
+        }
+    }
+    cs_store(acc, m0, skip, PX, out, res, bias, ep, co0, CO, NV, PX);
+}
+
+#define CS_PW_BLOCK_FN(NAME, NV, PX)                                                                             \
+    static __attribute__((noinline)) void NAME(int K, int CO, int cout_pad, const float *in, const float *wt, \
+                                               const float *bias, float *out, const float *res,            \
+                                               const mfr_epilogue *ep, int m0, int co0, int skip)          \
+    {                                                                                                      \
+        cs_pw(K, CO, cout_pad, in, wt, bias, out, res, ep, m0, co0, skip, NV, PX);                         \
+    }
+CS_PW_BLOCK_FN(cs_pw1, 1, CS_STEM_ACC)
+CS_PW_BLOCK_FN(cs_pw2, 2, CS_STEM_ACC / 2)
+CS_PW_BLOCK_FN(cs_pw4, 4, CS_STEM_ACC / 4)
+CS_PW_BLOCK_FN(cs_pw1_px1, 1, 1)
+CS_PW_BLOCK_FN(cs_pw2_px1, 2, 1)
+CS_PW_BLOCK_FN(cs_pw4_px1, 4, 1)
+#undef CS_PW_BLOCK_FN
+
+/* Pixels [m0, m1) (a chunk small enough for its inputs to stay in L1 across
+ * the groups of output channels), per group of NV vectors of output
+ * channels, blocks of CS_STEM_ACC / NV pixels; a last short block is moved
+ * back to end at m1 and stores only its new pixels (nothing is stored twice,
+ * so an output that is also the residual stays correct), or, when the chunk
+ * is shorter than a block, the pixels go one at a time. */
+void CS_PW_FN(int c_in, int c_out, int cout_pad, const float *in, const float *wt, const float *bias, float *out,
+              const mfr_epilogue *ep, int m0, int m1)
+{
+    const float *res = ep && ep->residual ? ep->residual : NULL;
+#define CS_PW_CALL(SUFFIX, M, SKIP)                                                                        \
+    do {                                                                                                   \
+        if (nv == 4)                                                                                       \
+            cs_pw4##SUFFIX(c_in, c_out, cout_pad, in, wt, bias, out, res, ep, M, co0, SKIP);               \
+        else if (nv == 2)                                                                                  \
+            cs_pw2##SUFFIX(c_in, c_out, cout_pad, in, wt, bias, out, res, ep, M, co0, SKIP);               \
+        else                                                                                               \
+            cs_pw1##SUFFIX(c_in, c_out, cout_pad, in, wt, bias, out, res, ep, M, co0, SKIP);               \
+    } while (0)
+    for (int co0 = 0; co0 < c_out;) {
+        int nv = (c_out - co0 + VL - 1) / VL;
+        nv = nv >= 4 ? 4 : nv >= 2 ? 2 : 1;
+        const int px = CS_STEM_ACC / nv;
+        int m = m0;
+        for (; m + px <= m1; m += px)
+            CS_PW_CALL(, m, 0);
+        if (m < m1 && m1 - m0 >= px)
+            CS_PW_CALL(, m1 - px, m - (m1 - px));
+        else
+            for (; m < m1; m++)
+                CS_PW_CALL(_px1, m, 0);
+        co0 += nv * VL;
+    }
+#undef CS_PW_CALL
+}
+
+/* Dense (any c_in): PX pixels of a row from ox0 times NV vectors of output
+ * channels, summed in (ky, kx, ci) order. CHECK: taps outside the image are
+ * skipped (border pixels, PX = 1); otherwise every column is inside. */
+static inline __attribute__((always_inline)) void cs_dense(const mfr_conv_params *p, int oy, int ox0, int cout_pad,
+                                                           const float *img, const float *wt, const float *bias,
+                                                           float *orow, const float *rrow, const mfr_epilogue *ep,
+                                                           int co0, int skip, const int NV, const int PX,
+                                                           const int CHECK)
+{
+    const int C = p->c_in, W = p->w;
+    const ptrdiff_t xstep = (ptrdiff_t)p->stride_w * C;
+    V acc[32];
+#pragma GCC unroll 32
+    for (int i = 0; i < PX * NV; i++)
+        acc[i] = vzero();
+    for (int ky = 0; ky < p->kh; ky++) {
+        int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+        if (iy < 0 || iy >= p->h)
+            continue;
+        for (int kx = 0; kx < p->kw; kx++) {
+            int ix = ox0 * p->stride_w - p->pad_left + kx * p->dil_w;
+            if (CHECK && (ix < 0 || ix >= W))
+                continue;
+            const float *sp = img + ((ptrdiff_t)iy * W + ix) * C;
+            const float *w = wt + (ptrdiff_t)(ky * p->kw + kx) * C * cout_pad + co0;
+            for (int ci = 0; ci < C; ci++) {
+                V wv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    wv[v] = vload(mask_for(VL), w + (ptrdiff_t)ci * cout_pad + v * VL);
+#pragma GCC unroll 32
+                for (int x = 0; x < PX; x++) {
+                    V xv = vset1(sp[x * xstep + ci]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        acc[x * NV + v] = vfma(xv, wv[v], acc[x * NV + v]);
+                }
+            }
+        }
+    }
+    cs_store(acc, ox0, skip, PX, orow, rrow, bias, ep, co0, p->c_out, NV, PX);
+}
+
+#define CS_DENSE_FN(NAME, NV, PX, CHECK)                                                                   \
+    static __attribute__((noinline)) void NAME(const mfr_conv_params *p, int oy, int ox0, int cout_pad,    \
+                                               const float *img, const float *wt, const float *bias,       \
+                                               float *orow, const float *rrow, const mfr_epilogue *ep,     \
+                                               int co0, int skip)                                          \
+    {                                                                                                      \
+        cs_dense(p, oy, ox0, cout_pad, img, wt, bias, orow, rrow, ep, co0, skip, NV, PX, CHECK);           \
+    }
+CS_DENSE_FN(cs_dense1, 1, CS_STEM_ACC, 0)
+CS_DENSE_FN(cs_dense2, 2, CS_STEM_ACC / 2, 0)
+CS_DENSE_FN(cs_dense4, 4, CS_STEM_ACC / 4, 0)
+CS_DENSE_FN(cs_dense1_px1, 1, 1, 1)
+CS_DENSE_FN(cs_dense2_px1, 2, 1, 1)
+CS_DENSE_FN(cs_dense4_px1, 4, 1, 1)
+#undef CS_DENSE_FN
+
+/* A dense row: per group of NV vectors of output channels, the interior
+ * pixels in blocks (the last moved back to end at the last interior pixel,
+ * storing only its new pixels), the border pixels one at a time. */
+static void cs_dense_row(const mfr_conv_params *p, int oy, int ow, int cout_pad, const float *img, const float *wt,
+                         const float *bias, float *orow, const float *rrow, const mfr_epilogue *ep)
+{
+    const int sw = p->stride_w, reach = (p->kw - 1) * p->dil_w;
+    const int lo = (p->pad_left + sw - 1) / sw;
+    int hi = p->w - 1 - reach + p->pad_left < 0 ? 0 : (p->w - 1 - reach + p->pad_left) / sw + 1;
+    if (hi > ow)
+        hi = ow;
+#define CS_DENSE_CALL(SUFFIX, OX, SKIP)                                                                    \
+    do {                                                                                                   \
+        if (nv == 4)                                                                                       \
+            cs_dense4##SUFFIX(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);              \
+        else if (nv == 2)                                                                                  \
+            cs_dense2##SUFFIX(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);              \
+        else                                                                                               \
+            cs_dense1##SUFFIX(p, oy, OX, cout_pad, img, wt, bias, orow, rrow, ep, co0, SKIP);              \
+    } while (0)
+    for (int co0 = 0; co0 < p->c_out;) {
+        int nv = (p->c_out - co0 + VL - 1) / VL;
+        nv = nv >= 4 ? 4 : nv >= 2 ? 2 : 1;
+        const int px = CS_STEM_ACC / nv;
+        int ox = 0;
+        if (hi - lo >= px) {
+            for (; ox < lo; ox++)
+                CS_DENSE_CALL(_px1, ox, 0);
+            for (; ox + px <= hi; ox += px)
+                CS_DENSE_CALL(, ox, 0);
+            if (ox < hi)
+                CS_DENSE_CALL(, hi - px, ox - (hi - px));
+            ox = hi;
+        }
+        for (; ox < ow; ox++)
+            CS_DENSE_CALL(_px1, ox, 0);
+        co0 += nv * VL;
+    }
+#undef CS_DENSE_CALL
+}
+
 void CS_FN(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,
            const float *bias, float *out, const mfr_epilogue *ep, int row)
 {
+    if (p->c_in > CONV_SMALL_MAX_CIN) {
+        const int nimg_ = row / oh;
+        cs_dense_row(p, row % oh, ow, cout_pad, in + (ptrdiff_t)nimg_ * p->h * p->w * p->c_in, wt, bias,
+                     out + (ptrdiff_t)row * ow * p->c_out,
+                     ep && ep->residual ? ep->residual + (ptrdiff_t)row * ow * p->c_out : NULL, ep);
+        return;
+    }
     const int nimg = row / oh, oy = row % oh;
     const float *img = in + (ptrdiff_t)nimg * p->h * p->w * p->c_in;
     float *orow = out + (ptrdiff_t)row * ow * p->c_out;

@@ -21,6 +21,64 @@ static inline __attribute__((always_inline)) void dw_store(V acc, float *o, cons
     vstore(o + c, m, acc);
 }
 
+/* Epilogue and store of N pixels' vectors of channels [c, c + VL): pixel q's
+ * output at o + q * C (residual at r + q * C). Residual RES and activation A
+ * are constants here (dw_store_n picks them once per call), so that no test
+ * or switch is left per pixel. */
+static inline __attribute__((always_inline)) void dw_store_px(const V *acc, const int N, float *o, const float *r,
+                                                              ptrdiff_t C, V bv, V slope, int c, MASK m,
+                                                              const int RES, const mfr_act A)
+{
+#pragma GCC unroll 8
+    for (int q = 0; q < N; q++) {
+        V a = vadd(acc[q], bv);
+        if (RES)
+            a = vadd(a, vload(m, r + (ptrdiff_t)q * C + c));
+        if (A != MFR_ACT_NONE)
+            a = vact(a, A, slope);
+        vstore(o + (ptrdiff_t)q * C + c, m, a);
+    }
+}
+
+/* Bias (zero when there is none: adding +0 to a sum that started at +0
+ * changes nothing), residual and activation of N pixels, the order of
+ * dw_store. Scalar-only activations are left to the caller, as with dw_store. */
+static inline __attribute__((always_inline)) void dw_store_n(const V *acc, const int N, float *o, const float *r,
+                                                             ptrdiff_t C, const float *bias, const mfr_epilogue *ep,
+                                                             mfr_act act, int c, MASK m)
+{
+    const V bv = bias ? vload(m, bias + c) : vzero();
+    const V slope = act == MFR_ACT_PRELU ? (ep->prelu ? vload(m, ep->prelu + c) : vzero())
+                    : act == MFR_ACT_LEAKY ? vset1(ep->act_param)
+                                           : vzero();
+#define DW_STORE_CASE(A)                                                                                   \
+    do {                                                                                                   \
+        if (r)                                                                                             \
+            dw_store_px(acc, N, o, r, C, bv, slope, c, m, 1, A);                                           \
+        else                                                                                               \
+            dw_store_px(acc, N, o, r, C, bv, slope, c, m, 0, A);                                           \
+    } while (0)
+    switch (act) {
+    case MFR_ACT_RELU:
+        DW_STORE_CASE(MFR_ACT_RELU);
+        break;
+    case MFR_ACT_PRELU:
+    case MFR_ACT_LEAKY:
+        DW_STORE_CASE(MFR_ACT_PRELU); /* the same vector code: v < 0 ? v * slope : v */
+        break;
+    case MFR_ACT_RELU6:
+        DW_STORE_CASE(MFR_ACT_RELU6);
+        break;
+    case MFR_ACT_HSWISH:
+        DW_STORE_CASE(MFR_ACT_HSWISH);
+        break;
+    default:
+        DW_STORE_CASE(MFR_ACT_NONE);
+        break;
+    }
+#undef DW_STORE_CASE
+}
+
 /* One pixel, any position: taps outside the image are skipped. */
 static inline __attribute__((always_inline)) V dw_pixel(const float *s, const float *wt, int C, int W, int ix0,
                                                         int dw, int ky0, int ky1, ptrdiff_t row_step, int KW,
@@ -154,11 +212,8 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
                 const MASK m = mask_for(C - c);
                 V acc[8];
                 dw_group8(srow + (ptrdiff_t)ix0 * C + c, row_step, wt + c, C, ky0, ky1, KW, SW, m, acc);
-                float *o = orow + (ptrdiff_t)ox * C;
-                const float *r = res ? res + (ptrdiff_t)ox * C : NULL;
-#pragma GCC unroll 8
-                for (int q = 0; q < 8; q++)
-                    dw_store(acc[q], o + (ptrdiff_t)q * C, bias, r ? r + (ptrdiff_t)q * C : NULL, ep, act, c, m);
+                dw_store_n(acc, 8, orow + (ptrdiff_t)ox * C, res ? res + (ptrdiff_t)ox * C : NULL, C, bias, ep,
+                           act, c, m);
             }
             if (act_is_scalar_only(act))
                 for (int c = 0; c < 8 * C; c++)
@@ -226,12 +281,9 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
                 }
 #undef DW_TAPS
 #undef DW_TAPS_S1
-                float *o = orow + (ptrdiff_t)ox * C;
-                const float *r = res ? res + (ptrdiff_t)ox * C : NULL;
-                dw_store(a0, o, bias, r, ep, act, c, m);
-                dw_store(a1, o + C, bias, r ? r + C : NULL, ep, act, c, m);
-                dw_store(a2, o + 2 * C, bias, r ? r + 2 * C : NULL, ep, act, c, m);
-                dw_store(a3, o + 3 * C, bias, r ? r + 3 * C : NULL, ep, act, c, m);
+                const V acc4[4] = {a0, a1, a2, a3};
+                dw_store_n(acc4, 4, orow + (ptrdiff_t)ox * C, res ? res + (ptrdiff_t)ox * C : NULL, C, bias, ep,
+                           act, c, m);
             }
             if (act_is_scalar_only(act))
                 for (int c = 0; c < 4 * C; c++)
@@ -317,14 +369,10 @@ static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_par
                         }
                     }
                 }
-                for (int h = 0; h < 2; h++) {
-                    float *o = orow[h] + (ptrdiff_t)ox * C;
-                    const float *rr = rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL;
-                    dw_store(h ? b0 : a0, o, bias, rr, ep, act, c, m);
-                    dw_store(h ? b1 : a1, o + C, bias, rr ? rr + C : NULL, ep, act, c, m);
-                    dw_store(h ? b2 : a2, o + 2 * C, bias, rr ? rr + 2 * C : NULL, ep, act, c, m);
-                    dw_store(h ? b3 : a3, o + 3 * C, bias, rr ? rr + 3 * C : NULL, ep, act, c, m);
-                }
+                const V acc4[2][4] = {{a0, a1, a2, a3}, {b0, b1, b2, b3}};
+                for (int h = 0; h < 2; h++)
+                    dw_store_n(acc4[h], 4, orow[h] + (ptrdiff_t)ox * C, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL,
+                               C, bias, ep, act, c, m);
             }
             if (act_is_scalar_only(act))
                 for (int h = 0; h < 2; h++)
