@@ -893,7 +893,8 @@ START_TEST(test_render_independent_of_history)
 END_TEST
 
 /* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
- * spans; in the AVX2 build two rows of a small box at a time), both builds,
+ * spans; in the AVX2 build two rows of a small box at a time, in the
+ * AVX-512 build the whole box), every build,
  * writes the reference's G-buffer exactly: same depths, meshes,
  * triangles and barycentrics, for whole faces with masks and hands at
  * several sizes (big triangles at 400 px, sub-pixel ones at 24). */
@@ -925,12 +926,13 @@ START_TEST(test_raster_matches_reference)
             tu_ok(synth_face_build(&F, &id, &nz, &mask, offset, lod, &cam, 3u));
             for (int m = 0; m < F.nmesh; m++)
                 synth_raster_ref(&b, &F.mesh[m], m);
-            /* the baseline build, then the AVX2 one where it runs */
-            for (int isa = 0; isa < 2; isa++) {
-                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+            /* the baseline build, then the AVX2 and AVX-512 ones where they run */
+            static const char *const isa_name[3] = {"scalar", "avx2", "avx512"};
+            for (int isa = 0; isa < 3; isa++) {
+                if ((isa == 1 && !mfr_isa_available(MFR_ISA_AVX2)) || (isa == 2 && !mfr_isa_available(MFR_ISA_AVX512)))
                     break;
                 synth_frame_clear(&a);
-                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                ck_assert(setenv("MFR_ISA", isa_name[isa], 1) == 0);
                 for (int m = 0; m < F.nmesh; m++)
                     synth_raster(&a, &F.mesh[m], m);
                 ck_assert(unsetenv("MFR_ISA") == 0);

@@ -288,10 +288,16 @@ void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index)
     }
 }
 
-/* The triangle loop (raster_simd.h): its AVX2 build where it is compiled
- * in and runs, else the baseline build; the same bits (a test). */
+/* The triangle loop (raster_simd.h): its AVX-512 or AVX2 build where it is
+ * compiled in and runs, else the baseline build; the same bits (a test). */
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
 {
+#ifdef MFR_HAVE_AVX512
+    if (mfr_isa_best() >= MFR_ISA_AVX512) {
+        synth_raster_avx512(f, m, mesh_index);
+        return;
+    }
+#endif
 #ifdef MFR_HAVE_AVX2
     if (mfr_isa_best() >= MFR_ISA_AVX2) {
         synth_raster_avx2(f, m, mesh_index);

@@ -186,6 +186,8 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
 void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
 /* synth_raster's AVX2 build (raster_avx2.c; only where MFR_HAVE_AVX2 and the CPU has it) */
 void synth_raster_avx2(synth_frame *f, const synth_mesh *m, int mesh_index);
+/* its AVX-512 build (raster_avx512.c; only where MFR_HAVE_AVX512 and the CPU has it) */
+void synth_raster_avx512(synth_frame *f, const synth_mesh *m, int mesh_index);
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
 int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
 
