@@ -52,6 +52,10 @@ int synth_frame_init(synth_frame *f, int w, int h)
 {
     size_t n = (size_t)w * (size_t)h;
     memset(f, 0, sizeof *f);
+    /* pixel indices fit an int32 (the shading's gathers; 2^30 pixels would
+     * need 48 GB of buffers anyway) */
+    if (w <= 0 || h <= 0 || n > ((size_t)1 << 30))
+        return mfr_error(MFR_ERR_RANGE, "raster.c:%d: a frame of %d x %d pixels (at most 2^30 pixels)", __LINE__, w, h);
     f->w = w;
     f->h = h;
     f->depth = mfr_alloc(n * sizeof(float));
