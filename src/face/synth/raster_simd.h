@@ -139,12 +139,13 @@ static inline uint32_t bits_twice(uint32_t m)
 
 /* row8 with AVX-512's mask registers: the tests give a mask of 8 bits, the
  * meshes, triangles and barycentrics are written by masked stores (nothing
- * read back), the depths as in row8 (blended, whole stores). */
-static inline void row8m(synth_frame *f, size_t k0, size_t w, __m256 dx, float dy0, float dy1, float e1x, float e1y,
+ * read back), the depths as in row8 (blended, whole stores). Lanes 0-3 are
+ * the block at k0, lanes 4-7 the one at k1: the next row's (k1 = k0 + w)
+ * or the next block of the same row (k1 = k0 + 4, dy1 = dy0). */
+static inline void row8m(synth_frame *f, size_t k0, size_t k1, __m256 dx, float dy0, float dy1, float e1x, float e1y,
                          float e2x, float e2y, float inv, float iz0, float iz1, float iz2, __mmask8 lanes, int mesh_index,
                          int t)
 {
-    const size_t k1 = k0 + w;
     const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
     const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
     const __m256 vinv = _mm256_set1_ps(inv), zero = _mm256_setzero_ps();
@@ -204,7 +205,7 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
         for (int r = 0; r < 4; r += 2) {
             const int y = y0 + r;
             const float dy0 = (float)y + 0.5f - y0v, dy1 = (float)(y + 1) + 0.5f - y0v;
-            row8m(f, (size_t)y * w + (size_t)xb, w, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
+            row8m(f, (size_t)y * w + (size_t)xb, (size_t)(y + 1) * w + (size_t)xb, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
                   (__mmask8)(lm >> (4 * r)), mesh_index, t);
             if (y1 - y0 < 2)
                 break;
@@ -234,6 +235,20 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
 #endif
         return;
     }
+#if defined(__AVX512F__)
+    /* two blocks wide, at most 4 rows: a row's two blocks in one register */
+    if (x1 - xb < 8 && y1 - y0 < 4) {
+        const __m256i xi = _mm256_add_epi32(_mm256_set1_epi32(xb), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256 dx = _mm256_sub_ps(_mm256_add_ps(_mm256_cvtepi32_ps(xi), _mm256_set1_ps(0.5f)), _mm256_set1_ps(x0v));
+        const __mmask8 cols = (__mmask8)((0xffu << (x0 - xb)) & (0xffu >> (7 - (x1 - xb))));
+        for (int y = y0; y <= y1; y++) {
+            const size_t k = (size_t)y * w + (size_t)xb;
+            const float dy = (float)y + 0.5f - y0v;
+            row8m(f, k, k + 4, dx, dy, dy, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, cols, mesh_index, t);
+        }
+        return;
+    }
+#endif
     for (int y = y0; y <= y1; y++)
         for (int x = xb; x <= x1; x += 4) {
             const __m128i xi = _mm_add_epi32(_mm_set1_epi32(x), _mm_setr_epi32(0, 1, 2, 3));
