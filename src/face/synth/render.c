@@ -507,6 +507,26 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
          * synth_frame_init) */
         int32_t pmesh[SYNTH_SHADE_BATCH];
         int nb = 0;
+#if defined(__SSE2__)
+        /* four pixels at a time while a whole group fits the batch: groups
+         * with none of those meshes (background, other layers) skipped at
+         * once, the others' pixels taken in order */
+        {
+            const int32_t *fm = f->mesh;
+            const __m128i lo = _mm_set1_epi32(first - 1), hi = _mm_set1_epi32(n);
+            for (; k + 4 <= np && nb <= SYNTH_SHADE_BATCH - 4; k += 4) {
+                const __m128i mi = _mm_loadu_si128((const __m128i *)(const void *)(fm + k));
+                const int bits = _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(mi, lo), _mm_cmpgt_epi32(hi, mi))));
+                if (!bits)
+                    continue;
+                for (int l = 0; l < 4; l++)
+                    if (bits >> l & 1) {
+                        pmesh[nb] = fm[k + (size_t)l];
+                        idx[nb++] = (int32_t)(k + (size_t)l);
+                    }
+            }
+        }
+#endif
         for (; k < np && nb < SYNTH_SHADE_BATCH; k++) {
             const int mi = f->mesh[k];
             if (mi < first || mi >= n)
