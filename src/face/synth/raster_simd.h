@@ -78,13 +78,13 @@ static inline void row4(synth_frame *f, size_t k, __m128 dx, float dy, float e1x
 }
 
 #if defined(__AVX2__)
-/* row4 for two rows at once: rows k0 .. k0+3 (lanes 0-3) and k0 + w ..
- * k0 + w + 3 (lanes 4-7), with their own dy; the same operations. */
-static inline void row8(synth_frame *f, size_t k0, size_t w, __m256 dx, float dy0, float dy1, float e1x, float e1y,
+/* row4 for two blocks at once: k0 .. k0+3 (lanes 0-3) and k1 .. k1+3
+ * (lanes 4-7), each with its own dy: two rows (k1 = k0 + w) or the two
+ * blocks of one row (k1 = k0 + 4, dy1 = dy0); the same operations. */
+static inline void row8(synth_frame *f, size_t k0, size_t k1, __m256 dx, float dy0, float dy1, float e1x, float e1y,
                         float e2x, float e2y, float inv, float iz0, float iz1, float iz2, __m256 lanes, int mesh_index,
                         int t)
 {
-    const size_t k1 = k0 + w;
     const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
     const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
     const __m256 vinv = _mm256_set1_ps(inv), zero = _mm256_setzero_ps();
@@ -219,7 +219,7 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
                 -(int32_t)(y <= y1), -(int32_t)(y <= y1), -(int32_t)(y <= y1), -(int32_t)(y <= y1),
                 -(int32_t)(y + 1 <= y1), -(int32_t)(y + 1 <= y1), -(int32_t)(y + 1 <= y1), -(int32_t)(y + 1 <= y1)));
             const float dy0 = (float)y + 0.5f - y0v, dy1 = (float)(y + 1) + 0.5f - y0v;
-            row8(f, (size_t)y * w + (size_t)xb, w, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
+            row8(f, (size_t)y * w + (size_t)xb, (size_t)(y + 1) * w + (size_t)xb, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
                  _mm256_and_ps(cols8, rows), mesh_index, t);
             if (y1 - y0 < 2)
                 break;
@@ -235,16 +235,24 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
 #endif
         return;
     }
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
     /* two blocks wide, at most 4 rows: a row's two blocks in one register */
     if (x1 - xb < 8 && y1 - y0 < 4) {
         const __m256i xi = _mm256_add_epi32(_mm256_set1_epi32(xb), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const __m256 dx = _mm256_sub_ps(_mm256_add_ps(_mm256_cvtepi32_ps(xi), _mm256_set1_ps(0.5f)), _mm256_set1_ps(x0v));
-        const __mmask8 cols = (__mmask8)((0xffu << (x0 - xb)) & (0xffu >> (7 - (x1 - xb))));
+        const unsigned cb = (0xffu << (x0 - xb)) & (0xffu >> (7 - (x1 - xb))); /* the box's columns */
+#if !defined(__AVX512F__)
+        const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        const __m256 cols = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)cb), bit), bit));
+#endif
         for (int y = y0; y <= y1; y++) {
             const size_t k = (size_t)y * w + (size_t)xb;
             const float dy = (float)y + 0.5f - y0v;
-            row8m(f, k, k + 4, dx, dy, dy, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, cols, mesh_index, t);
+#if defined(__AVX512F__)
+            row8m(f, k, k + 4, dx, dy, dy, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, (__mmask8)cb, mesh_index, t);
+#else
+            row8(f, k, k + 4, dx, dy, dy, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, cols, mesh_index, t);
+#endif
         }
         return;
     }
