@@ -236,8 +236,10 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
         return;
     }
 #if defined(__AVX2__)
-    /* two blocks wide, at most 4 rows: a row's two blocks in one register */
-    if (x1 - xb < 8 && y1 - y0 < 4) {
+    /* two blocks wide, at most 4 rows: a row's two blocks in one register
+     * (the second block inside the row: a box of one block reaches here at
+     * the frame's last rows, where the first test fails on y0 + 3) */
+    if (x1 - xb < 8 && xb + 8 <= (int)w && y1 - y0 < 4) {
         const __m256i xi = _mm256_add_epi32(_mm256_set1_epi32(xb), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const __m256 dx = _mm256_sub_ps(_mm256_add_ps(_mm256_cvtepi32_ps(xi), _mm256_set1_ps(0.5f)), _mm256_set1_ps(x0v));
         const unsigned cb = (0xffu << (x0 - xb)) & (0xffu >> (7 - (x1 - xb))); /* the box's columns */
