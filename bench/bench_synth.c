@@ -59,7 +59,8 @@ static int speed(const char *recipe, long n)
     mfr_set_threads(0);
     printf("recipe %s: %ld samples (render, camera effects, truth; no file output)\n", recipe, n);
     /* the renderer's and camera's loops run the build mfr_isa_best() names (MFR_ISA=scalar: the baseline) */
-    printf("  renderer and camera loops: %s build\n", mfr_isa_best() >= MFR_ISA_AVX2 ? "avx2" : "baseline");
+    printf("  renderer and camera loops: %s build (rasteriser: %s)\n", mfr_isa_best() >= MFR_ISA_AVX2 ? "avx2" : "baseline",
+           mfr_isa_best() >= MFR_ISA_AVX512 ? "avx512" : mfr_isa_best() >= MFR_ISA_AVX2 ? "avx2" : "baseline");
     printf("  1 thread : %8.1f faces/s wall, %8.1f faces per CPU second (target 1000: ratio %.2f)\n", one, cpu1,
            cpu1 / 1000.0);
     printf("  %d threads: %8.1f faces/s wall, %8.1f faces per CPU second (wall scaling %.2fx)\n", all, many, cpun,

@@ -893,7 +893,8 @@ START_TEST(test_render_independent_of_history)
 END_TEST
 
 /* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
- * spans; in the AVX2 build two rows of a small box at a time), both builds,
+ * spans; in the AVX2 build two rows of a small box at a time, in the
+ * AVX-512 build the whole box), every build,
  * writes the reference's G-buffer exactly: same depths, meshes,
  * triangles and barycentrics, for whole faces with masks and hands at
  * several sizes (big triangles at 400 px, sub-pixel ones at 24). */
@@ -925,12 +926,13 @@ START_TEST(test_raster_matches_reference)
             tu_ok(synth_face_build(&F, &id, &nz, &mask, offset, lod, &cam, 3u));
             for (int m = 0; m < F.nmesh; m++)
                 synth_raster_ref(&b, &F.mesh[m], m);
-            /* the baseline build, then the AVX2 one where it runs */
-            for (int isa = 0; isa < 2; isa++) {
-                if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+            /* the baseline build, then the AVX2 and AVX-512 ones where they run */
+            static const char *const isa_name[3] = {"scalar", "avx2", "avx512"};
+            for (int isa = 0; isa < 3; isa++) {
+                if ((isa == 1 && !mfr_isa_available(MFR_ISA_AVX2)) || (isa == 2 && !mfr_isa_available(MFR_ISA_AVX512)))
                     break;
                 synth_frame_clear(&a);
-                ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                ck_assert(setenv("MFR_ISA", isa_name[isa], 1) == 0);
                 for (int m = 0; m < F.nmesh; m++)
                     synth_raster(&a, &F.mesh[m], m);
                 ck_assert(unsetenv("MFR_ISA") == 0);
@@ -950,6 +952,76 @@ START_TEST(test_raster_matches_reference)
             synth_frame_free(&b);
         }
     }
+}
+END_TEST
+
+/* The shading's interpolation (normals, positions, u, v of covered pixels)
+ * in the AVX2 build equals the plain one bit for bit: the pixels of a
+ * rasterised face's meshes, runs of every length from 1 to a batch, placed
+ * at several lanes of the batch. */
+START_TEST(test_interp_matches_reference)
+{
+    synth_tables_init();
+    mfr_identity id;
+    mfr_identity_sample(5, 2, &id);
+    mfr_nuisance nz = plain_nuisance(20.0f);
+    mfr_mask mask = {MFR_MASK_SURGICAL, 0, 0, 0, 9u};
+    synth_head head;
+    synth_head_setup(&head, &id, &nz);
+    synth_camera cam;
+    v3 offset;
+    float lod;
+    synth_face_framing(&head, &nz, 112, 112, &cam, &offset, &lod);
+    synth_face F;
+    synth_frame fr;
+    tu_ok(synth_frame_init(&fr, 112, 112));
+    tu_ok(synth_face_build(&F, &id, &nz, &mask, offset, lod, &cam, 3u));
+    for (int m = 0; m < F.nmesh; m++)
+        synth_raster_ref(&fr, &F.mesh[m], m);
+    int tested = 0;
+    for (int m = 0; m < F.nmesh; m++) {
+        /* the mesh's pixels in frame order */
+        int32_t pix[SYNTH_SHADE_BATCH];
+        int np = 0;
+        for (int k = 0; k < 112 * 112 && np < SYNTH_SHADE_BATCH; k += 1 + k % 3)
+            if (fr.mesh[k] == m)
+                pix[np++] = (int32_t)k;
+        for (int n = 1; n <= np; n++) {
+            const int at = (n * 7) % (SYNTH_SHADE_BATCH - n + 1);
+            synth_shade_batch a, b;
+            float ua[SYNTH_SHADE_BATCH], va[SYNTH_SHADE_BATCH], ub[SYNTH_SHADE_BATCH], vb[SYNTH_SHADE_BATCH];
+            memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+            memset(ua, 0, sizeof ua), memset(va, 0, sizeof va), memset(ub, 0, sizeof ub), memset(vb, 0, sizeof vb);
+            synth_shade_interp(&fr, &F.mesh[m], pix + (np - n), n, &a, at, ua, va);
+#ifdef MFR_HAVE_AVX2
+            if (!mfr_isa_available(MFR_ISA_AVX2))
+                continue;
+            synth_shade_interp_avx2(&fr, &F.mesh[m], pix + (np - n), n, &b, at, ub, vb);
+            ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "normals and positions, mesh %d, n %d", m, n);
+            ck_assert_msg(memcmp(ua, ub, sizeof ua) == 0 && memcmp(va, vb, sizeof va) == 0, "u, v, mesh %d, n %d", m, n);
+            tested++;
+#else
+            (void)b, (void)ub, (void)vb;
+#endif
+        }
+        /* the plain one: the pixel's barycentric mix of its triangle's vertices */
+        if (np > 0) {
+            synth_shade_batch a;
+            float ua[SYNTH_SHADE_BATCH], va[SYNTH_SHADE_BATCH];
+            synth_shade_interp(&fr, &F.mesh[m], pix, 1, &a, 0, ua, va);
+            const synth_mesh *M = &F.mesh[m];
+            const int *ix = M->tri + 3 * fr.tri[pix[0]];
+            const float b1 = fr.b[2 * pix[0]], b2 = fr.b[2 * pix[0] + 1];
+            const float want = (1.0f - b1 - b2) * M->uv[2 * ix[0]] + b1 * M->uv[2 * ix[1]] + b2 * M->uv[2 * ix[2]];
+            ck_assert(ua[0] == want);
+        }
+    }
+#ifdef MFR_HAVE_AVX2
+    if (mfr_isa_available(MFR_ISA_AVX2))
+        ck_assert_int_gt(tested, 100);
+#endif
+    synth_face_free(&F);
+    synth_frame_free(&fr);
 }
 END_TEST
 
@@ -973,6 +1045,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_render_independent_of_history);
     tcase_add_test(tc, test_albedo_batch_matches_reference);
     tcase_add_test(tc, test_light_matches_reference);
+    tcase_add_test(tc, test_interp_matches_reference);
     tcase_add_test(tc, test_encode_srgb_matches_reference);
     tcase_add_test(tc, test_quantise_matches_reference);
     tcase_add_test(tc, test_colour_matches_reference);

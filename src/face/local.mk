@@ -25,6 +25,15 @@ libmfr_synth_avx2_la_SOURCES = src/face/synth/camera_avx2.c src/face/synth/shade
 libmfr_synth_avx2_la_CFLAGS = $(AM_CFLAGS) -mavx2 -ffp-contract=off -fno-math-errno
 libmfr_la_LIBADD += libmfr_synth_avx2.la
 endif
+# The rasteriser's triangle loop a third time, with AVX-512 (a small
+# triangle's whole box in one register); the same flags' reasoning: no
+# contraction of products and sums into fused ones.
+if HAVE_AVX512
+noinst_LTLIBRARIES += libmfr_synth_avx512.la
+libmfr_synth_avx512_la_SOURCES = src/face/synth/raster_avx512.c
+libmfr_synth_avx512_la_CFLAGS = $(AM_CFLAGS) $(AVX512_CFLAGS) -ffp-contract=off -fno-math-errno
+libmfr_la_LIBADD += libmfr_synth_avx512.la
+endif
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_synth

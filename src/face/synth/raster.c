@@ -52,6 +52,10 @@ int synth_frame_init(synth_frame *f, int w, int h)
 {
     size_t n = (size_t)w * (size_t)h;
     memset(f, 0, sizeof *f);
+    /* pixel indices fit an int32 (the shading's gathers; 2^30 pixels would
+     * need 48 GB of buffers anyway) */
+    if (w <= 0 || h <= 0 || n > ((size_t)1 << 30))
+        return mfr_error(MFR_ERR_RANGE, "raster.c:%d: a frame of %d x %d pixels (at most 2^30 pixels)", __LINE__, w, h);
     f->w = w;
     f->h = h;
     f->depth = mfr_alloc(n * sizeof(float));
@@ -288,10 +292,16 @@ void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index)
     }
 }
 
-/* The triangle loop (raster_simd.h): its AVX2 build where it is compiled
- * in and runs, else the baseline build; the same bits (a test). */
+/* The triangle loop (raster_simd.h): its AVX-512 or AVX2 build where it is
+ * compiled in and runs, else the baseline build; the same bits (a test). */
 void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
 {
+#ifdef MFR_HAVE_AVX512
+    if (mfr_isa_best() >= MFR_ISA_AVX512) {
+        synth_raster_avx512(f, m, mesh_index);
+        return;
+    }
+#endif
 #ifdef MFR_HAVE_AVX2
     if (mfr_isa_best() >= MFR_ISA_AVX2) {
         synth_raster_avx2(f, m, mesh_index);

@@ -1,14 +1,15 @@
 /* The rasteriser's triangle loop (synth_raster) as inline code, compiled
- * twice: in raster.c for the baseline (SSE2: four pixels of a row at a
- * time) and in raster_avx2.c with -mavx2, where a small triangle's box runs
- * two rows in one 256-bit register (row8). Both make the reference's
+ * three times: in raster.c for the baseline (SSE2: four pixels of a row at
+ * a time), in raster_avx2.c with -mavx2, where a small triangle's box runs
+ * two rows in one 256-bit register (row8), and in raster_avx512.c with
+ * AVX-512, the same two rows with mask registers and masked stores (row8m). Both make the reference's
  * decisions with its arithmetic (synth_raster_ref; a test). Not installed. */
 #ifndef MFR_SYNTH_RASTER_SIMD_H
 #define MFR_SYNTH_RASTER_SIMD_H
 
 #include "synth.h"
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #elif defined(__SSE2__)
 #include <emmintrin.h>
@@ -77,13 +78,13 @@ static inline void row4(synth_frame *f, size_t k, __m128 dx, float dy, float e1x
 }
 
 #if defined(__AVX2__)
-/* row4 for two rows at once: rows k0 .. k0+3 (lanes 0-3) and k0 + w ..
- * k0 + w + 3 (lanes 4-7), with their own dy; the same operations. */
-static inline void row8(synth_frame *f, size_t k0, size_t w, __m256 dx, float dy0, float dy1, float e1x, float e1y,
+/* row4 for two blocks at once: k0 .. k0+3 (lanes 0-3) and k1 .. k1+3
+ * (lanes 4-7), each with its own dy: two rows (k1 = k0 + w) or the two
+ * blocks of one row (k1 = k0 + 4, dy1 = dy0); the same operations. */
+static inline void row8(synth_frame *f, size_t k0, size_t k1, __m256 dx, float dy0, float dy1, float e1x, float e1y,
                         float e2x, float e2y, float inv, float iz0, float iz1, float iz2, __m256 lanes, int mesh_index,
                         int t)
 {
-    const size_t k1 = k0 + w;
     const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
     const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
     const __m256 vinv = _mm256_set1_ps(inv), zero = _mm256_setzero_ps();
@@ -124,6 +125,60 @@ static inline void row8(synth_frame *f, size_t k0, size_t w, __m256 dx, float dy
 }
 #endif
 
+#if defined(__AVX512F__)
+/* Each bit of a mask twice (bit i to bits 2i and 2i + 1; 16 bits): the
+ * barycentrics' mask, two floats per pixel. */
+static inline uint32_t bits_twice(uint32_t m)
+{
+    m = (m | m << 8) & 0x00ff00ffu;
+    m = (m | m << 4) & 0x0f0f0f0fu;
+    m = (m | m << 2) & 0x33333333u;
+    m = (m | m << 1) & 0x55555555u;
+    return m | m << 1;
+}
+
+/* row8 with AVX-512's mask registers: the tests give a mask of 8 bits, the
+ * meshes, triangles and barycentrics are written by masked stores (nothing
+ * read back), the depths as in row8 (blended, whole stores). Lanes 0-3 are
+ * the block at k0, lanes 4-7 the one at k1: the next row's (k1 = k0 + w)
+ * or the next block of the same row (k1 = k0 + 4, dy1 = dy0). */
+static inline void row8m(synth_frame *f, size_t k0, size_t k1, __m256 dx, float dy0, float dy1, float e1x, float e1y,
+                         float e2x, float e2y, float inv, float iz0, float iz1, float iz2, __mmask8 lanes, int mesh_index,
+                         int t)
+{
+    const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
+    const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
+    const __m256 vinv = _mm256_set1_ps(inv), zero = _mm256_setzero_ps();
+    const __m256 b1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(dx, _mm256_set1_ps(e2y)), r1), vinv);
+    const __m256 b2 = _mm256_mul_ps(_mm256_sub_ps(r2, _mm256_mul_ps(_mm256_set1_ps(e1y), dx)), vinv);
+    const __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), b1), b2);
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(b0, _mm256_set1_ps(iz0)), _mm256_mul_ps(b1, _mm256_set1_ps(iz1))),
+                                     _mm256_mul_ps(b2, _mm256_set1_ps(iz2)));
+    const __m256 z = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+    float *d0 = f->depth + k0, *d1 = f->depth + k1;
+    const __m256 dk = _mm256_setr_m128(_mm_load_ps(d0), _mm_load_ps(d1));
+    __mmask8 in = _mm256_mask_cmp_ps_mask(lanes, b0, zero, _CMP_NLT_UQ);
+    in = _mm256_mask_cmp_ps_mask(in, b1, zero, _CMP_NLT_UQ);
+    in = _mm256_mask_cmp_ps_mask(in, b2, zero, _CMP_NLT_UQ);
+    in = _mm256_mask_cmp_ps_mask(in, z, dk, _CMP_NGE_UQ);
+    const __m256 nd = _mm256_mask_blend_ps(in, dk, z);
+    _mm_store_ps(d0, _mm256_castps256_ps128(nd));
+    _mm_store_ps(d1, _mm256_extractf128_ps(nd, 1));
+    const __m128i vm = _mm_set1_epi32(mesh_index), vt = _mm_set1_epi32(t);
+    const __mmask8 in0 = (__mmask8)(in & 0xf), in1 = (__mmask8)(in >> 4);
+    _mm_mask_store_epi32(f->mesh + k0, in0, vm);
+    _mm_mask_store_epi32(f->mesh + k1, in1, vm);
+    _mm_mask_store_epi32(f->tri + k0, in0, vt);
+    _mm_mask_store_epi32(f->tri + k1, in1, vt);
+    const __m256 v1 = _mm256_mul_ps(_mm256_mul_ps(b1, _mm256_set1_ps(iz1)), z);
+    const __m256 v2 = _mm256_mul_ps(_mm256_mul_ps(b2, _mm256_set1_ps(iz2)), z);
+    const __m256 lo = _mm256_unpacklo_ps(v1, v2), hi = _mm256_unpackhi_ps(v1, v2);
+    const uint32_t in2 = bits_twice((uint32_t)in);
+    _mm256_mask_storeu_ps(f->b + 2 * k0, (__mmask8)in2, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_mask_storeu_ps(f->b + 2 * k1, (__mmask8)(in2 >> 8), _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+#endif
+
 /* The box x0..x1, y0..y1 of a triangle in aligned blocks of 4 pixels
  * (the frame's width a multiple of 4). Aligned blocks, because the next
  * triangle reads back what this one stored: a load that only partly
@@ -141,7 +196,21 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
         const __m128i xi = _mm_add_epi32(_mm_set1_epi32(xb), _mm_setr_epi32(0, 1, 2, 3));
         const __m128 cols = _mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(xi, lo), _mm_cmpgt_epi32(hi, xi)));
         const __m128 dx = _mm_sub_ps(_mm_add_ps(_mm_cvtepi32_ps(xi), _mm_set1_ps(0.5f)), _mm_set1_ps(x0v));
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+        /* as the AVX2 build, the tests in mask registers and masked stores */
+        const __m256 dx8 = _mm256_set_m128(dx, dx);
+        const unsigned cb = (unsigned)_mm_movemask_ps(cols);
+        const unsigned rb = (1u << (4 * (y1 - y0 + 1))) - 1u; /* 1 to 4 rows */
+        const unsigned lm = cb * 0x1111u & rb;
+        for (int r = 0; r < 4; r += 2) {
+            const int y = y0 + r;
+            const float dy0 = (float)y + 0.5f - y0v, dy1 = (float)(y + 1) + 0.5f - y0v;
+            row8m(f, (size_t)y * w + (size_t)xb, (size_t)(y + 1) * w + (size_t)xb, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
+                  (__mmask8)(lm >> (4 * r)), mesh_index, t);
+            if (y1 - y0 < 2)
+                break;
+        }
+#elif defined(__AVX2__)
         /* rows y0, y0 + 1 in one register, then y0 + 2, y0 + 3 if the box has them */
         const __m256 cols8 = _mm256_set_m128(cols, cols), dx8 = _mm256_set_m128(dx, dx);
         for (int r = 0; r < 4; r += 2) {
@@ -150,7 +219,7 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
                 -(int32_t)(y <= y1), -(int32_t)(y <= y1), -(int32_t)(y <= y1), -(int32_t)(y <= y1),
                 -(int32_t)(y + 1 <= y1), -(int32_t)(y + 1 <= y1), -(int32_t)(y + 1 <= y1), -(int32_t)(y + 1 <= y1)));
             const float dy0 = (float)y + 0.5f - y0v, dy1 = (float)(y + 1) + 0.5f - y0v;
-            row8(f, (size_t)y * w + (size_t)xb, w, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
+            row8(f, (size_t)y * w + (size_t)xb, (size_t)(y + 1) * w + (size_t)xb, dx8, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2,
                  _mm256_and_ps(cols8, rows), mesh_index, t);
             if (y1 - y0 < 2)
                 break;
@@ -166,6 +235,30 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
 #endif
         return;
     }
+#if defined(__AVX2__)
+    /* two blocks wide, at most 4 rows: a row's two blocks in one register
+     * (the second block inside the row: a box of one block reaches here at
+     * the frame's last rows, where the first test fails on y0 + 3) */
+    if (x1 - xb < 8 && xb + 8 <= (int)w && y1 - y0 < 4) {
+        const __m256i xi = _mm256_add_epi32(_mm256_set1_epi32(xb), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256 dx = _mm256_sub_ps(_mm256_add_ps(_mm256_cvtepi32_ps(xi), _mm256_set1_ps(0.5f)), _mm256_set1_ps(x0v));
+        const unsigned cb = (0xffu << (x0 - xb)) & (0xffu >> (7 - (x1 - xb))); /* the box's columns */
+#if !defined(__AVX512F__)
+        const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        const __m256 cols = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)cb), bit), bit));
+#endif
+        for (int y = y0; y <= y1; y++) {
+            const size_t k = (size_t)y * w + (size_t)xb;
+            const float dy = (float)y + 0.5f - y0v;
+#if defined(__AVX512F__)
+            row8m(f, k, k + 4, dx, dy, dy, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, (__mmask8)cb, mesh_index, t);
+#else
+            row8(f, k, k + 4, dx, dy, dy, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, cols, mesh_index, t);
+#endif
+        }
+        return;
+    }
+#endif
     for (int y = y0; y <= y1; y++)
         for (int x = xb; x <= x1; x += 4) {
             const __m128i xi = _mm_add_epi32(_mm_set1_epi32(x), _mm_setr_epi32(0, 1, 2, 3));

@@ -431,6 +431,21 @@ static inline void interp3_soa(const float *a, const int *ix, float b0, float b1
     *z = b0 * a0[2] + b1 * a1[2] + b2 * a2[2];
 }
 
+void synth_shade_interp(const synth_frame *f, const synth_mesh *m, const int32_t *pix, int n, synth_shade_batch *b,
+                        int at, float *u, float *v)
+{
+    for (int i = 0; i < n; i++) {
+        const size_t k = (size_t)pix[i];
+        const int *ix = m->tri + 3 * f->tri[k];
+        const float b1 = f->b[2 * k], b2 = f->b[2 * k + 1], b0 = 1.0f - b1 - b2;
+        const int j = at + i;
+        interp3_soa(m->nrm, ix, b0, b1, b2, &b->nx[j], &b->ny[j], &b->nz[j]);
+        interp3_soa(m->pos, ix, b0, b1, b2, &b->px[j], &b->py[j], &b->pz[j]);
+        u[j] = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
+        v[j] = b0 * m->uv[2 * ix[0] + 1] + b1 * m->uv[2 * ix[1] + 1] + b2 * m->uv[2 * ix[2] + 1];
+    }
+}
+
 void synth_shade(synth_frame *f, const synth_mesh *const *list, int n, const synth_light *light)
 {
     synth_shade_from(f, list, n, 0, light);
@@ -478,7 +493,7 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
     size_t np = (size_t)f->w * (size_t)f->h;
     float *restrict rgb = f->rgb;
     synth_shade_batch B;
-    size_t idx[SYNTH_SHADE_BATCH];
+    int32_t idx[SYNTH_SHADE_BATCH];
     float alb[SYNTH_SHADE_BATCH][3], col[SYNTH_SHADE_BATCH][3], uu[SYNTH_SHADE_BATCH], vv[SYNTH_SHADE_BATCH];
     const void *owner[SYNTH_SHADE_BATCH]; /* the face of a head pixel, else NULL */
 #ifdef MFR_HAVE_AVX2
@@ -488,29 +503,61 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
 #endif
     size_t k = 0;
     while (k < np) {
-        /* gather: the next pixels of meshes first..n-1 */
+        /* gather: the next pixels of meshes first..n-1 (indices below 2^30:
+         * synth_frame_init) */
+        int32_t pmesh[SYNTH_SHADE_BATCH];
         int nb = 0;
+#if defined(__SSE2__)
+        /* four pixels at a time while a whole group fits the batch: groups
+         * with none of those meshes (background, other layers) skipped at
+         * once, the others' pixels taken in order */
+        {
+            const int32_t *fm = f->mesh;
+            const __m128i lo = _mm_set1_epi32(first - 1), hi = _mm_set1_epi32(n);
+            for (; k + 4 <= np && nb <= SYNTH_SHADE_BATCH - 4; k += 4) {
+                const __m128i mi = _mm_loadu_si128((const __m128i *)(const void *)(fm + k));
+                const int bits = _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(_mm_cmpgt_epi32(mi, lo), _mm_cmpgt_epi32(hi, mi))));
+                if (!bits)
+                    continue;
+                for (int l = 0; l < 4; l++)
+                    if (bits >> l & 1) {
+                        pmesh[nb] = fm[k + (size_t)l];
+                        idx[nb++] = (int32_t)(k + (size_t)l);
+                    }
+            }
+        }
+#endif
         for (; k < np && nb < SYNTH_SHADE_BATCH; k++) {
-            int mi = f->mesh[k];
+            const int mi = f->mesh[k];
             if (mi < first || mi >= n)
                 continue;
-            const synth_mesh *m = list[mi];
-            const int *ix = m->tri + 3 * f->tri[k];
-            float b1 = f->b[2 * k], b2 = f->b[2 * k + 1], b0 = 1.0f - b1 - b2;
-            interp3_soa(m->nrm, ix, b0, b1, b2, &B.nx[nb], &B.ny[nb], &B.nz[nb]);
-            interp3_soa(m->pos, ix, b0, b1, b2, &B.px[nb], &B.py[nb], &B.pz[nb]);
-            float u = b0 * m->uv[2 * ix[0]] + b1 * m->uv[2 * ix[1]] + b2 * m->uv[2 * ix[2]];
-            float v = b0 * m->uv[2 * ix[0] + 1] + b1 * m->uv[2 * ix[1] + 1] + b2 * m->uv[2 * ix[2] + 1];
+            pmesh[nb] = mi;
+            idx[nb++] = (int32_t)k;
+        }
+        /* their normals, positions and (u, v), over runs of one mesh */
+        for (int i = 0; i < nb;) {
+            int j = i + 1;
+            while (j < nb && pmesh[j] == pmesh[i])
+                j++;
+            const synth_mesh *m = list[pmesh[i]];
+#ifdef MFR_HAVE_AVX2
+            if (avx2)
+                synth_shade_interp_avx2(f, m, idx + i, j - i, &B, i, uu, vv);
+            else
+#endif
+                synth_shade_interp(f, m, idx + i, j - i, &B, i, uu, vv);
+            i = j;
+        }
+        /* the albedo of every mesh but the heads' pixel by pixel */
+        for (int i = 0; i < nb; i++) {
+            const synth_mesh *m = list[pmesh[i]];
             if (m->material == MAT_HEAD) { /* below, with the other head pixels */
-                uu[nb] = u;
-                vv[nb] = v;
-                B.bend[nb] = 0.0f;
-                owner[nb] = m->owner;
+                B.bend[i] = 0.0f;
+                owner[i] = m->owner;
             } else {
-                material_albedo(m, u, v, alb[nb], &B.spec[nb], &B.bend[nb]);
-                owner[nb] = NULL;
+                material_albedo(m, uu[i], vv[i], alb[i], &B.spec[i], &B.bend[i]);
+                owner[i] = NULL;
             }
-            idx[nb++] = k;
         }
         if (nb == 0)
             break;
@@ -543,7 +590,7 @@ void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int 
             synth_colour_batch(&B, (const float (*)[3])alb, nb, light, col);
         }
         for (int i = 0; i < nb; i++) {
-            const size_t q = idx[i];
+            const size_t q = (size_t)idx[i];
             rgb[3 * q] = col[i][0];
             rgb[3 * q + 1] = col[i][1];
             rgb[3 * q + 2] = col[i][2];

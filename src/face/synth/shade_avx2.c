@@ -128,3 +128,49 @@ void synth_colour_batch_avx2(const synth_shade_batch *b, const float (*alb)[3], 
             out[i + l][0] = o[3 * l], out[i + l][1] = o[3 * l + 1], out[i + l][2] = o[3 * l + 2];
     }
 }
+
+/* a[3 ix + c] of the lanes' vertices ix (gathers), weighted: the
+ * reference's b0 a0 + b1 a1 + b2 a2 in its order */
+static inline __m256 interp8(const float *a, __m256i i0, __m256i i1, __m256i i2, __m256 b0, __m256 b1, __m256 b2)
+{
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(b0, _mm256_i32gather_ps(a, i0, 4)),
+                                       _mm256_mul_ps(b1, _mm256_i32gather_ps(a, i1, 4))),
+                         _mm256_mul_ps(b2, _mm256_i32gather_ps(a, i2, 4)));
+}
+
+/* synth_shade_interp eight pixels at a time: the triangles, vertices,
+ * barycentrics and attributes read by gathers; the last n % 8 pixels by
+ * the plain one. */
+void synth_shade_interp_avx2(const synth_frame *f, const synth_mesh *m, const int32_t *pix, int n,
+                             synth_shade_batch *b, int at, float *u, float *v)
+{
+    const __m256i three = _mm256_set1_epi32(3);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i k = _mm256_loadu_si256((const __m256i *)(const void *)(pix + i));
+        const __m256i t3 = _mm256_mullo_epi32(_mm256_i32gather_epi32((const int *)f->tri, k, 4), three);
+        const __m256i v0 = _mm256_i32gather_epi32(m->tri, t3, 4), v1 = _mm256_i32gather_epi32(m->tri + 1, t3, 4),
+                      v2 = _mm256_i32gather_epi32(m->tri + 2, t3, 4);
+        /* f->b[2 k] and f->b[2 k + 1]: the index k at a scale of 8 bytes */
+        const __m256 b1 = _mm256_i32gather_ps(f->b, k, 8), b2 = _mm256_i32gather_ps(f->b + 1, k, 8);
+        const __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), b1), b2);
+        const __m256i a0 = _mm256_mullo_epi32(v0, three), a1 = _mm256_mullo_epi32(v1, three),
+                      a2 = _mm256_mullo_epi32(v2, three);
+        const int j = at + i;
+        _mm256_storeu_ps(b->nx + j, interp8(m->nrm, a0, a1, a2, b0, b1, b2));
+        _mm256_storeu_ps(b->ny + j, interp8(m->nrm + 1, a0, a1, a2, b0, b1, b2));
+        _mm256_storeu_ps(b->nz + j, interp8(m->nrm + 2, a0, a1, a2, b0, b1, b2));
+        _mm256_storeu_ps(b->px + j, interp8(m->pos, a0, a1, a2, b0, b1, b2));
+        _mm256_storeu_ps(b->py + j, interp8(m->pos + 1, a0, a1, a2, b0, b1, b2));
+        _mm256_storeu_ps(b->pz + j, interp8(m->pos + 2, a0, a1, a2, b0, b1, b2));
+        /* uv[2 ix] and uv[2 ix + 1]: the vertex index at a scale of 8 bytes */
+        const __m256 u0 = _mm256_i32gather_ps(m->uv, v0, 8), u1 = _mm256_i32gather_ps(m->uv, v1, 8),
+                     u2 = _mm256_i32gather_ps(m->uv, v2, 8);
+        const __m256 w0 = _mm256_i32gather_ps(m->uv + 1, v0, 8), w1 = _mm256_i32gather_ps(m->uv + 1, v1, 8),
+                     w2 = _mm256_i32gather_ps(m->uv + 1, v2, 8);
+        _mm256_storeu_ps(u + j, _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(b0, u0), _mm256_mul_ps(b1, u1)), _mm256_mul_ps(b2, u2)));
+        _mm256_storeu_ps(v + j, _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(b0, w0), _mm256_mul_ps(b1, w1)), _mm256_mul_ps(b2, w2)));
+    }
+    if (i < n)
+        synth_shade_interp(f, m, pix + i, n - i, b, at + i, u, v);
+}

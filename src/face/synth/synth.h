@@ -186,6 +186,8 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index);
 void synth_raster_ref(synth_frame *f, const synth_mesh *m, int mesh_index); /* the plain reference */
 /* synth_raster's AVX2 build (raster_avx2.c; only where MFR_HAVE_AVX2 and the CPU has it) */
 void synth_raster_avx2(synth_frame *f, const synth_mesh *m, int mesh_index);
+/* its AVX-512 build (raster_avx512.c; only where MFR_HAVE_AVX512 and the CPU has it) */
+void synth_raster_avx512(synth_frame *f, const synth_mesh *m, int mesh_index);
 /* Projects a camera-space point: pixel x, y and depth; 0 when behind the camera. */
 int synth_project(const synth_camera *cam, v3 p, float *x, float *y, float *z);
 
@@ -311,6 +313,16 @@ void synth_colour_batch_ref(const synth_shade_batch *b, const float (*alb)[3], i
 void synth_light_batch_avx2(synth_shade_batch *b, int n, const synth_light *light);
 void synth_colour_batch_avx2(const synth_shade_batch *b, const float (*alb)[3], int n, const synth_light *light,
                              float (*out)[3]);
+/* The gather's interpolation: the normals, positions and (u, v) of pixels
+ * pix[0..n-1] of frame f, all covered by mesh m, into lanes at..at+n-1 of
+ * b's nx..pz and of u, v (the barycentric weights b0 = 1 - b1 - b2, b1, b2
+ * of each pixel's triangle). The AVX2 build (shade_avx2.c) runs eight
+ * pixels at a time with gathers, the rest by the plain one: the same bits
+ * (a test). */
+void synth_shade_interp(const synth_frame *f, const synth_mesh *m, const int32_t *pix, int n, synth_shade_batch *b,
+                        int at, float *u, float *v);
+void synth_shade_interp_avx2(const synth_frame *f, const synth_mesh *m, const int32_t *pix, int n,
+                             synth_shade_batch *b, int at, float *u, float *v);
 /* The same for the pixels of meshes first..n-1 only. */
 void synth_shade_from(synth_frame *f, const synth_mesh *const *list, int n, int first, const synth_light *light);
 /* Builds the mask's mesh as the face's last one (in camera space), with its
