@@ -4,7 +4,7 @@
  *   - depthwise (groups == c_in == c_out): direct, vectorised over channels;
  *   - few input channels (c_in <= 8, groups == 1: the RGB stem), and
  *     groups == 1 with kh * kw * c_in <= CONV_DENSE_MAX_K (e.g. 3x3 over
- *     up to 128 channels): direct, vectorised over output channels
+ *     up to 64 channels): direct, vectorised over output channels
  *     (convsmall.h);
  *   - 1x1, stride 1, no padding, c_in <= 256: direct pointwise (convsmall.h);
  *   - larger 1x1, stride 1, no padding: a plain GEMM [N*H*W, c_in] x [c_in, c_out];
@@ -217,9 +217,16 @@ void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const 
         int chunk = 6144 / p->c_in / 24 * 24;
         chunk = chunk < 24 ? 24 : chunk > 384 ? 384 : chunk;
         convsmall_pw_fn fn = convsmall_pw_for(plan->isa);
-        int m = p->n * plan->oh * plan->ow, chunks = (m + chunk - 1) / chunk;
+        int m = p->n * plan->oh * plan->ow;
+        /* A small map (7x7 of one image: 49 pixels, two chunks of 48 and 1)
+         * gets chunks of at most m / 8 rounded up to 24, dealt round-robin,
+         * so that threads share it; still a function of the shape only. */
+        int small = ((m + 7) / 8 + 23) / 24 * 24;
+        if (small < chunk)
+            chunk = small;
+        int chunks = (m + chunk - 1) / chunk;
 #ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#pragma omp parallel for schedule(static, 1) num_threads(mfr_threads())
 #endif
         for (int i = 0; i < chunks; i++)
             fn(p->c_in, p->c_out, plan->cout_pad, in, plan->dw_weights, plan->bias, out, ep, i * chunk,

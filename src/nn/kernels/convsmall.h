@@ -11,12 +11,14 @@
 #include "mfr/kernels.h"
 
 #define CONV_SMALL_MAX_CIN 8
-/* groups == 1 layers with kh * kw * c_in up to this (3x3 over up to 128
+/* groups == 1 layers with kh * kw * c_in up to this (3x3 over up to 64
  * channels) also go direct: per row, blocks of pixels times vectors of
  * output channels, summed in (ky, kx, ci) order, the border pixels one at a
  * time with their outside taps skipped. Measured faster than the implicit
- * GEMM (which packs every patch) on 56x56x64 and level on 28x28x128. */
-#define CONV_DENSE_MAX_K 1152
+ * GEMM (which packs every patch) on 56x56x64 (0.68x -> 0.93x of oneDNN);
+ * on 28x28x128 level at one thread and slower at two (0.72x - 0.74x against
+ * 0.79x - 0.80x), so 128 channels stay on the GEMM. */
+#define CONV_DENSE_MAX_K 576
 
 typedef void (*convsmall_rows_fn)(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in,
                                   const float *wt, const float *bias, float *out, const mfr_epilogue *ep, int row);
