@@ -311,19 +311,36 @@ void synth_raster(synth_frame *f, const synth_mesh *m, int mesh_index)
     raster_mesh(f, m, mesh_index);
 }
 
+/* A 3D line's projection and its pixel box, shared by synth_line3 and its
+ * reference; 0 when an end is behind the camera. */
+typedef struct line_box {
+    float ax, ay, az, bx, by, bz, len, r;
+    int x0, x1, y0, y1;
+} line_box;
+
+static int line_box_of(const synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, line_box *lb)
+{
+    if (!synth_project(cam, a, &lb->ax, &lb->ay, &lb->az) || !synth_project(cam, b, &lb->bx, &lb->by, &lb->bz))
+        return 0;
+    float ax = lb->ax, ay = lb->ay, bx = lb->bx, by = lb->by;
+    lb->len = sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
+    lb->r = 0.5f * fmaxf(width_px, 0.6f);
+    lb->x0 = (int)floorf(fminf(ax, bx) - lb->r - 1), lb->x1 = (int)ceilf(fmaxf(ax, bx) + lb->r + 1);
+    lb->y0 = (int)floorf(fminf(ay, by) - lb->r - 1), lb->y1 = (int)ceilf(fmaxf(ay, by) + lb->r + 1);
+    if (lb->x0 < 0) lb->x0 = 0;
+    if (lb->y0 < 0) lb->y0 = 0;
+    if (lb->x1 >= f->w) lb->x1 = f->w - 1;
+    if (lb->y1 >= f->h) lb->y1 = f->h - 1;
+    return 1;
+}
+
 void synth_line3_ref(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
 {
-    float ax, ay, az, bx, by, bz;
-    if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
+    line_box lb;
+    if (!line_box_of(f, cam, a, b, width_px, &lb))
         return;
-    float len = sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
-    float r = 0.5f * fmaxf(width_px, 0.6f);
-    int x0 = (int)floorf(fminf(ax, bx) - r - 1), x1 = (int)ceilf(fmaxf(ax, bx) + r + 1);
-    int y0 = (int)floorf(fminf(ay, by) - r - 1), y1 = (int)ceilf(fmaxf(ay, by) + r + 1);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 >= f->w) x1 = f->w - 1;
-    if (y1 >= f->h) y1 = f->h - 1;
+    float ax = lb.ax, ay = lb.ay, az = lb.az, bx = lb.bx, by = lb.by, bz = lb.bz, len = lb.len, r = lb.r;
+    int x0 = lb.x0, x1 = lb.x1, y0 = lb.y0, y1 = lb.y1;
     float dx = bx - ax, dy = by - ay;
     float den = len > 1e-6f ? 1.0f / (len * len) : 0.0f;
     /* thin lines keep their weight as faint coverage instead of vanishing */
@@ -350,17 +367,11 @@ void synth_line3_ref(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float 
  * build where it runs: eight pixels at a time). */
 void synth_line3(synth_frame *f, const synth_camera *cam, v3 a, v3 b, float width_px, const float rgb[3], float alpha)
 {
-    float ax, ay, az, bx, by, bz;
-    if (!synth_project(cam, a, &ax, &ay, &az) || !synth_project(cam, b, &bx, &by, &bz))
+    line_box lb;
+    if (!line_box_of(f, cam, a, b, width_px, &lb))
         return;
-    float len = sqrtf((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
-    float r = 0.5f * fmaxf(width_px, 0.6f);
-    int x0 = (int)floorf(fminf(ax, bx) - r - 1), x1 = (int)ceilf(fmaxf(ax, bx) + r + 1);
-    int y0 = (int)floorf(fminf(ay, by) - r - 1), y1 = (int)ceilf(fmaxf(ay, by) + r + 1);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 >= f->w) x1 = f->w - 1;
-    if (y1 >= f->h) y1 = f->h - 1;
+    float ax = lb.ax, ay = lb.ay, az = lb.az, bx = lb.bx, by = lb.by, bz = lb.bz, len = lb.len, r = lb.r;
+    int x0 = lb.x0, x1 = lb.x1, y0 = lb.y0, y1 = lb.y1;
     line_par L;
     L.ax = ax, L.ay = ay, L.az = az, L.dx = bx - ax, L.dy = by - ay, L.dz = bz - az;
     L.den = len > 1e-6f ? 1.0f / (len * len) : 0.0f;
