@@ -3,6 +3,21 @@
 #include "config.h"
 #include "convsmall.h"
 
+/* Bias, residual and activation on one output pixel's n channels. */
+static void pixel_epilogue(float *o, int n, const float *bias, const float *r, const mfr_epilogue *ep)
+{
+    for (int co = 0; co < n; co++) {
+        float v = o[co];
+        if (bias)
+            v += bias[co];
+        if (r)
+            v += r[co];
+        if (ep)
+            v = mfr_act_scalar(v, ep->act, ep->act_param, ep->prelu ? ep->prelu[co] : 0.0f);
+        o[co] = v;
+    }
+}
+
 void convsmall_row_scalar(const mfr_conv_params *p, int oh, int ow, int cout_pad, const float *in, const float *wt,
                           const float *bias, float *out, const mfr_epilogue *ep, int row)
 {
@@ -29,16 +44,7 @@ void convsmall_row_scalar(const mfr_conv_params *p, int oh, int ow, int cout_pad
             }
         }
         const float *r = ep && ep->residual ? ep->residual + ((ptrdiff_t)row * ow + ox) * CO : NULL;
-        for (int co = 0; co < CO; co++) {
-            float v = o[co];
-            if (bias)
-                v += bias[co];
-            if (r)
-                v += r[co];
-            if (ep)
-                v = mfr_act_scalar(v, ep->act, ep->act_param, ep->prelu ? ep->prelu[co] : 0.0f);
-            o[co] = v;
-        }
+        pixel_epilogue(o, CO, bias, r, ep);
     }
 }
 
@@ -54,15 +60,6 @@ void convsmall_pw_scalar(int c_in, int c_out, int cout_pad, const float *in, con
             for (int co = 0; co < c_out; co++)
                 o[co] += s[ci] * wt[(ptrdiff_t)ci * cout_pad + co];
         const float *r = ep && ep->residual ? ep->residual + (ptrdiff_t)m * c_out : NULL;
-        for (int co = 0; co < c_out; co++) {
-            float v = o[co];
-            if (bias)
-                v += bias[co];
-            if (r)
-                v += r[co];
-            if (ep)
-                v = mfr_act_scalar(v, ep->act, ep->act_param, ep->prelu ? ep->prelu[co] : 0.0f);
-            o[co] = v;
-        }
+        pixel_epilogue(o, c_out, bias, r, ep);
     }
 }
