@@ -78,6 +78,23 @@ static inline void row4(synth_frame *f, size_t k, __m128 dx, float dy, float e1x
 }
 
 #if defined(__AVX2__)
+/* The barycentrics and perspective depth of two 4-pixel blocks (lanes 0-3
+ * at dy0, 4-7 at dy1): the arithmetic of row8 and row8m. */
+static inline __attribute__((always_inline)) void bary8(__m256 dx, float dy0, float dy1, float e1x, float e1y,
+                                                        float e2x, float e2y, float inv, float iz0, float iz1,
+                                                        float iz2, __m256 *b0, __m256 *b1, __m256 *b2, __m256 *z)
+{
+    const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
+    const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
+    const __m256 vinv = _mm256_set1_ps(inv);
+    *b1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(dx, _mm256_set1_ps(e2y)), r1), vinv);
+    *b2 = _mm256_mul_ps(_mm256_sub_ps(r2, _mm256_mul_ps(_mm256_set1_ps(e1y), dx)), vinv);
+    *b0 = _mm256_sub_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), *b1), *b2);
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(*b0, _mm256_set1_ps(iz0)), _mm256_mul_ps(*b1, _mm256_set1_ps(iz1))),
+                                     _mm256_mul_ps(*b2, _mm256_set1_ps(iz2)));
+    *z = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+}
+
 /* row4 for two blocks at once: k0 .. k0+3 (lanes 0-3) and k1 .. k1+3
  * (lanes 4-7), each with its own dy: two rows (k1 = k0 + w) or the two
  * blocks of one row (k1 = k0 + 4, dy1 = dy0); the same operations. */
@@ -85,15 +102,9 @@ static inline void row8(synth_frame *f, size_t k0, size_t k1, __m256 dx, float d
                         float e2x, float e2y, float inv, float iz0, float iz1, float iz2, __m256 lanes, int mesh_index,
                         int t)
 {
-    const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
-    const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
-    const __m256 vinv = _mm256_set1_ps(inv), zero = _mm256_setzero_ps();
-    const __m256 b1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(dx, _mm256_set1_ps(e2y)), r1), vinv);
-    const __m256 b2 = _mm256_mul_ps(_mm256_sub_ps(r2, _mm256_mul_ps(_mm256_set1_ps(e1y), dx)), vinv);
-    const __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), b1), b2);
-    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(b0, _mm256_set1_ps(iz0)), _mm256_mul_ps(b1, _mm256_set1_ps(iz1))),
-                                     _mm256_mul_ps(b2, _mm256_set1_ps(iz2)));
-    const __m256 z = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 b0, b1, b2, z;
+    bary8(dx, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, &b0, &b1, &b2, &z);
     float *d0 = f->depth + k0, *d1 = f->depth + k1;
     const __m256 dk = _mm256_setr_m128(_mm_load_ps(d0), _mm_load_ps(d1));
     __m256 in = _mm256_and_ps(_mm256_cmp_ps(b0, zero, _CMP_NLT_UQ), _mm256_cmp_ps(b1, zero, _CMP_NLT_UQ));
@@ -146,15 +157,9 @@ static inline void row8m(synth_frame *f, size_t k0, size_t k1, __m256 dx, float 
                          float e2x, float e2y, float inv, float iz0, float iz1, float iz2, __mmask8 lanes, int mesh_index,
                          int t)
 {
-    const __m256 r1 = _mm256_setr_m128(_mm_set1_ps(dy0 * e2x), _mm_set1_ps(dy1 * e2x));
-    const __m256 r2 = _mm256_setr_m128(_mm_set1_ps(e1x * dy0), _mm_set1_ps(e1x * dy1));
-    const __m256 vinv = _mm256_set1_ps(inv), zero = _mm256_setzero_ps();
-    const __m256 b1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(dx, _mm256_set1_ps(e2y)), r1), vinv);
-    const __m256 b2 = _mm256_mul_ps(_mm256_sub_ps(r2, _mm256_mul_ps(_mm256_set1_ps(e1y), dx)), vinv);
-    const __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), b1), b2);
-    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(b0, _mm256_set1_ps(iz0)), _mm256_mul_ps(b1, _mm256_set1_ps(iz1))),
-                                     _mm256_mul_ps(b2, _mm256_set1_ps(iz2)));
-    const __m256 z = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 b0, b1, b2, z;
+    bary8(dx, dy0, dy1, e1x, e1y, e2x, e2y, inv, iz0, iz1, iz2, &b0, &b1, &b2, &z);
     float *d0 = f->depth + k0, *d1 = f->depth + k1;
     const __m256 dk = _mm256_setr_m128(_mm_load_ps(d0), _mm_load_ps(d1));
     __mmask8 in = _mm256_mask_cmp_ps_mask(lanes, b0, zero, _CMP_NLT_UQ);
