@@ -187,6 +187,25 @@ START_TEST(test_gemm_short)
             gemm_case tp = {'N', 'T', ms[q], 77, 515, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_RELU};
             check_gemm(isa_list[ii], &tp, 1);
         }
+        /* Large enough for the wide one- to three-row tiles to be dealt to
+         * threads: the reference at 2 threads, the same bits at 1, 2, 3. */
+        const int m = 3, n = 700, k = 1100;
+        mfr_set_threads(2);
+        for (int mm = 1; mm <= m; mm++) {
+            gemm_case tl = {'N', 'N', mm, n, k, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_NONE};
+            check_gemm(isa_list[ii], &tl, 0);
+        }
+        float *a = rand_buf((size_t)m * k, 31), *b = rand_buf((size_t)k * n, 32), *c[3];
+        for (int t = 0; t < 3; t++) {
+            c[t] = rand_buf((size_t)m * n, 33);
+            mfr_set_threads(t + 1);
+            mfr_sgemm_isa(isa_list[ii], 'N', 'N', m, n, k, 1.0f, a, k, b, n, 0.0f, c[t], n, NULL);
+        }
+        for (int t = 1; t < 3; t++)
+            ck_assert_msg(memcmp(c[0], c[t], sizeof(float) * (size_t)m * n) == 0, "%s: %d rows, 1 vs %d threads",
+                          mfr_isa_name(isa_list[ii]), m, t + 1);
+        mfr_set_threads(0);
+        mfr_free(a), mfr_free(b), mfr_free(c[0]), mfr_free(c[1]), mfr_free(c[2]);
     }
     unsetenv("MFR_ISA");
 }
