@@ -442,6 +442,13 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                             tile_ep(&te, ep, alpha, beta, i, j);
                             te.first = pc == 0;
                             te.last = pc + kc == k;
+                            if (kr->packed_narrow && nr <= 16 && ip + 2 * MR <= mc) {
+                                /* two row panels at once, same bits */
+                                kr->packed_narrow(kc, abuf + (ptrdiff_t)ip * kcp, (ptrdiff_t)MR * kcp, MR, bp, NR,
+                                                  c + (ptrdiff_t)i * ldc + j, ldc, 2 * MR, nr, &te);
+                                ip += MR;
+                                continue;
+                            }
                             kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
                                        ldc, mr, nr, &te);
                         }

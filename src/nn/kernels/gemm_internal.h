@@ -64,6 +64,8 @@ typedef struct gemm_kernel {
     gemm_wide_fn wide;        /* NULL, or few rows over several panels (gemm_small) */
     int wide_rows;            /* wide takes m <= wide_rows ... */
     int wide_panels;          /* ... and n <= wide_panels * NR */
+    gemm_ukernel_fn packed_narrow; /* NULL, or packed with n <= 16 over two full
+                                    * A panels, the second at a + rsa */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */

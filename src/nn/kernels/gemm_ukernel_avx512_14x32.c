@@ -218,6 +218,43 @@ static void ukernel_wide(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
     }
 }
 
+/* Packed operands, N <= 16: two consecutive MR-row panels of A (the second
+ * at a + pstride) against the first 16 columns of a B panel. A product with
+ * N <= 16 (a stem of 16 output channels as a GEMM) would leave half of
+ * every 14 x 32 tile idle; here 28 accumulators of 16 columns are all in
+ * use. Each value is the same chain of FMAs as in ukernel_packed, so the
+ * bits do not change. Both panels must be full (m = 2 MR). */
+static void ukernel_packed_narrow(int kc, const float *a, ptrdiff_t pstride, ptrdiff_t csa, const float *b,
+                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    (void)csa;
+    (void)ldb;
+    (void)m;
+    const float *a2 = a + pstride;
+    ROWS(DECL)
+    __mmask16 k0 = tail_mask_avx512(n);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        for (int q = 0; q < qn; q++) {
+            __m512 b0 = _mm512_loadu_ps(b);
+            /* rows 0..13 in c<i>a, rows 14..27 in c<i>b */
+#define FMA(i)                                                                                     \
+    c##i##a = _mm512_fmadd_ps(_mm512_set1_ps(a[i * KB + q]), b0, c##i##a);                         \
+    c##i##b = _mm512_fmadd_ps(_mm512_set1_ps(a2[i * KB + q]), b0, c##i##b);
+            ROWS(FMA)
+#undef FMA
+            b += NR;
+        }
+        a += MR * KB;
+        a2 += MR * KB;
+    }
+#define STORE2(i)                                                                                  \
+    store16(c##i##a, c + (ptrdiff_t)i * ldc, i, 0, k0, ep);                                        \
+    store16(c##i##b, c + (ptrdiff_t)(i + MR) * ldc, i + MR, 0, k0, ep);
+    ROWS(STORE2)
+#undef STORE2
+}
+
 /* A panel from a row-major A: with KB = 16 every (row, k-block) is one
  * 64-byte copy; the tail block is zero filled by the masked load. */
 static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
@@ -308,4 +345,4 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
 }
 
 const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t,
-                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS};
+                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS, ukernel_packed_narrow};
