@@ -219,6 +219,13 @@ static inline uint8_t synth_to_srgb8(float lin)
     return synth_srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
 }
 
+/* The features of the head's albedo that a batch of points may need
+ * (texture.c's albedo_features; the others are skipped for the batch). */
+enum {
+    SYNTH_F_BLUSH = 1, SYNTH_F_FRECKLES = 2, SYNTH_F_FOREHEAD = 4, SYNTH_F_CROW = 8, SYNTH_F_FOLD = 16,
+    SYNTH_F_NOSTRILS = 32, SYNTH_F_LIPS = 64, SYNTH_F_EYES = 128, SYNTH_F_BROWS = 256, SYNTH_F_BEARD = 512,
+    SYNTH_F_SCALP = 1024, SYNTH_F_ALL = 2047
+};
 /* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
 /* The same for n points at once (n <= SYNTH_SHADE_BATCH), equal to
@@ -231,6 +238,12 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
  * less n % 8); the scalp hair blended into eight points. */
 int synth_skin_base_avx2(const synth_head *h, int n, const float *u, const float *v, float (*base)[2]);
 void synth_scalp8_avx2(const synth_head *h, const float *u, const float *v, float (*rgb)[3], float *spec);
+/* The albedo of eight points without the scalp hair, from their skin base
+ * (synth_skin_base_avx2's pairs): the features in `feat` (SYNTH_F_*, not
+ * SYNTH_F_SCALP) and the moles whose bit is set in `moles`, each test a lane
+ * mask; the same bits as synth_head_albedo before its scalp (a test). */
+void synth_head_features8_avx2(const synth_head *h, const float *u, const float *v, const float (*base)[2],
+                               unsigned feat, unsigned moles, float (*rgb)[3], float *spec);
 /* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
  * also a normal tilt for pleats (*bend). */
 void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);
