@@ -517,12 +517,34 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
      * (rounded sums of squares keep that order): a mole farther than r
      * (with a margin far above rounding) from the box is left out. */
     float xlo = 1e30f, xhi = -1e30f, ylo = 1e30f, yhi = -1e30f;
-    for (int i = 0; i < n; i++) {
-        float X = u[i] * 0.75f;
+    int k = 0;
+#if defined(__SSE2__)
+    /* four at a time: minps(a, b) is a < b ? a : b, as below (a NaN point
+     * is skipped either way); lanes combined in another order can only
+     * swap a -0 for a +0, which the tests on the box cannot tell apart */
+    {
+        __m128 lo4 = _mm_set1_ps(xlo), hi4 = _mm_set1_ps(xhi), vlo4 = _mm_set1_ps(ylo), vhi4 = _mm_set1_ps(yhi);
+        for (; k + 4 <= n; k += 4) {
+            const __m128 X = _mm_mul_ps(_mm_loadu_ps(u + k), _mm_set1_ps(0.75f)), V = _mm_loadu_ps(v + k);
+            lo4 = _mm_min_ps(X, lo4), hi4 = _mm_max_ps(X, hi4);
+            vlo4 = _mm_min_ps(V, vlo4), vhi4 = _mm_max_ps(V, vhi4);
+        }
+        float a[4], b[4], c[4], d[4];
+        _mm_storeu_ps(a, lo4), _mm_storeu_ps(b, hi4), _mm_storeu_ps(c, vlo4), _mm_storeu_ps(d, vhi4);
+        for (int l = 0; l < 4; l++) {
+            xlo = a[l] < xlo ? a[l] : xlo;
+            xhi = b[l] > xhi ? b[l] : xhi;
+            ylo = c[l] < ylo ? c[l] : ylo;
+            yhi = d[l] > yhi ? d[l] : yhi;
+        }
+    }
+#endif
+    for (; k < n; k++) {
+        float X = u[k] * 0.75f;
         xlo = X < xlo ? X : xlo;
         xhi = X > xhi ? X : xhi;
-        ylo = v[i] < ylo ? v[i] : ylo;
-        yhi = v[i] > yhi ? v[i] : yhi;
+        ylo = v[k] < ylo ? v[k] : ylo;
+        yhi = v[k] > yhi ? v[k] : yhi;
     }
     const mfr_identity *id = h->id;
     unsigned moles = 0;
