@@ -377,6 +377,9 @@ void synth_quantise64(float F[64], const float Q[64]);
 void synth_quantise64_ref(float F[64], const float Q[64]);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
+/* The same in plain loops (the triple-loop transforms, the plain
+ * quantiser): the reference both builds of the blocks match bit for bit. */
+void synth_jpeg_artefacts_ref(mfr_image *im, int quality);
 /* Its blocks with the basis C (Ct its transpose) and the quantisers Q[0]
  * (luma), Q[1] (chroma) given: the baseline build and the AVX2 one (same
  * bits; a test). */
