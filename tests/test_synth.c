@@ -794,8 +794,8 @@ START_TEST(test_colour_matches_reference)
 }
 END_TEST
 
-/* The SSE2 sRGB encoder equals the table look-up sample by sample,
- * at the ends of the range, out of it and for NaN. */
+/* The SSE2 and AVX2 sRGB encoders equal the table look-up sample by
+ * sample, at the ends of the range, out of it and for NaN. */
 START_TEST(test_encode_srgb_matches_reference)
 {
     synth_tables_init();
@@ -812,6 +812,13 @@ START_TEST(test_encode_srgb_matches_reference)
         synth_encode_srgb8(lin + off, a, N - off);
         synth_encode_srgb8_ref(lin + off, b, N - off);
         ck_assert(memcmp(a, b, (size_t)(N - off)) == 0);
+#ifdef MFR_HAVE_AVX2
+        if (mfr_isa_available(MFR_ISA_AVX2)) {
+            memset(a, 0, sizeof a);
+            synth_encode_srgb8_avx2(lin + off, a, N - off);
+            ck_assert(memcmp(a, b, (size_t)(N - off)) == 0);
+        }
+#endif
     }
 }
 END_TEST

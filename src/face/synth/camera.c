@@ -315,7 +315,12 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
         const int nx = 3 * w;
         /* the table look-ups first, then the noise in a loop without them,
          * which the compiler vectorises (the same operations per sample) */
-        synth_encode_srgb8(src, row, nx);
+#ifdef MFR_HAVE_AVX2
+        if (avx2)
+            synth_encode_srgb8_avx2(src, row, nx);
+        else
+#endif
+            synth_encode_srgb8(src, row, nx);
         if (!(sd > 0.0f))
             continue;
 #ifdef MFR_HAVE_AVX2

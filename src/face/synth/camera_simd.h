@@ -64,6 +64,34 @@ static inline int bg_span8(const bg_params *P, const int32_t *mrow, int x0, int 
 }
 #endif
 
+#if defined(__AVX2__)
+/* synth_encode_srgb8 eight samples at a time: the same table index (lin *
+ * 4096 + 0.5 truncated in (0, 1), 4096 from 1 on, 0 below 0 and for NaN),
+ * the table read by a gather of 32 bits at each index (synth_srgb_lut has
+ * three spare bytes at its end), the low byte kept. Returns how many it did
+ * (n less n % 8). */
+static inline int encode_srgb8_8(const float *lin, uint8_t *out, int n)
+{
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(lin + i);
+        const __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(4096.0f)), _mm256_set1_ps(0.5f)));
+        const __m256i lo = _mm256_castps_si256(_mm256_cmp_ps(x, zero, _CMP_GT_OQ));
+        const __m256i hi = _mm256_castps_si256(_mm256_cmp_ps(x, one, _CMP_LT_OQ));
+        const __m256i top = _mm256_andnot_si256(hi, _mm256_and_si256(lo, _mm256_set1_epi32(4096)));
+        const __m256i ix = _mm256_or_si256(_mm256_and_si256(_mm256_and_si256(lo, hi), q), top);
+        const __m256i v = _mm256_and_si256(_mm256_i32gather_epi32((const int *)(const void *)synth_srgb_lut, ix, 1),
+                                           _mm256_set1_epi32(255));
+        /* eight 32-bit values 0..255 to eight bytes */
+        const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(v, v), _mm256_setzero_si256());
+        const __m128i o = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+        _mm_storel_epi64((__m128i *)(void *)(out + i), o);
+    }
+    return i;
+}
+#endif
+
 /* The taps k[0..2r] of the separable blur (r >= 1), the same sums in the
  * same order as synth_gaussian_blur_ref: the row pass clamps only near the
  * two ends, and the column pass adds whole weighted rows. */

@@ -204,7 +204,7 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l);
  * thread-safe) must run before the first use. */
 void synth_tables_init(void);
 extern float synth_lin_lut[257];
-extern uint8_t synth_srgb_lut[4097];
+extern uint8_t synth_srgb_lut[4097 + 3]; /* entries 0..4096 (then three spare bytes) */
 /* sRGB decoding through the table with linear interpolation. */
 static inline float synth_to_linear(float s)
 {
@@ -371,6 +371,9 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
 /* synth_to_srgb8 of n samples; _ref is the plain loop the fast one matches. */
 void synth_encode_srgb8(const float *lin, uint8_t *out, int n);
 void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n);
+/* The same eight samples at a time in the AVX2 build (camera_avx2.c; only
+ * where MFR_HAVE_AVX2 and the CPU has it): the table read by gathers. */
+void synth_encode_srgb8_avx2(const float *lin, uint8_t *out, int n);
 /* F[i] = round(F[i] / Q[i]) Q[i], halves away from zero (|F / Q| < 2^31):
  * the JPEG-like quantiser; _ref the plain loop the fast one matches. */
 void synth_quantise64(float F[64], const float Q[64]);
