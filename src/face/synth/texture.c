@@ -4,6 +4,8 @@
 #include "config.h"
 #include "synth.h"
 
+#include <string.h>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -557,11 +559,34 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
     const unsigned feat = albedo_features(h, ylo, yhi) | SYNTH_F_SCALP;
     /* the skin under everything, for the whole batch */
     float base[SYNTH_SHADE_BATCH][2];
-    int i = 0;
 #ifdef MFR_HAVE_AVX2
-    if (h->avx2)
-        i = synth_skin_base_avx2(h, n, u, v, base); /* eight at a time (texture_avx2.c) */
+    if (h->avx2) {
+        /* eight points at a time (texture_avx2.c): the skin, the features,
+         * the scalp hair; the last few points padded to eight with copies
+         * of the last one, and only theirs kept */
+        const unsigned f8 = feat & ~(unsigned)SYNTH_F_SCALP;
+        const int full = synth_skin_base_avx2(h, n, u, v, base);
+        for (int i = 0; i < full; i += 8) {
+            synth_head_features8_avx2(h, u + i, v + i, (const float(*)[2])base + i, f8, moles, rgb + i, spec + i);
+            synth_scalp8_avx2(h, u + i, v + i, rgb + i, spec + i);
+        }
+        if (full < n) {
+            const int r = n - full;
+            float pu[8], pv[8], pb[8][2], prgb[8][3], ps[8];
+            for (int l = 0; l < 8; l++) {
+                const int q = full + (l < r ? l : r - 1);
+                pu[l] = u[q], pv[l] = v[q];
+            }
+            synth_skin_base_avx2(h, 8, pu, pv, pb);
+            synth_head_features8_avx2(h, pu, pv, (const float(*)[2])pb, f8, moles, prgb, ps);
+            synth_scalp8_avx2(h, pu, pv, prgb, ps);
+            memcpy(rgb + full, prgb, (size_t)r * sizeof prgb[0]);
+            memcpy(spec + full, ps, (size_t)r * sizeof ps[0]);
+        }
+        return;
+    }
 #endif
+    int i = 0;
 #if defined(__SSE2__)
     for (; i + 4 <= n; i += 4) {
         float tone[4], sp[4];
@@ -575,14 +600,6 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
 #if defined(__SSE2__)
     /* the scalp hair last, as head_albedo draws it, over the batch */
     i = 0;
-#ifdef MFR_HAVE_AVX2
-    if (h->avx2)
-        for (; i + 8 <= n; i += 8) {
-            synth_head_features8_avx2(h, u + i, v + i, (const float(*)[2])base + i, feat & ~(unsigned)SYNTH_F_SCALP,
-                                      moles, rgb + i, spec + i);
-            synth_scalp8_avx2(h, u + i, v + i, rgb + i, spec + i);
-        }
-#endif
     for (; i + 4 <= n; i += 4) {
         for (int l = 0; l < 4; l++)
             head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)SYNTH_F_SCALP, moles, base[i + l]);
