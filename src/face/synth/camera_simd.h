@@ -92,6 +92,34 @@ static inline int encode_srgb8_8(const float *lin, uint8_t *out, int n)
 }
 #endif
 
+#if defined(__AVX2__)
+/* dst[j] = sum over taps i = 0..nt-1 of k[i] src[j + i step], for j from lo
+ * while 32 more fit below hi: each sum from +0, tap 0 first, in registers
+ * (the loops below keep it in dst and add one tap at a time: the same
+ * sums). Returns where it stopped. */
+static inline size_t blur_span32(float *restrict dst, const float *src, ptrdiff_t step, size_t lo, size_t hi,
+                                 const float *k, int nt)
+{
+    size_t j = lo;
+    for (; j + 32 <= hi; j += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *p = src + j;
+        for (int i = 0; i < nt; i++, p += step) {
+            const __m256 kk = _mm256_set1_ps(k[i]);
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(kk, _mm256_loadu_ps(p)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(kk, _mm256_loadu_ps(p + 8)));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(kk, _mm256_loadu_ps(p + 16)));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(kk, _mm256_loadu_ps(p + 24)));
+        }
+        _mm256_storeu_ps(dst + j, a0);
+        _mm256_storeu_ps(dst + j + 8, a1);
+        _mm256_storeu_ps(dst + j + 16, a2);
+        _mm256_storeu_ps(dst + j + 24, a3);
+    }
+    return j;
+}
+#endif
+
 /* The taps k[0..2r] of the separable blur (r >= 1), the same sums in the
  * same order as synth_gaussian_blur_ref: the row pass clamps only near the
  * two ends, and the column pass adds whole weighted rows. */
@@ -104,6 +132,11 @@ static inline void blur_taps(float *rgb, int w, int h, int r, const float *k, fl
         /* the interior, one tap at a time over the whole span (same order of
          * additions per sample as the reference) */
         size_t lo = 3 * (size_t)r, hi = w > 2 * r ? rw - 3 * (size_t)r : lo;
+#if defined(__AVX2__)
+        /* 32 samples at a time with their sums in registers over all the
+         * taps (the same sums in the same order: from +0, tap 0 first) */
+        lo = blur_span32(dst, src - 3 * (ptrdiff_t)r, 3, lo, hi, k, 2 * r + 1);
+#endif
         for (size_t j = lo; j < hi; j++)
             dst[j] = 0.0f;
         for (int i = 0; i <= 2 * r; i++) {
@@ -129,14 +162,19 @@ static inline void blur_taps(float *rgb, int w, int h, int r, const float *k, fl
     }
     for (int y = 0; y < h; y++) {
         float *restrict dst = rgb + (size_t)y * rw;
-        for (size_t x = 0; x < rw; x++)
+        size_t x0 = 0;
+#if defined(__AVX2__)
+        if (y - r >= 0 && y + r < h) /* rows that need no clamping */
+            x0 = blur_span32(dst, tmp + (size_t)(y - r) * rw, (ptrdiff_t)rw, 0, rw, k, 2 * r + 1);
+#endif
+        for (size_t x = x0; x < rw; x++)
             dst[x] = 0.0f;
         for (int i = -r; i <= r; i++) {
             int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
             const float *restrict src = tmp + (size_t)yy * rw;
             const float kk = k[i + r];
 #pragma omp simd
-            for (size_t x = 0; x < rw; x++)
+            for (size_t x = x0; x < rw; x++)
                 dst[x] += kk * src[x];
         }
     }
