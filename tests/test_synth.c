@@ -415,33 +415,65 @@ START_TEST(test_blur_matches_reference)
 }
 END_TEST
 
-/* The JPEG-like artefacts of the AVX2 build equal the baseline build's (the
- * same C; its quantiser is held to synth_quantise64_ref below), on images
- * whose sides are not multiples of 8, at low and high quality. */
+/* The JPEG-like blocks, baseline build and AVX2 build, equal the plain
+ * loops (synth_jpeg_artefacts_ref) byte for byte: whole and partial blocks,
+ * busy pictures (most coefficients kept), smooth ones (most quantised to
+ * zero, which the inverse transform leaves out), flat ones, and ones that
+ * round beyond 0 and 255; low and high quality. */
+static void copy_image(const mfr_image *a, mfr_image *b)
+{
+    for (int y = 0; y < a->height; y++)
+        memcpy(mfr_image_row(b, y), mfr_image_row(a, y), 3 * (size_t)a->width);
+}
+
 START_TEST(test_jpeg_builds_agree)
 {
-    if (!mfr_isa_available(MFR_ISA_AVX2))
-        return;
-    static const int sizes[3][2] = {{112, 112}, {37, 21}, {8, 9}};
-    for (int s = 0; s < 3; s++)
-        for (int q = 0; q < 3; q++) {
-            static const int quality[3] = {5, 30, 95};
-            mfr_image a, b;
-            tu_ok(mfr_image_alloc(&a, sizes[s][0], sizes[s][1], 3));
-            tu_ok(mfr_image_alloc(&b, sizes[s][0], sizes[s][1], 3));
-            for (int y = 0; y < a.height; y++)
-                for (int x = 0; x < 3 * a.width; x++)
-                    mfr_image_row(&a, y)[x] = mfr_image_row(&b, y)[x] = (uint8_t)((x * 37 + y * 101 + (x * y) % 17) & 255);
-            ck_assert(setenv("MFR_ISA", "scalar", 1) == 0);
-            synth_jpeg_artefacts(&a, quality[q]);
-            ck_assert(setenv("MFR_ISA", "avx2", 1) == 0);
-            synth_jpeg_artefacts(&b, quality[q]);
-            ck_assert(unsetenv("MFR_ISA") == 0);
-            for (int y = 0; y < a.height; y++)
-                ck_assert(memcmp(mfr_image_row(&a, y), mfr_image_row(&b, y), 3 * (size_t)a.width) == 0);
-            mfr_image_free(&a);
-            mfr_image_free(&b);
+    static const int sizes[4][2] = {{112, 112}, {37, 21}, {8, 9}, {16, 8}};
+    static const int quality[4] = {5, 30, 75, 95};
+    long kept = 0, changed = 0;
+    for (int s = 0; s < 4; s++)
+        for (int kind = 0; kind < 4; kind++) {
+            mfr_image orig, ref, im;
+            tu_ok(mfr_image_alloc(&orig, sizes[s][0], sizes[s][1], 3));
+            tu_ok(mfr_image_alloc(&ref, sizes[s][0], sizes[s][1], 3));
+            tu_ok(mfr_image_alloc(&im, sizes[s][0], sizes[s][1], 3));
+            for (int y = 0; y < orig.height; y++)
+                for (int x = 0; x < 3 * orig.width; x++) {
+                    int v;
+                    switch (kind) {
+                    case 0: v = (x * 37 + y * 101 + (x * y) % 17) & 255; break;                  /* busy */
+                    case 1: v = 60 + x / 3 + y + (int)(synth_hash((uint32_t)(x * 977 + y)) % 5u); break; /* smooth */
+                    case 2: v = 128 + (x % 3) * 20; break;                                        /* flat */
+                    default: v = ((x / 3 + y) & 1) ? 255 : (x / 3) % 5 == 0 ? 0 : 250;            /* edges */
+                    }
+                    mfr_image_row(&orig, y)[x] = (uint8_t)v;
+                }
+            for (int q = 0; q < 4; q++) {
+                copy_image(&orig, &ref);
+                synth_jpeg_artefacts_ref(&ref, quality[q]);
+                for (int isa = 0; isa < 2; isa++) {
+                    if (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2))
+                        break;
+                    copy_image(&orig, &im);
+                    ck_assert(setenv("MFR_ISA", isa ? "avx2" : "scalar", 1) == 0);
+                    synth_jpeg_artefacts(&im, quality[q]);
+                    ck_assert(unsetenv("MFR_ISA") == 0);
+                    for (int y = 0; y < im.height; y++) {
+                        ck_assert_msg(memcmp(mfr_image_row(&ref, y), mfr_image_row(&im, y), 3 * (size_t)im.width) == 0,
+                                      "%dx%d picture %d quality %d row %d differs (%s)", im.width, im.height, kind,
+                                      quality[q], y, isa ? "avx2" : "baseline");
+                        for (int x = 0; x < 3 * im.width; x++) {
+                            kept += mfr_image_row(&im, y)[x] == mfr_image_row(&orig, y)[x];
+                            changed += mfr_image_row(&im, y)[x] != mfr_image_row(&orig, y)[x];
+                        }
+                    }
+                }
+            }
+            mfr_image_free(&orig);
+            mfr_image_free(&ref);
+            mfr_image_free(&im);
         }
+    ck_assert(kept > 0 && changed > 0); /* the round trip does change pictures */
 }
 END_TEST
 
@@ -762,8 +794,8 @@ START_TEST(test_colour_matches_reference)
 }
 END_TEST
 
-/* The SSE2 sRGB encoder equals the table look-up sample by sample,
- * at the ends of the range, out of it and for NaN. */
+/* The SSE2 and AVX2 sRGB encoders equal the table look-up sample by
+ * sample, at the ends of the range, out of it and for NaN. */
 START_TEST(test_encode_srgb_matches_reference)
 {
     synth_tables_init();
@@ -780,6 +812,13 @@ START_TEST(test_encode_srgb_matches_reference)
         synth_encode_srgb8(lin + off, a, N - off);
         synth_encode_srgb8_ref(lin + off, b, N - off);
         ck_assert(memcmp(a, b, (size_t)(N - off)) == 0);
+#ifdef MFR_HAVE_AVX2
+        if (mfr_isa_available(MFR_ISA_AVX2)) {
+            memset(a, 0, sizeof a);
+            synth_encode_srgb8_avx2(lin + off, a, N - off);
+            ck_assert(memcmp(a, b, (size_t)(N - off)) == 0);
+        }
+#endif
     }
 }
 END_TEST
@@ -955,6 +994,79 @@ START_TEST(test_raster_matches_reference)
 }
 END_TEST
 
+/* The rasteriser's builds equal the reference on hand-made triangles that
+ * reach its edge cases: vertices exactly on pixel centres (where the box's
+ * ceil and floor are exact), vertices too near or behind the camera, zero
+ * areas, both windings with and without culling, boxes partly or wholly
+ * off the frame, boxes of many shapes; 61 triangles (the AVX2 builds set
+ * up eight at a time, then the rest one by one). */
+START_TEST(test_raster_edge_cases)
+{
+    uint32_t st = 2024u;
+    static const int sizes[3][2] = {{24, 24}, {40, 16}, {20, 28}};
+    static const float sz[6] = {0.5f, 1.0f, 1.5f, 3.0f, 6.0f, 12.0f};
+    static const float nearz[4] = {0.0f, 5e-4f, -1.0f, 1e-3f};
+    long covered = 0, centred = 0;
+    for (int rep = 0; rep < 60; rep++) {
+        const int w = sizes[rep % 3][0], h = sizes[rep % 3][1];
+        enum { NT = 61, NV = 3 * NT };
+        float scr[4 * NV];
+        int tri[NV];
+        for (int t = 0; t < NT; t++) {
+            const float cx = lcg_range(&st, -4.0f, (float)w + 4.0f), cy = lcg_range(&st, -4.0f, (float)h + 4.0f);
+            const float s = sz[lcg_next(&st) % 6u];
+            const int grid = lcg_next(&st) % 2u, flat = lcg_next(&st) % 10u == 0, near = lcg_next(&st) % 10u == 0;
+            for (int c = 0; c < 3; c++) {
+                float *p = scr + 4 * (3 * t + c);
+                if (grid) { /* on the half-pixel grid: centres and edges */
+                    p[0] = floorf(cx) + 0.5f * (float)(int)(lcg_next(&st) % (unsigned)(4.0f * s + 1.0f)) - s;
+                    p[1] = floorf(cy) + 0.5f * (float)(int)(lcg_next(&st) % (unsigned)(4.0f * s + 1.0f)) - s;
+                    centred += p[0] - floorf(p[0]) == 0.5f;
+                } else {
+                    p[0] = cx + lcg_range(&st, -s, s);
+                    p[1] = cy + lcg_range(&st, -s, s);
+                }
+                p[2] = near && c == 1 ? nearz[lcg_next(&st) % 4u] : lcg_range(&st, 1.0f, 3.0f);
+                p[3] = p[2] > 0.0f ? 1.0f / p[2] : 0.0f;
+                tri[3 * t + c] = 3 * t + c;
+            }
+            if (flat) /* a zero area */
+                memcpy(scr + 4 * (3 * t + 2), scr + 4 * (3 * t + 1), 4 * sizeof(float));
+        }
+        synth_mesh m;
+        memset(&m, 0, sizeof m);
+        m.nv = NV, m.nt = NT, m.material = MAT_PLAIN, m.cull = rep % 2, m.scr = scr, m.tri = tri;
+        synth_frame a, b;
+        tu_ok(synth_frame_init(&a, w, h));
+        tu_ok(synth_frame_init(&b, w, h));
+        synth_raster_ref(&b, &m, 0);
+        synth_raster_ref(&b, &m, 1); /* again: equal depths do not win */
+        static const char *const isa_name[3] = {"scalar", "avx2", "avx512"};
+        for (int isa = 0; isa < 3; isa++) {
+            if ((isa == 1 && !mfr_isa_available(MFR_ISA_AVX2)) || (isa == 2 && !mfr_isa_available(MFR_ISA_AVX512)))
+                break;
+            synth_frame_clear(&a);
+            ck_assert(setenv("MFR_ISA", isa_name[isa], 1) == 0);
+            synth_raster(&a, &m, 0);
+            synth_raster(&a, &m, 1);
+            ck_assert(unsetenv("MFR_ISA") == 0);
+            const size_t n = (size_t)w * (size_t)h;
+            ck_assert_msg(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0, "depth, rep %d, isa %s", rep, isa_name[isa]);
+            ck_assert_msg(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0, "mesh, rep %d, isa %s", rep, isa_name[isa]);
+            for (size_t k = 0; k < n; k++)
+                if (a.mesh[k] >= 0) {
+                    covered++;
+                    ck_assert(a.tri[k] == b.tri[k]);
+                    ck_assert(memcmp(a.b + 2 * k, b.b + 2 * k, 2 * sizeof *a.b) == 0);
+                }
+        }
+        synth_frame_free(&a);
+        synth_frame_free(&b);
+    }
+    ck_assert(covered > 1000 && centred > 1000);
+}
+END_TEST
+
 /* The shading's interpolation (normals, positions, u, v of covered pixels)
  * in the AVX2 build equals the plain one bit for bit: the pixels of a
  * rasterised face's meshes, runs of every length from 1 to a batch, placed
@@ -1042,6 +1154,7 @@ static Suite *synth_suite(void)
     tcase_add_test(tc, test_noise_matches_reference);
     tcase_add_test(tc, test_jpeg_builds_agree);
     tcase_add_test(tc, test_raster_matches_reference);
+    tcase_add_test(tc, test_raster_edge_cases);
     tcase_add_test(tc, test_render_independent_of_history);
     tcase_add_test(tc, test_albedo_batch_matches_reference);
     tcase_add_test(tc, test_light_matches_reference);

@@ -315,7 +315,12 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
         const int nx = 3 * w;
         /* the table look-ups first, then the noise in a loop without them,
          * which the compiler vectorises (the same operations per sample) */
-        synth_encode_srgb8(src, row, nx);
+#ifdef MFR_HAVE_AVX2
+        if (avx2)
+            synth_encode_srgb8_avx2(src, row, nx);
+        else
+#endif
+            synth_encode_srgb8(src, row, nx);
         if (!(sd > 0.0f))
             continue;
 #ifdef MFR_HAVE_AVX2
@@ -368,15 +373,14 @@ void synth_jpeg_blocks(mfr_image *im, const float C[64], const float Ct[64], con
     jpeg_blocks(im, C, Ct, Q);
 }
 
-void synth_jpeg_artefacts(mfr_image *im, int quality)
+/* The basis C (Ct its transpose) and the quantisers (luma, chroma) of a quality. */
+static void jpeg_tables(int quality, float C[64], float Ct[64], float Q[2][64])
 {
-    float C[64], Q[2][64];
     int q = quality < 1 ? 1 : quality > 100 ? 100 : quality;
     int scale = q < 50 ? 5000 / q : 200 - 2 * q;
     for (int u = 0; u < 8; u++)
         for (int x = 0; x < 8; x++)
             C[u * 8 + x] = (u == 0 ? sqrtf(0.125f) : 0.5f) * cosf((float)((2 * x + 1) * u) * SYNTH_PI / 16.0f);
-    float Ct[64];
     for (int u = 0; u < 8; u++)
         for (int x = 0; x < 8; x++)
             Ct[x * 8 + u] = C[u * 8 + x];
@@ -385,6 +389,12 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
         Q[0][i] = (float)(a < 1 ? 1 : a > 255 ? 255 : a);
         Q[1][i] = (float)(b < 1 ? 1 : b > 255 ? 255 : b);
     }
+}
+
+void synth_jpeg_artefacts(mfr_image *im, int quality)
+{
+    float C[64], Ct[64], Q[2][64];
+    jpeg_tables(quality, C, Ct, Q);
 #ifdef MFR_HAVE_AVX2
     if (mfr_isa_best() >= MFR_ISA_AVX2) {
         synth_jpeg_blocks_avx2(im, C, Ct, Q);
@@ -392,4 +402,58 @@ void synth_jpeg_artefacts(mfr_image *im, int quality)
     }
 #endif
     synth_jpeg_blocks(im, C, Ct, Q);
+}
+
+/* out = A in At for one 8 x 8 block, each sum over k from 0 up, from +0 */
+static void dct8_ref(const float in[64], float out[64], const float A[64], const float At[64])
+{
+    float t[64];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 8; k++)
+                s += A[i * 8 + k] * in[k * 8 + j];
+            t[i * 8 + j] = s;
+        }
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 8; k++)
+                s += t[i * 8 + k] * At[k * 8 + j];
+            out[i * 8 + j] = s;
+        }
+}
+
+void synth_jpeg_artefacts_ref(mfr_image *im, int quality)
+{
+    float C[64], Ct[64], Q[2][64];
+    jpeg_tables(quality, C, Ct, Q);
+    for (int by = 0; by < im->height; by += 8)
+        for (int bx = 0; bx < im->width; bx += 8) {
+            float blk[3][64];
+            for (int y = 0; y < 8; y++)
+                for (int x = 0; x < 8; x++) {
+                    int yy = by + y < im->height ? by + y : im->height - 1;
+                    int xx = bx + x < im->width ? bx + x : im->width - 1;
+                    const uint8_t *p = mfr_image_row(im, yy) + 3 * xx;
+                    float r = p[0], g = p[1], b = p[2];
+                    blk[0][y * 8 + x] = 0.299f * r + 0.587f * g + 0.114f * b - 128.0f;
+                    blk[1][y * 8 + x] = -0.168736f * r - 0.331264f * g + 0.5f * b;
+                    blk[2][y * 8 + x] = 0.5f * r - 0.418688f * g - 0.081312f * b;
+                }
+            for (int c = 0; c < 3; c++) {
+                float F[64];
+                dct8_ref(blk[c], F, C, Ct);
+                synth_quantise64_ref(F, Q[c ? 1 : 0]);
+                dct8_ref(F, blk[c], Ct, C);
+            }
+            for (int y = 0; y < 8 && by + y < im->height; y++)
+                for (int x = 0; x < 8 && bx + x < im->width; x++) {
+                    uint8_t *p = mfr_image_row(im, by + y) + 3 * (bx + x);
+                    float Y = blk[0][y * 8 + x] + 128.0f, cb = blk[1][y * 8 + x], cr = blk[2][y * 8 + x];
+                    p[0] = (uint8_t)clampf(Y + 1.402f * cr + 0.5f, 0, 255);
+                    p[1] = (uint8_t)clampf(Y - 0.344136f * cb - 0.714136f * cr + 0.5f, 0, 255);
+                    p[2] = (uint8_t)clampf(Y + 1.772f * cb + 0.5f, 0, 255);
+                }
+        }
 }

@@ -9,6 +9,13 @@ void synth_blur_taps_avx2(float *rgb, int w, int h, int r, const float *k, float
     blur_taps(rgb, w, h, r, k, tmp);
 }
 
+void synth_encode_srgb8_avx2(const float *lin, uint8_t *out, int n)
+{
+    int i = encode_srgb8_8(lin, out, n);
+    for (; i < n; i++)
+        out[i] = synth_to_srgb8(lin[i]);
+}
+
 void synth_sensor_noise_avx2(uint8_t *row, int nx, uint32_t key, uint32_t n, float sd)
 {
     sensor_noise(row, nx, key, n, sd);

@@ -64,6 +64,62 @@ static inline int bg_span8(const bg_params *P, const int32_t *mrow, int x0, int 
 }
 #endif
 
+#if defined(__AVX2__)
+/* synth_encode_srgb8 eight samples at a time: the same table index (lin *
+ * 4096 + 0.5 truncated in (0, 1), 4096 from 1 on, 0 below 0 and for NaN),
+ * the table read by a gather of 32 bits at each index (synth_srgb_lut has
+ * three spare bytes at its end), the low byte kept. Returns how many it did
+ * (n less n % 8). */
+static inline int encode_srgb8_8(const float *lin, uint8_t *out, int n)
+{
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(lin + i);
+        const __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(4096.0f)), _mm256_set1_ps(0.5f)));
+        const __m256i lo = _mm256_castps_si256(_mm256_cmp_ps(x, zero, _CMP_GT_OQ));
+        const __m256i hi = _mm256_castps_si256(_mm256_cmp_ps(x, one, _CMP_LT_OQ));
+        const __m256i top = _mm256_andnot_si256(hi, _mm256_and_si256(lo, _mm256_set1_epi32(4096)));
+        const __m256i ix = _mm256_or_si256(_mm256_and_si256(_mm256_and_si256(lo, hi), q), top);
+        const __m256i v = _mm256_and_si256(_mm256_i32gather_epi32((const int *)(const void *)synth_srgb_lut, ix, 1),
+                                           _mm256_set1_epi32(255));
+        /* eight 32-bit values 0..255 to eight bytes */
+        const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(v, v), _mm256_setzero_si256());
+        const __m128i o = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+        _mm_storel_epi64((__m128i *)(void *)(out + i), o);
+    }
+    return i;
+}
+#endif
+
+#if defined(__AVX2__)
+/* dst[j] = sum over taps i = 0..nt-1 of k[i] src[j + i step], for j from lo
+ * while 32 more fit below hi: each sum from +0, tap 0 first, in registers
+ * (the loops below keep it in dst and add one tap at a time: the same
+ * sums). Returns where it stopped. */
+static inline size_t blur_span32(float *restrict dst, const float *src, ptrdiff_t step, size_t lo, size_t hi,
+                                 const float *k, int nt)
+{
+    size_t j = lo;
+    for (; j + 32 <= hi; j += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *p = src + j;
+        for (int i = 0; i < nt; i++, p += step) {
+            const __m256 kk = _mm256_set1_ps(k[i]);
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(kk, _mm256_loadu_ps(p)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(kk, _mm256_loadu_ps(p + 8)));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(kk, _mm256_loadu_ps(p + 16)));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(kk, _mm256_loadu_ps(p + 24)));
+        }
+        _mm256_storeu_ps(dst + j, a0);
+        _mm256_storeu_ps(dst + j + 8, a1);
+        _mm256_storeu_ps(dst + j + 16, a2);
+        _mm256_storeu_ps(dst + j + 24, a3);
+    }
+    return j;
+}
+#endif
+
 /* The taps k[0..2r] of the separable blur (r >= 1), the same sums in the
  * same order as synth_gaussian_blur_ref: the row pass clamps only near the
  * two ends, and the column pass adds whole weighted rows. */
@@ -76,6 +132,11 @@ static inline void blur_taps(float *rgb, int w, int h, int r, const float *k, fl
         /* the interior, one tap at a time over the whole span (same order of
          * additions per sample as the reference) */
         size_t lo = 3 * (size_t)r, hi = w > 2 * r ? rw - 3 * (size_t)r : lo;
+#if defined(__AVX2__)
+        /* 32 samples at a time with their sums in registers over all the
+         * taps (the same sums in the same order: from +0, tap 0 first) */
+        lo = blur_span32(dst, src - 3 * (ptrdiff_t)r, 3, lo, hi, k, 2 * r + 1);
+#endif
         for (size_t j = lo; j < hi; j++)
             dst[j] = 0.0f;
         for (int i = 0; i <= 2 * r; i++) {
@@ -101,14 +162,19 @@ static inline void blur_taps(float *rgb, int w, int h, int r, const float *k, fl
     }
     for (int y = 0; y < h; y++) {
         float *restrict dst = rgb + (size_t)y * rw;
-        for (size_t x = 0; x < rw; x++)
+        size_t x0 = 0;
+#if defined(__AVX2__)
+        if (y - r >= 0 && y + r < h) /* rows that need no clamping */
+            x0 = blur_span32(dst, tmp + (size_t)(y - r) * rw, (ptrdiff_t)rw, 0, rw, k, 2 * r + 1);
+#endif
+        for (size_t x = x0; x < rw; x++)
             dst[x] = 0.0f;
         for (int i = -r; i <= r; i++) {
             int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
             const float *restrict src = tmp + (size_t)yy * rw;
             const float kk = k[i + r];
 #pragma omp simd
-            for (size_t x = 0; x < rw; x++)
+            for (size_t x = x0; x < rw; x++)
                 dst[x] += kk * src[x];
         }
     }
@@ -179,14 +245,148 @@ static inline void dct8(const float in[64], float out[64], const float A[64], co
     }
 }
 
+/* dct8 for the inverse transform of quantised coefficients F (A = C^T):
+ * the rows of F that are all zero are left out of the first pass and the
+ * columns of F that are all zero (so the columns of t that are all +0) out
+ * of the second. Each left-out term is a product of a finite basis value
+ * and a zero, a zero of either sign, and adding one to a sum changes no
+ * bit: the sums start at +0 and never become -0 (in round-to-nearest only
+ * -0 + -0 is -0), and x + (+-0) = x for any other x. So the same bits as
+ * dct8 (tests against synth_jpeg_artefacts_ref). */
+static inline void idct8_sparse(const float F[64], float out[64], const float A[64], const float At[64])
+{
+    unsigned rows = 0, cols = 0; /* bit k: row k, column k of F holds a non-zero */
+#if defined(__AVX2__)
+    __m256 any = _mm256_setzero_ps();
+    for (int k = 0; k < 8; k++) {
+        const __m256 nz = _mm256_cmp_ps(_mm256_loadu_ps(F + 8 * k), _mm256_setzero_ps(), _CMP_NEQ_UQ);
+        any = _mm256_or_ps(any, nz);
+        rows |= (unsigned)(_mm256_movemask_ps(nz) != 0) << k;
+    }
+    cols = (unsigned)_mm256_movemask_ps(any);
+#elif defined(__SSE2__)
+    __m128 any0 = _mm_setzero_ps(), any1 = _mm_setzero_ps();
+    for (int k = 0; k < 8; k++) {
+        const __m128 n0 = _mm_cmpneq_ps(_mm_loadu_ps(F + 8 * k), _mm_setzero_ps());
+        const __m128 n1 = _mm_cmpneq_ps(_mm_loadu_ps(F + 8 * k + 4), _mm_setzero_ps());
+        any0 = _mm_or_ps(any0, n0), any1 = _mm_or_ps(any1, n1);
+        rows |= (unsigned)(_mm_movemask_ps(_mm_or_ps(n0, n1)) != 0) << k;
+    }
+    cols = (unsigned)(_mm_movemask_ps(any0) | _mm_movemask_ps(any1) << 4);
+#else
+    for (int k = 0; k < 64; k++)
+        if (F[k] != 0.0f)
+            rows |= 1u << (k >> 3), cols |= 1u << (k & 7);
+#endif
+    int rk[8], ck[8], nr = 0, nc = 0;
+    for (int k = 0; k < 8; k++) {
+        if (rows >> k & 1u)
+            rk[nr++] = k;
+        if (cols >> k & 1u)
+            ck[nc++] = k;
+    }
+    float t[64];
+    for (int i = 0; i < 8; i++) {
+        float acc[8] = {0};
+        for (int n = 0; n < nr; n++) {
+            const int k = rk[n];
+            const float a = A[i * 8 + k];
+#pragma omp simd
+            for (int j = 0; j < 8; j++)
+                acc[j] += a * F[k * 8 + j];
+        }
+        for (int j = 0; j < 8; j++)
+            t[i * 8 + j] = acc[j];
+    }
+    for (int i = 0; i < 8; i++) {
+        float acc[8] = {0};
+        for (int n = 0; n < nc; n++) {
+            const int k = ck[n];
+            const float a = t[i * 8 + k];
+#pragma omp simd
+            for (int j = 0; j < 8; j++)
+                acc[j] += a * At[k * 8 + j];
+        }
+        for (int j = 0; j < 8; j++)
+            out[i * 8 + j] = acc[j];
+    }
+}
+
+#if defined(__AVX2__)
+/* Eight RGB pixels (24 bytes at p) as three vectors of floats. */
+static inline void rgb8_load(const uint8_t *p, __m256 *r, __m256 *g, __m256 *b)
+{
+    const __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)p);        /* bytes 0-15 */
+    const __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(p + 16)); /* bytes 16-23 */
+    const __m128i rr = _mm_or_si128(_mm_shuffle_epi8(lo, _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)),
+                                    _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1)));
+    const __m128i gg = _mm_or_si128(_mm_shuffle_epi8(lo, _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)),
+                                    _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, -1, -1, -1, -1, -1, -1, -1, -1)));
+    const __m128i bb = _mm_or_si128(_mm_shuffle_epi8(lo, _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)),
+                                    _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, -1, -1, -1, -1, -1, -1, -1, -1)));
+    *r = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(rr));
+    *g = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(gg));
+    *b = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bb));
+}
+
+/* (uint8_t)clampf(v, 0, 255) of eight values: clamped as clampf (a NaN
+ * stays NaN), truncated by cvttps as the scalar conversion, packed with
+ * unsigned saturation (0 to 255 kept; a NaN's 0x80000000 becomes 0, the
+ * low byte the scalar conversion keeps). */
+static inline __m256i u8_of(__m256 v)
+{
+    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
+    v = _mm256_blendv_ps(_mm256_blendv_ps(v, top, _mm256_cmp_ps(v, top, _CMP_GT_OQ)), zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+    return _mm256_cvttps_epi32(v);
+}
+
+/* Eight RGB pixels from three vectors of 32-bit values 0..255, interleaved
+ * into the 24 bytes at p. */
+static inline void rgb8_store(uint8_t *p, __m256i r, __m256i g, __m256i b)
+{
+    /* per 128-bit half: r0-3 g0-3 b0-3 b0-3 (bytes), then r4-7 ... in the high half */
+    const __m256i x = _mm256_packus_epi16(_mm256_packus_epi32(r, g), _mm256_packus_epi32(b, b));
+    const __m128i L = _mm256_castsi256_si128(x), H = _mm256_extracti128_si256(x, 1);
+    const __m128i o0 = _mm_or_si128(_mm_shuffle_epi8(L, _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1)),
+                                    _mm_shuffle_epi8(H, _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 1)));
+    const __m128i o1 = _mm_shuffle_epi8(H, _mm_setr_epi8(5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1, -1, -1, -1, -1));
+    _mm_storeu_si128((__m128i *)(void *)p, o0);
+    _mm_storel_epi64((__m128i *)(void *)(p + 16), o1);
+}
+#endif
+
 /* The JPEG-like round trip of every 8 x 8 block of an 8-bit RGB image: to
  * YCbCr, DCT-II with the orthonormal basis C (Ct its transpose), quantised
- * by Q[0] (luma) and Q[1] (chroma), back, and rounded to 8 bits. */
+ * by Q[0] (luma) and Q[1] (chroma), back, and rounded to 8 bits (the
+ * plain loops: synth_jpeg_artefacts_ref). */
 static inline void jpeg_blocks(mfr_image *im, const float C[64], const float Ct[64], const float Q[2][64])
 {
     for (int by = 0; by < im->height; by += 8)
         for (int bx = 0; bx < im->width; bx += 8) {
             float blk[3][64];
+#if defined(__AVX2__)
+            /* a whole block: rows of eight pixels, the same products and sums */
+            const int whole = bx + 8 <= im->width && by + 8 <= im->height;
+            if (whole)
+                for (int y = 0; y < 8; y++) {
+                    __m256 r, g, b;
+                    rgb8_load(mfr_image_row(im, by + y) + 3 * bx, &r, &g, &b);
+                    _mm256_storeu_ps(blk[0] + 8 * y,
+                                     _mm256_sub_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(0.299f), r),
+                                                                               _mm256_mul_ps(_mm256_set1_ps(0.587f), g)),
+                                                                 _mm256_mul_ps(_mm256_set1_ps(0.114f), b)),
+                                                   _mm256_set1_ps(128.0f)));
+                    _mm256_storeu_ps(blk[1] + 8 * y,
+                                     _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(-0.168736f), r),
+                                                                 _mm256_mul_ps(_mm256_set1_ps(0.331264f), g)),
+                                                   _mm256_mul_ps(_mm256_set1_ps(0.5f), b)));
+                    _mm256_storeu_ps(blk[2] + 8 * y,
+                                     _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), r),
+                                                                 _mm256_mul_ps(_mm256_set1_ps(0.418688f), g)),
+                                                   _mm256_mul_ps(_mm256_set1_ps(0.081312f), b)));
+                }
+            else
+#endif
             for (int y = 0; y < 8; y++)
                 for (int x = 0; x < 8; x++) {
                     int yy = by + y < im->height ? by + y : im->height - 1;
@@ -201,8 +401,24 @@ static inline void jpeg_blocks(mfr_image *im, const float C[64], const float Ct[
                 float F[64];
                 dct8(blk[c], F, C, Ct);
                 quantise64(F, Q[c ? 1 : 0]);
-                dct8(F, blk[c], Ct, C);
+                idct8_sparse(F, blk[c], Ct, C);
             }
+#if defined(__AVX2__)
+            if (whole) {
+                const __m256 half = _mm256_set1_ps(0.5f);
+                for (int y = 0; y < 8; y++) {
+                    const __m256 Y = _mm256_add_ps(_mm256_loadu_ps(blk[0] + 8 * y), _mm256_set1_ps(128.0f));
+                    const __m256 cb = _mm256_loadu_ps(blk[1] + 8 * y), cr = _mm256_loadu_ps(blk[2] + 8 * y);
+                    const __m256 r = _mm256_add_ps(_mm256_add_ps(Y, _mm256_mul_ps(_mm256_set1_ps(1.402f), cr)), half);
+                    const __m256 g = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(Y, _mm256_mul_ps(_mm256_set1_ps(0.344136f), cb)),
+                                                                 _mm256_mul_ps(_mm256_set1_ps(0.714136f), cr)),
+                                                   half);
+                    const __m256 b = _mm256_add_ps(_mm256_add_ps(Y, _mm256_mul_ps(_mm256_set1_ps(1.772f), cb)), half);
+                    rgb8_store(mfr_image_row(im, by + y) + 3 * bx, u8_of(r), u8_of(g), u8_of(b));
+                }
+                continue;
+            }
+#endif
             for (int y = 0; y < 8 && by + y < im->height; y++)
                 for (int x = 0; x < 8 && bx + x < im->width; x++) {
                     uint8_t *p = mfr_image_row(im, by + y) + 3 * (bx + x);

@@ -275,6 +275,86 @@ static inline void tri_blocks(synth_frame *f, int x0, int x1, int y0, int y1, fl
 }
 #endif
 
+#if defined(__AVX2__)
+/* ceil_i and floor_i of eight values (the same clamp, truncation and test) */
+static inline __m256i ceil8(__m256 v)
+{
+    v = _mm256_blendv_ps(_mm256_blendv_ps(v, _mm256_set1_ps(1e6f), _mm256_cmp_ps(v, _mm256_set1_ps(1e6f), _CMP_GT_OQ)),
+                         _mm256_set1_ps(-1e6f), _mm256_cmp_ps(v, _mm256_set1_ps(-1e6f), _CMP_LT_OQ));
+    const __m256i i = _mm256_cvttps_epi32(v);
+    return _mm256_sub_epi32(i, _mm256_castps_si256(_mm256_cmp_ps(_mm256_cvtepi32_ps(i), v, _CMP_LT_OQ)));
+}
+static inline __m256i floor8(__m256 v)
+{
+    v = _mm256_blendv_ps(_mm256_blendv_ps(v, _mm256_set1_ps(1e6f), _mm256_cmp_ps(v, _mm256_set1_ps(1e6f), _CMP_GT_OQ)),
+                         _mm256_set1_ps(-1e6f), _mm256_cmp_ps(v, _mm256_set1_ps(-1e6f), _CMP_LT_OQ));
+    const __m256i i = _mm256_cvttps_epi32(v);
+    return _mm256_add_epi32(i, _mm256_castps_si256(_mm256_cmp_ps(_mm256_cvtepi32_ps(i), v, _CMP_GT_OQ)));
+}
+
+/* The set-up of eight triangles t..t+7 (raster_mesh's tests and terms,
+ * each lane one triangle): their boxes and terms into the arrays, and a
+ * bit per triangle that reaches a pixel centre (raster_mesh skips the
+ * others). min_ps and max_ps are a < b ? a : b and a > b ? a : b, as
+ * min3 and max3. */
+typedef struct tri_setup8 {
+    int32_t x0[8], x1[8], y0[8], y1[8];
+    float x0v[8], y0v[8], e1x[8], e1y[8], e2x[8], e2y[8], inv[8], iz0[8], iz1[8], iz2[8];
+} tri_setup8;
+
+static inline unsigned setup8(const float *scr, const int *tri, int t, int cull, int w, int h, tri_setup8 *S)
+{
+    const __m256i by3 = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+    const int *tp = tri + 3 * (size_t)t;
+    const __m256i v0 = _mm256_slli_epi32(_mm256_i32gather_epi32(tp, by3, 4), 2);
+    const __m256i v1 = _mm256_slli_epi32(_mm256_i32gather_epi32(tp + 1, by3, 4), 2);
+    const __m256i v2 = _mm256_slli_epi32(_mm256_i32gather_epi32(tp + 2, by3, 4), 2);
+    const __m256 x0 = _mm256_i32gather_ps(scr, v0, 4), y0 = _mm256_i32gather_ps(scr + 1, v0, 4);
+    const __m256 x1 = _mm256_i32gather_ps(scr, v1, 4), y1 = _mm256_i32gather_ps(scr + 1, v1, 4);
+    const __m256 x2 = _mm256_i32gather_ps(scr, v2, 4), y2 = _mm256_i32gather_ps(scr + 1, v2, 4);
+    const __m256 near = _mm256_set1_ps(1e-3f);
+    /* !(z < 1e-3) for the three vertices */
+    __m256 keep = _mm256_and_ps(_mm256_cmp_ps(_mm256_i32gather_ps(scr + 2, v0, 4), near, _CMP_NLT_UQ),
+                                _mm256_cmp_ps(_mm256_i32gather_ps(scr + 2, v1, 4), near, _CMP_NLT_UQ));
+    keep = _mm256_and_ps(keep, _mm256_cmp_ps(_mm256_i32gather_ps(scr + 2, v2, 4), near, _CMP_NLT_UQ));
+    const __m256 e1x = _mm256_sub_ps(x1, x0), e1y = _mm256_sub_ps(y1, y0);
+    const __m256 e2x = _mm256_sub_ps(x2, x0), e2y = _mm256_sub_ps(y2, y0);
+    const __m256 area = _mm256_sub_ps(_mm256_mul_ps(e1x, e2y), _mm256_mul_ps(e1y, e2x));
+    const __m256 zero = _mm256_setzero_ps(), half = _mm256_set1_ps(0.5f);
+    keep = _mm256_and_ps(keep, _mm256_cmp_ps(area, zero, _CMP_NEQ_UQ)); /* !(area == 0) */
+    if (cull)
+        keep = _mm256_and_ps(keep, _mm256_cmp_ps(area, zero, _CMP_NGT_UQ)); /* !(area > 0) */
+    __m256i bx0 = ceil8(_mm256_sub_ps(_mm256_min_ps(_mm256_min_ps(x0, x1), x2), half));
+    __m256i bx1 = floor8(_mm256_sub_ps(_mm256_max_ps(_mm256_max_ps(x0, x1), x2), half));
+    __m256i by0 = ceil8(_mm256_sub_ps(_mm256_min_ps(_mm256_min_ps(y0, y1), y2), half));
+    __m256i by1 = floor8(_mm256_sub_ps(_mm256_max_ps(_mm256_max_ps(y0, y1), y2), half));
+    bx0 = _mm256_max_epi32(bx0, _mm256_setzero_si256());
+    by0 = _mm256_max_epi32(by0, _mm256_setzero_si256());
+    bx1 = _mm256_min_epi32(bx1, _mm256_set1_epi32(w - 1));
+    by1 = _mm256_min_epi32(by1, _mm256_set1_epi32(h - 1));
+    const __m256i empty = _mm256_or_si256(_mm256_cmpgt_epi32(bx0, bx1), _mm256_cmpgt_epi32(by0, by1));
+    keep = _mm256_andnot_ps(_mm256_castsi256_ps(empty), keep);
+    const unsigned bits = (unsigned)_mm256_movemask_ps(keep);
+    if (!bits)
+        return 0;
+    _mm256_storeu_si256((__m256i *)(void *)S->x0, bx0);
+    _mm256_storeu_si256((__m256i *)(void *)S->x1, bx1);
+    _mm256_storeu_si256((__m256i *)(void *)S->y0, by0);
+    _mm256_storeu_si256((__m256i *)(void *)S->y1, by1);
+    _mm256_storeu_ps(S->x0v, x0);
+    _mm256_storeu_ps(S->y0v, y0);
+    _mm256_storeu_ps(S->e1x, e1x);
+    _mm256_storeu_ps(S->e1y, e1y);
+    _mm256_storeu_ps(S->e2x, e2x);
+    _mm256_storeu_ps(S->e2y, e2y);
+    _mm256_storeu_ps(S->inv, _mm256_div_ps(_mm256_set1_ps(1.0f), area));
+    _mm256_storeu_ps(S->iz0, _mm256_i32gather_ps(scr + 3, v0, 4));
+    _mm256_storeu_ps(S->iz1, _mm256_i32gather_ps(scr + 3, v1, 4));
+    _mm256_storeu_ps(S->iz2, _mm256_i32gather_ps(scr + 3, v2, 4));
+    return bits;
+}
+#endif
+
 /* The reference's arithmetic, term for term (so the same bits), with the
  * vertices in locals and the terms that do not change along a row computed
  * once per row: the compiler cannot do that itself, since the stores into
@@ -290,12 +370,26 @@ static inline void raster_mesh(synth_frame *f, const synth_mesh *m, int mesh_ind
     const int *tri = m->tri;
     float *restrict depth = f->depth, *restrict bb = f->b;
     int32_t *restrict fmesh = f->mesh, *restrict ftri = f->tri;
+    int t = 0;
 #if defined(__SSE2__)
     /* aligned blocks of 4 need rows that start on a multiple of 4 (the
      * buffers themselves are aligned by mfr_alloc) */
     const int blocks = w % 4 == 0;
 #endif
-    for (int t = 0; t < m->nt; t++) {
+#if defined(__AVX2__)
+    /* eight triangles' set-up at a time, then those that reach a pixel in
+     * their order */
+    if (blocks)
+        for (; t + 8 <= m->nt; t += 8) {
+            tri_setup8 S;
+            for (unsigned bits = setup8(scr, tri, t, m->cull, w, h, &S); bits; bits &= bits - 1) {
+                const int l = __builtin_ctz(bits);
+                tri_blocks(f, S.x0[l], S.x1[l], S.y0[l], S.y1[l], S.x0v[l], S.y0v[l], S.e1x[l], S.e1y[l], S.e2x[l],
+                           S.e2y[l], S.inv[l], S.iz0[l], S.iz1[l], S.iz2[l], mesh_index, t + l);
+            }
+        }
+#endif
+    for (; t < m->nt; t++) {
         const float *p0 = scr + 4 * tri[3 * t], *p1 = scr + 4 * tri[3 * t + 1], *p2 = scr + 4 * tri[3 * t + 2];
         const float z0 = p0[2], z1 = p1[2], z2 = p2[2];
         if (z0 < 1e-3f || z1 < 1e-3f || z2 < 1e-3f)

@@ -260,7 +260,7 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l)
 }
 
 float synth_lin_lut[257];
-uint8_t synth_srgb_lut[4097];
+uint8_t synth_srgb_lut[4097 + 3]; /* (three spare bytes: a gather reads 32 bits at the last entry) */
 static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
 
 static void lut_init(void)

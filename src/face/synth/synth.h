@@ -204,7 +204,7 @@ void synth_light_from(const mfr_nuisance *nz, synth_light *l);
  * thread-safe) must run before the first use. */
 void synth_tables_init(void);
 extern float synth_lin_lut[257];
-extern uint8_t synth_srgb_lut[4097];
+extern uint8_t synth_srgb_lut[4097 + 3]; /* entries 0..4096 (then three spare bytes) */
 /* sRGB decoding through the table with linear interpolation. */
 static inline float synth_to_linear(float s)
 {
@@ -219,6 +219,13 @@ static inline uint8_t synth_to_srgb8(float lin)
     return synth_srgb_lut[lin > 0.0f ? (lin < 1.0f ? (int)(lin * 4096.0f + 0.5f) : 4096) : 0]; /* NaN -> 0 */
 }
 
+/* The features of the head's albedo that a batch of points may need
+ * (texture.c's albedo_features; the others are skipped for the batch). */
+enum {
+    SYNTH_F_BLUSH = 1, SYNTH_F_FRECKLES = 2, SYNTH_F_FOREHEAD = 4, SYNTH_F_CROW = 8, SYNTH_F_FOLD = 16,
+    SYNTH_F_NOSTRILS = 32, SYNTH_F_LIPS = 64, SYNTH_F_EYES = 128, SYNTH_F_BROWS = 256, SYNTH_F_BEARD = 512,
+    SYNTH_F_SCALP = 1024, SYNTH_F_ALL = 2047
+};
 /* Albedo (sRGB) of the head surface at (u, v), and specular strength. */
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec);
 /* The same for n points at once (n <= SYNTH_SHADE_BATCH), equal to
@@ -231,6 +238,12 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
  * less n % 8); the scalp hair blended into eight points. */
 int synth_skin_base_avx2(const synth_head *h, int n, const float *u, const float *v, float (*base)[2]);
 void synth_scalp8_avx2(const synth_head *h, const float *u, const float *v, float (*rgb)[3], float *spec);
+/* The albedo of eight points without the scalp hair, from their skin base
+ * (synth_skin_base_avx2's pairs): the features in `feat` (SYNTH_F_*, not
+ * SYNTH_F_SCALP) and the moles whose bit is set in `moles`, each test a lane
+ * mask; the same bits as synth_head_albedo before its scalp (a test). */
+void synth_head_features8_avx2(const synth_head *h, const float *u, const float *v, const float (*base)[2],
+                               unsigned feat, unsigned moles, float (*rgb)[3], float *spec);
 /* Albedo of a mask at mask coordinates s in [-1, 1] (side to side), t in [0, 1] (bottom to top);
  * also a normal tilt for pleats (*bend). */
 void synth_mask_albedo(const mfr_mask *m, float s, float t, float rgb[3], float *bend);
@@ -358,12 +371,18 @@ void synth_finish(const synth_frame *f, const mfr_nuisance *nz, uint64_t noise_s
 /* synth_to_srgb8 of n samples; _ref is the plain loop the fast one matches. */
 void synth_encode_srgb8(const float *lin, uint8_t *out, int n);
 void synth_encode_srgb8_ref(const float *lin, uint8_t *out, int n);
+/* The same eight samples at a time in the AVX2 build (camera_avx2.c; only
+ * where MFR_HAVE_AVX2 and the CPU has it): the table read by gathers. */
+void synth_encode_srgb8_avx2(const float *lin, uint8_t *out, int n);
 /* F[i] = round(F[i] / Q[i]) Q[i], halves away from zero (|F / Q| < 2^31):
  * the JPEG-like quantiser; _ref the plain loop the fast one matches. */
 void synth_quantise64(float F[64], const float Q[64]);
 void synth_quantise64_ref(float F[64], const float Q[64]);
 /* JPEG-like 8x8 DCT quantisation of an RGB image in place (quality 1..100). */
 void synth_jpeg_artefacts(mfr_image *im, int quality);
+/* The same in plain loops (the triple-loop transforms, the plain
+ * quantiser): the reference both builds of the blocks match bit for bit. */
+void synth_jpeg_artefacts_ref(mfr_image *im, int quality);
 /* Its blocks with the basis C (Ct its transpose) and the quantisers Q[0]
  * (luma), Q[1] (chroma) given: the baseline build and the AVX2 one (same
  * bits; a test). */

@@ -4,6 +4,8 @@
 #include "config.h"
 #include "synth.h"
 
+#include <string.h>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -242,12 +244,6 @@ static void scalp4(const synth_head *h, const float *u, const float *v, float (*
 }
 #endif
 
-/* The features that a batch of points may need (albedo_features). */
-enum {
-    F_BLUSH = 1, F_FRECKLES = 2, F_FOREHEAD = 4, F_CROW = 8, F_FOLD = 16, F_NOSTRILS = 32, F_LIPS = 64,
-    F_EYES = 128, F_BROWS = 256, F_BEARD = 512, F_SCALP = 1024, F_ALL = 2047
-};
-
 /* The albedo. `feat`: the features (F_*) that may reach this point, `moles`:
  * bit i set when mole i may; the others are skipped, which changes nothing
  * where they could not have applied. */
@@ -271,7 +267,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
         rgb[0] *= 1.04f, rgb[1] *= 0.97f;
     if (fabsf(u) < 1.3f) {
         /* blush on the cheeks */
-        if (feat & F_BLUSH) {
+        if (feat & SYNTH_F_BLUSH) {
             t = (ax - 0.38f) / 0.2f;
             t = t * t + ((Y - (h->eye_y - 0.3f)) / 0.18f) * ((Y - (h->eye_y - 0.3f)) / 0.18f);
             if (t < 1.0f) {
@@ -281,7 +277,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
             }
         }
         /* freckles over nose and cheeks */
-        if ((feat & F_FRECKLES) && id->freckles > 0.0f && Y > h->nose_tip - 0.1f && Y < h->eye_y - 0.05f && ax < 0.55f) {
+        if ((feat & SYNTH_F_FRECKLES) && id->freckles > 0.0f && Y > h->nose_tip - 0.1f && Y < h->eye_y - 0.05f && ax < 0.55f) {
             float cx = X / 0.035f, cy = Y / 0.035f;
             int32_t i = (int32_t)floorf(cx), j = (int32_t)floorf(cy);
             float fx = synth_hash2f(i, j, ts + 3u), fy = synth_hash2f(i, j, ts + 4u);
@@ -291,17 +287,17 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
         }
         /* wrinkles: forehead lines, crow's feet, nasolabial folds */
         if (id->wrinkles > 0.05f) {
-            if ((feat & F_FOREHEAD) && Y > h->brow_y + 0.06f && Y < h->hair_front - 0.04f && ax < 0.45f) {
+            if ((feat & SYNTH_F_FOREHEAD) && Y > h->brow_y + 0.06f && Y < h->hair_front - 0.04f && ax < 0.45f) {
                 float w = sinf(Y * 95.0f + synth_vnoise_h(u * 6.0f, 0.0f, h->nh[6]) * 4.0f);
                 if (w > 0.8f)
                     scale3(rgb, 1.0f - (0.05f + 0.05f * h->brow_raise) * id->wrinkles);
             }
-            if ((feat & F_CROW) && ax > h->eye_x + h->eye_w * 1.1f && ax < h->eye_x + h->eye_w * 1.6f &&
+            if ((feat & SYNTH_F_CROW) && ax > h->eye_x + h->eye_w * 1.1f && ax < h->eye_x + h->eye_w * 1.6f &&
                 fabsf(Y - h->eye_y) < 0.06f &&
                 sinf(Y * 160.0f) > 0.7f)
                 scale3(rgb, 1.0f - 0.06f * id->wrinkles);
         }
-        if (feat & F_FOLD) {
+        if (feat & SYNTH_F_FOLD) {
             /* nasolabial fold: distance to the segment from the nose wing to past the mouth corner */
             float x0 = h->nose_w * 1.15f, y0 = h->nose_tip - 0.03f;
             float x1 = h->mouth_w * 1.25f, y1 = h->mouth_y - 0.05f;
@@ -328,13 +324,13 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
             }
         }
         /* nostrils */
-        if (feat & F_NOSTRILS) {
+        if (feat & SYNTH_F_NOSTRILS) {
             float dx = (ax - h->nose_w * 0.42f) / 0.028f, dy = (Y - (h->nose_base + 0.012f)) / 0.014f;
             if (dx * dx + dy * dy < 1.0f)
                 scale3(rgb, 0.35f);
         }
         /* lips and mouth */
-        if (feat & F_LIPS) {
+        if (feat & SYNTH_F_LIPS) {
             float mw = h->mouth_w;
             float xr = X / mw;
             /* a band that holds every lip point (top and bot below are at most
@@ -370,7 +366,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
             }
         }
         /* eyes and lash lines (ex grows away from the nose on both sides) */
-        if (feat & F_EYES) {
+        if (feat & SYNTH_F_EYES) {
             float ex = (ax - h->eye_x) / h->eye_w;
             float ey = (Y - h->eye_y - id->eye_tilt * 0.4f * (ax - h->eye_x)) / h->eye_w;
             if (fabsf(ex) < 1.3f && fabsf(ey) < 1.0f) {
@@ -386,7 +382,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
             }
         }
         /* eyebrows: an arched band above each eye */
-        if (feat & F_BROWS) {
+        if (feat & SYNTH_F_BROWS) {
             float bl = 0.17f * id->brow_length;
             float bx = (ax - (h->eye_x - h->eye_w * 0.15f)) / bl;
             if (fabsf(bx) < 1.0f) {
@@ -403,7 +399,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
             }
         }
         /* facial hair */
-        if ((feat & F_BEARD) && id->beard != MFR_BEARD_NONE) {
+        if ((feat & SYNTH_F_BEARD) && id->beard != MFR_BEARD_NONE) {
             float a = 0.0f;
             int jaw = Y < h->mouth_y + 0.1f && Y > -1.4f && fabsf(u) < 1.45f;
             int lips = 0;
@@ -434,7 +430,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
      * forehead line less the widow's peak, nor below the temples' 0.30:
      * under that bound (less a margin for rounding) the blend weight is 0,
      * so the face below the forehead skips the hairline. */
-    if (!(feat & F_SCALP)) /* done over the batch (scalp4) */
+    if (!(feat & SYNTH_F_SCALP)) /* done over the batch (scalp4) */
         return;
     float hf_low = h->hair_front - 0.07f * fabsf(id->hair_peak);
     float hair_low = fabsf(u) <= 1.15f ? (hf_low < 0.30f ? hf_low : 0.30f) - 0.03f : -1e30f;
@@ -455,7 +451,7 @@ static inline void head_albedo(const synth_head *h, float u, float v, float rgb[
 
 void synth_head_albedo(const synth_head *h, float u, float v, float rgb[3], float *spec)
 {
-    head_albedo(h, u, v, rgb, spec, F_ALL, (1u << h->id->moles) - 1u, NULL);
+    head_albedo(h, u, v, rgb, spec, SYNTH_F_ALL, (1u << h->id->moles) - 1u, NULL);
 }
 
 /* Does [lo, hi] meet [a - m, b + m], m a margin far above rounding? */
@@ -473,45 +469,45 @@ static unsigned albedo_features(const synth_head *h, float ylo, float yhi)
     unsigned f = 0;
     /* ((Y - c) / 0.18)^2 < 1 */
     if (meets(ylo, yhi, h->eye_y - 0.3f - 0.18f, h->eye_y - 0.3f + 0.18f))
-        f |= F_BLUSH;
+        f |= SYNTH_F_BLUSH;
     if (meets(ylo, yhi, h->nose_tip - 0.1f, h->eye_y - 0.05f))
-        f |= F_FRECKLES;
+        f |= SYNTH_F_FRECKLES;
     if (meets(ylo, yhi, h->brow_y + 0.06f, h->hair_front - 0.04f))
-        f |= F_FOREHEAD;
+        f |= SYNTH_F_FOREHEAD;
     if (meets(ylo, yhi, h->eye_y - 0.06f, h->eye_y + 0.06f))
-        f |= F_CROW;
+        f |= SYNTH_F_CROW;
     {
         float y0 = h->nose_tip - 0.03f, y1 = h->mouth_y - 0.05f;
         if (meets(ylo, yhi, (y0 < y1 ? y0 : y1) - 0.013f, (y0 < y1 ? y1 : y0) + 0.013f))
-            f |= F_FOLD;
+            f |= SYNTH_F_FOLD;
     }
     /* ((Y - c) / 0.014)^2 < 1 */
     if (meets(ylo, yhi, h->nose_base + 0.012f - 0.014f, h->nose_base + 0.012f + 0.014f))
-        f |= F_NOSTRILS;
+        f |= SYNTH_F_NOSTRILS;
     {
         float band = 0.04f * fabsf(h->smile) + 1.25f * h->lip_up + 1.35f * h->lip_low + 0.05f * fabsf(h->mouth_open) +
                      0.01f;
         if (meets(ylo, yhi, h->mouth_y - fabsf(band), h->mouth_y + fabsf(band)))
-            f |= F_LIPS;
+            f |= SYNTH_F_LIPS;
     }
     {
         /* |ey| < 1 and |ex| < 1.3: |Y - eye_y| < eye_w (1 + 0.4 * 1.3 |tilt|) */
         float r = fabsf(h->eye_w) * (1.0f + 0.52f * fabsf(id->eye_tilt));
         if (!(h->eye_w > 0.0f) || meets(ylo, yhi, h->eye_y - r, h->eye_y + r))
-            f |= F_EYES;
+            f |= SYNTH_F_EYES;
     }
     {
         /* |Y - yc| < th, yc = brow_y - 0.02 + (at most) 0.03 (1 + 0.5 |arch|) + 0.015 |slope|, th <= 0.021 |thick| */
         float r = 0.03f * (1.0f + 0.5f * fabsf(id->brow_arch)) + 0.015f * fabsf(id->brow_slope) +
                   0.021f * fabsf(id->brow_thick);
         if (!(id->brow_thick >= 0.0f) || meets(ylo, yhi, h->brow_y - 0.02f - r, h->brow_y - 0.02f + r))
-            f |= F_BROWS; /* (a negative thickness would pass every d < 1) */
+            f |= SYNTH_F_BROWS; /* (a negative thickness would pass every d < 1) */
     }
     {
         /* jaw: Y < mouth_y + 0.1; moustache: Y < nose_base - 0.01; goatee lower */
         float top = h->mouth_y + 0.1f > h->nose_base - 0.01f ? h->mouth_y + 0.1f : h->nose_base - 0.01f;
         if (meets(ylo, yhi, -1e30f, top))
-            f |= F_BEARD;
+            f |= SYNTH_F_BEARD;
     }
     return f;
 }
@@ -523,12 +519,34 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
      * (rounded sums of squares keep that order): a mole farther than r
      * (with a margin far above rounding) from the box is left out. */
     float xlo = 1e30f, xhi = -1e30f, ylo = 1e30f, yhi = -1e30f;
-    for (int i = 0; i < n; i++) {
-        float X = u[i] * 0.75f;
+    int k = 0;
+#if defined(__SSE2__)
+    /* four at a time: minps(a, b) is a < b ? a : b, as below (a NaN point
+     * is skipped either way); lanes combined in another order can only
+     * swap a -0 for a +0, which the tests on the box cannot tell apart */
+    {
+        __m128 lo4 = _mm_set1_ps(xlo), hi4 = _mm_set1_ps(xhi), vlo4 = _mm_set1_ps(ylo), vhi4 = _mm_set1_ps(yhi);
+        for (; k + 4 <= n; k += 4) {
+            const __m128 X = _mm_mul_ps(_mm_loadu_ps(u + k), _mm_set1_ps(0.75f)), V = _mm_loadu_ps(v + k);
+            lo4 = _mm_min_ps(X, lo4), hi4 = _mm_max_ps(X, hi4);
+            vlo4 = _mm_min_ps(V, vlo4), vhi4 = _mm_max_ps(V, vhi4);
+        }
+        float a[4], b[4], c[4], d[4];
+        _mm_storeu_ps(a, lo4), _mm_storeu_ps(b, hi4), _mm_storeu_ps(c, vlo4), _mm_storeu_ps(d, vhi4);
+        for (int l = 0; l < 4; l++) {
+            xlo = a[l] < xlo ? a[l] : xlo;
+            xhi = b[l] > xhi ? b[l] : xhi;
+            ylo = c[l] < ylo ? c[l] : ylo;
+            yhi = d[l] > yhi ? d[l] : yhi;
+        }
+    }
+#endif
+    for (; k < n; k++) {
+        float X = u[k] * 0.75f;
         xlo = X < xlo ? X : xlo;
         xhi = X > xhi ? X : xhi;
-        ylo = v[i] < ylo ? v[i] : ylo;
-        yhi = v[i] > yhi ? v[i] : yhi;
+        ylo = v[k] < ylo ? v[k] : ylo;
+        yhi = v[k] > yhi ? v[k] : yhi;
     }
     const mfr_identity *id = h->id;
     unsigned moles = 0;
@@ -538,14 +556,37 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
         if (!(mx + r < xlo || mx - r > xhi || my + r < ylo || my - r > yhi))
             moles |= 1u << i;
     }
-    const unsigned feat = albedo_features(h, ylo, yhi) | F_SCALP;
+    const unsigned feat = albedo_features(h, ylo, yhi) | SYNTH_F_SCALP;
     /* the skin under everything, for the whole batch */
     float base[SYNTH_SHADE_BATCH][2];
-    int i = 0;
 #ifdef MFR_HAVE_AVX2
-    if (h->avx2)
-        i = synth_skin_base_avx2(h, n, u, v, base); /* eight at a time (texture_avx2.c) */
+    if (h->avx2) {
+        /* eight points at a time (texture_avx2.c): the skin, the features,
+         * the scalp hair; the last few points padded to eight with copies
+         * of the last one, and only theirs kept */
+        const unsigned f8 = feat & ~(unsigned)SYNTH_F_SCALP;
+        const int full = synth_skin_base_avx2(h, n, u, v, base);
+        for (int i = 0; i < full; i += 8) {
+            synth_head_features8_avx2(h, u + i, v + i, (const float(*)[2])base + i, f8, moles, rgb + i, spec + i);
+            synth_scalp8_avx2(h, u + i, v + i, rgb + i, spec + i);
+        }
+        if (full < n) {
+            const int r = n - full;
+            float pu[8], pv[8], pb[8][2], prgb[8][3], ps[8];
+            for (int l = 0; l < 8; l++) {
+                const int q = full + (l < r ? l : r - 1);
+                pu[l] = u[q], pv[l] = v[q];
+            }
+            synth_skin_base_avx2(h, 8, pu, pv, pb);
+            synth_head_features8_avx2(h, pu, pv, (const float(*)[2])pb, f8, moles, prgb, ps);
+            synth_scalp8_avx2(h, pu, pv, prgb, ps);
+            memcpy(rgb + full, prgb, (size_t)r * sizeof prgb[0]);
+            memcpy(spec + full, ps, (size_t)r * sizeof ps[0]);
+        }
+        return;
+    }
 #endif
+    int i = 0;
 #if defined(__SSE2__)
     for (; i + 4 <= n; i += 4) {
         float tone[4], sp[4];
@@ -559,18 +600,9 @@ void synth_head_albedo_batch(const synth_head *h, int n, const float *u, const f
 #if defined(__SSE2__)
     /* the scalp hair last, as head_albedo draws it, over the batch */
     i = 0;
-#ifdef MFR_HAVE_AVX2
-    if (h->avx2)
-        for (; i + 8 <= n; i += 8) {
-            for (int l = 0; l < 8; l++)
-                head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)F_SCALP, moles,
-                            base[i + l]);
-            synth_scalp8_avx2(h, u + i, v + i, rgb + i, spec + i);
-        }
-#endif
     for (; i + 4 <= n; i += 4) {
         for (int l = 0; l < 4; l++)
-            head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)F_SCALP, moles, base[i + l]);
+            head_albedo(h, u[i + l], v[i + l], rgb[i + l], &spec[i + l], feat & ~(unsigned)SYNTH_F_SCALP, moles, base[i + l]);
         scalp4(h, u + i, v + i, rgb + i, spec + i);
     }
 #endif
