@@ -155,6 +155,10 @@ START_TEST(test_gemm_alpha_beta_epilogues)
                 gemm_case t = {"NT"[v & 1], "NT"[(v + act) % 2], big ? 61 : 9, big ? 45 : 23, big ? 700 : 11,
                                ab[v][0], ab[v][1], v != 0, v == 2, v >= 2, (mfr_act)act};
                 check_gemm(isa_list[ii], &t, 0);
+                /* N <= 16 over several k-blocks: the narrow packed tiles */
+                gemm_case tn = {"NT"[v & 1], "NT"[(v + act) % 2], 100, 16 - 3 * (v & 1), 900,
+                                ab[v][0], ab[v][1], v != 0, v == 2, v >= 2, (mfr_act)act};
+                check_gemm(isa_list[ii], &tn, 0);
             }
 }
 END_TEST
@@ -187,6 +191,25 @@ START_TEST(test_gemm_short)
             gemm_case tp = {'N', 'T', ms[q], 77, 515, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_RELU};
             check_gemm(isa_list[ii], &tp, 1);
         }
+        /* Large enough for the wide one- to three-row tiles to be dealt to
+         * threads: the reference at 2 threads, the same bits at 1, 2, 3. */
+        const int m = 3, n = 700, k = 1100;
+        mfr_set_threads(2);
+        for (int mm = 1; mm <= m; mm++) {
+            gemm_case tl = {'N', 'N', mm, n, k, 1.0f, 0.0f, 1, 0, 0, MFR_ACT_NONE};
+            check_gemm(isa_list[ii], &tl, 0);
+        }
+        float *a = rand_buf((size_t)m * k, 31), *b = rand_buf((size_t)k * n, 32), *c[3];
+        for (int t = 0; t < 3; t++) {
+            c[t] = rand_buf((size_t)m * n, 33);
+            mfr_set_threads(t + 1);
+            mfr_sgemm_isa(isa_list[ii], 'N', 'N', m, n, k, 1.0f, a, k, b, n, 0.0f, c[t], n, NULL);
+        }
+        for (int t = 1; t < 3; t++)
+            ck_assert_msg(memcmp(c[0], c[t], sizeof(float) * (size_t)m * n) == 0, "%s: %d rows, 1 vs %d threads",
+                          mfr_isa_name(isa_list[ii]), m, t + 1);
+        mfr_set_threads(0);
+        mfr_free(a), mfr_free(b), mfr_free(c[0]), mfr_free(c[1]), mfr_free(c[2]);
     }
     unsetenv("MFR_ISA");
 }
@@ -213,9 +236,10 @@ END_TEST
 START_TEST(test_gemm_threads_bitwise)
 {
     /* k = 517: two KC-blocks (B shared, double-buffered); k = 200: one block
-     * (each thread packs its own B); m = 2: fewer rows than threads. */
-    static const int shapes[3][3] = {{333, 211, 517}, {301, 150, 200}, {2, 300, 999}};
-    for (int si = 0; si < 3; si++) {
+     * (each thread packs its own B); m = 2: fewer rows than threads; n = 16:
+     * the narrow two-panel tiles. */
+    static const int shapes[4][3] = {{333, 211, 517}, {301, 150, 200}, {2, 300, 999}, {333, 16, 517}};
+    for (int si = 0; si < 4; si++) {
         int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
         float *a = rand_buf((size_t)m * k, 11), *b = rand_buf((size_t)k * n, 12), *bias = rand_buf((size_t)n, 13);
         float *c[3];
@@ -641,6 +665,36 @@ START_TEST(test_gemm_rows_independent_of_m)
 }
 END_TEST
 
+/* With one k-block (K <= KC, at least 128 on every machine) each vector
+ * path computes a value of alpha = 1, beta = 0 as one chain of fused
+ * multiply-adds over k in order from zero, whichever tile shape runs it:
+ * the packed tiles, the strided ones, the wide few-row ones and the narrow
+ * (N <= 16) ones. So the bits do not depend on the path a shape takes. */
+START_TEST(test_gemm_fma_chain)
+{
+    static const int shapes[][3] = {{300, 16, 27},  {300, 13, 100}, {57, 16, 27}, {1, 300, 600},
+                                    {3, 130, 257}, {2, 40, 1000},  {100, 70, 128}, {5, 40, 30}};
+    for (int ii = 0; ii < isa_count; ii++) {
+        if (isa_list[ii] == MFR_ISA_SCALAR)
+            continue; /* the portable kernel leaves contraction to the compiler */
+        for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
+            int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+            float *a = rand_buf((size_t)m * k, 51), *b = rand_buf((size_t)k * n, 52), *c = rand_buf((size_t)m * n, 53);
+            mfr_sgemm_isa(isa_list[ii], 'N', 'N', m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, NULL);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    float want = 0.0f;
+                    for (int p = 0; p < k; p++)
+                        want = fmaf(a[(size_t)i * k + p], b[(size_t)p * n + j], want);
+                    ck_assert_msg(c[(size_t)i * n + j] == want, "%s %dx%dx%d: C[%d][%d] = %.9g, the FMA chain %.9g",
+                                  mfr_isa_name(isa_list[ii]), m, n, k, i, j, c[(size_t)i * n + j], want);
+                }
+            mfr_free(a), mfr_free(b), mfr_free(c);
+        }
+    }
+}
+END_TEST
+
 /* ------------------------------------------------- per-channel passes */
 
 static int same_bits(const void *a, const void *b, size_t bytes)
@@ -777,6 +831,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_gemm_packed_b);
     tcase_add_test(tc, test_gemm_short);
     tcase_add_test(tc, test_gemm_rows_independent_of_m);
+    tcase_add_test(tc, test_gemm_fma_chain);
     tcase_add_test(tc, test_gemm_degenerate);
     tcase_add_test(tc, test_gemm_threads_bitwise);
     tcase_add_test(tc, test_gemm_blocking);

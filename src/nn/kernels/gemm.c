@@ -37,6 +37,10 @@ struct mfr_packed_b {
 /* Problems up to this many multiply-adds skip packing (transb 'N' only);
  * so do products with fewer than MR rows. */
 #define GEMM_SMALL_MNK (64 * 64 * 64)
+/* A product of a few rows runs at tens of GFLOP/s in the wide tiles, so
+ * below a million multiply-adds (a 512 x 128 fully connected layer is
+ * 65,536) a parallel region costs more than it saves. */
+#define GEMM_WIDE_PARALLEL_MNK (1 << 20)
 
 /* gemm_ksplit: C of at most this many elements, K at least this many
  * chunks of (at least) GEMM_KSPLIT_CHUNK, partials within a budget. */
@@ -197,10 +201,44 @@ static void small_tile(const gemm_kernel *kr, int t, int tn, int m, int n, int k
                 m - i < kr->mr ? m - i : kr->mr, n - j < kr->nr ? n - j : kr->nr, &te);
 }
 
+/* Tile t of a product with m <= wide_rows: one wide pass over
+ * wide_panels panels of B (in place or prepacked). */
+static void wide_tile(const gemm_kernel *kr, int t, int m, int n, int k, float alpha, const gemm_a_src *a,
+                      const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
+                      const mfr_epilogue *ep)
+{
+    ptrdiff_t rsa = a->trans ? 1 : a->lda, csa = a->trans ? a->lda : 1;
+    int j = t * kr->wide_panels * kr->nr;
+    gemm_tile_ep te;
+    tile_ep(&te, ep, alpha, beta, 0, j);
+    te.first = te.last = 1;
+    int cols = n - j < kr->wide_panels * kr->nr ? n - j : kr->wide_panels * kr->nr;
+    if (pb)
+        kr->wide(k, a->a, rsa, csa, pb->data + (ptrdiff_t)(j / kr->nr) * pb->k * kr->nr, kr->nr,
+                 (ptrdiff_t)pb->k * kr->nr, c + j, ldc, m, cols, &te);
+    else
+        kr->wide(k, a->a, rsa, csa, b + j, ldb, kr->nr, c + j, ldc, m, cols, &te);
+}
+
 static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, const gemm_a_src *a,
                        const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
                        const mfr_epilogue *ep)
 {
+    if (kr->wide && m <= kr->wide_rows) {
+        int tw = (n + kr->wide_panels * kr->nr - 1) / (kr->wide_panels * kr->nr);
+        int parallel = (int64_t)m * n * k > GEMM_WIDE_PARALLEL_MNK && tw > 1 && mfr_threads() > 1;
+        if (!parallel) {
+            for (int t = 0; t < tw; t++)
+                wide_tile(kr, t, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+            return;
+        }
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#endif
+        for (int t = 0; t < tw; t++)
+            wide_tile(kr, t, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+        return;
+    }
     int tm = (m + kr->mr - 1) / kr->mr, tn = (n + kr->nr - 1) / kr->nr;
     int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1 && mfr_threads() > 1;
     if (!parallel) {
@@ -404,6 +442,13 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                             tile_ep(&te, ep, alpha, beta, i, j);
                             te.first = pc == 0;
                             te.last = pc + kc == k;
+                            if (kr->packed_narrow && nr <= 16 && ip + 2 * MR <= mc) {
+                                /* two row panels at once, same bits */
+                                kr->packed_narrow(kc, abuf + (ptrdiff_t)ip * kcp, (ptrdiff_t)MR * kcp, MR, bp, NR,
+                                                  c + (ptrdiff_t)i * ldc + j, ldc, 2 * MR, nr, &te);
+                                ip += MR;
+                                continue;
+                            }
                             kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
                                        ldc, mr, nr, &te);
                         }

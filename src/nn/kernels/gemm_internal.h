@@ -31,6 +31,13 @@ typedef struct gemm_tile_ep {
 typedef void (*gemm_ukernel_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
                                 ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
 
+/* A strided tile of few rows (m <= wide_rows) over up to wide_panels
+ * panels of NR columns, panel q of B at b + q * bstep (a row of a
+ * panel every ldb floats): more independent FMA chains than an MR x NR
+ * tile with one row; each value is computed exactly as by strided. */
+typedef void (*gemm_wide_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                             ptrdiff_t bstep, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
+
 /* Optional vectorised packing, zero padded; NULL: the portable packer.
  * pack_a_n packs one panel (rows <= MR) of a row-major A, pack_a_t of a
  * transposed one (a weight gradient's dY^T: a run of rows per k); pack_b_n packs
@@ -54,6 +61,11 @@ typedef struct gemm_kernel {
     gemm_pack_b_fn pack_b_n;  /* B not transposed: b[p * ldb + j] */
     gemm_pack_conv_fn pack_a_conv; /* convolution patches (gemm_pack_conv.h) */
     gemm_pack_a_fn pack_a_t;  /* A transposed: element (i, p) at a[p * lda + i] */
+    gemm_wide_fn wide;        /* NULL, or few rows over several panels (gemm_small) */
+    int wide_rows;            /* wide takes m <= wide_rows ... */
+    int wide_panels;          /* ... and n <= wide_panels * NR */
+    gemm_ukernel_fn packed_narrow; /* NULL, or packed with n <= 16 over two full
+                                    * A panels, the second at a + rsa */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */

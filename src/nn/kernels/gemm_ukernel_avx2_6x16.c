@@ -124,6 +124,57 @@ static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa
     ROWS(STORE)
 }
 
+/* One row, up to WIDE_PANELS column panels in one pass: a one-row strided
+ * tile has two FMA chains, a quarter of what the FMA units take at their
+ * latency; here each k step feeds 2W independent chains. Panel q of B starts
+ * at b + q * bstep (bstep = NR for a matrix, kc * NR for prepacked panels).
+ * Each value is the same chain of fused multiply-adds over p as in
+ * ukernel_strided, so the bits are the same. */
+enum { WIDE_ROWS = 1, WIDE_PANELS = 4 };
+
+static inline __attribute__((always_inline)) void wide_body(int kc, const float *a, ptrdiff_t csa, const float *b,
+                                                            ptrdiff_t ldb, ptrdiff_t bstep, float *c, int n,
+                                                            const gemm_tile_ep *ep, const int W)
+{
+    __m256 acc[2 * WIDE_PANELS];
+    __m256i km[2 * WIDE_PANELS];
+#pragma GCC unroll 8
+    for (int v = 0; v < 2 * W; v++) {
+        km[v] = tail_mask_avx2(n - 8 * v);
+        acc[v] = _mm256_setzero_ps();
+    }
+    for (int p = 0; p < kc; p++) {
+        const float *bp = b + p * ldb;
+        __m256 av = _mm256_broadcast_ss(a + p * csa);
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * W; v++)
+        {
+            /* only the last panel can be partial */
+            const float *bq = bp + (v / 2) * bstep + (v % 2) * 8;
+            __m256 bv = v < 2 * W - 2 ? _mm256_loadu_ps(bq) : _mm256_maskload_ps(bq, km[v]);
+            acc[v] = _mm256_fmadd_ps(av, bv, acc[v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < 2 * W; v++)
+        if (n > 8 * v)
+            store8(acc[v], c + 8 * v, 0, 8 * v, km[v], n - 8 * v < 8 ? n - 8 * v : 8, ep);
+}
+
+static void ukernel_wide(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                         ptrdiff_t bstep, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    (void)rsa;
+    (void)ldc;
+    (void)m;
+    switch ((n + NR - 1) / NR) {
+    case 1: wide_body(kc, a, csa, b, ldb, bstep, c, n, ep, 1); break;
+    case 2: wide_body(kc, a, csa, b, ldb, bstep, c, n, ep, 2); break;
+    case 3: wide_body(kc, a, csa, b, ldb, bstep, c, n, ep, 3); break;
+    default: wide_body(kc, a, csa, b, ldb, bstep, c, n, ep, 4); break;
+    }
+}
+
 /* A panel from a row-major A: every (row, k-block of 8) is one 32-byte copy. */
 static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
 {
@@ -193,4 +244,5 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
     }
 }
 
-const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t};
+const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t,
+                                          ukernel_wide, WIDE_ROWS, WIDE_PANELS, NULL};

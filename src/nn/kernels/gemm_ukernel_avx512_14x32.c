@@ -150,6 +150,111 @@ static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa
     }
 }
 
+/* Few rows (m <= WIDE_ROWS), up to WIDE_PANELS column panels in one pass:
+ * one row of a plain strided tile has only two FMA chains, a quarter of
+ * what the FMA units take at their latency; here each k step feeds R x 2W
+ * independent chains. Panel q of B starts at b + q * bstep (bstep = NR for
+ * a matrix, kc * NR for prepacked panels). Each value is the same chain of
+ * fused multiply-adds over p as in strided_body, so the bits are the same. */
+enum { WIDE_ROWS = 3, WIDE_PANELS = 4 };
+
+static inline __attribute__((always_inline)) void wide_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                                                            const float *b, ptrdiff_t ldb, ptrdiff_t bstep, float *c,
+                                                            ptrdiff_t ldc, int n, const gemm_tile_ep *ep, const int R,
+                                                            const int W)
+{
+    __m512 acc[WIDE_ROWS][2 * WIDE_PANELS];
+    __mmask16 km[2 * WIDE_PANELS];
+#pragma GCC unroll 8
+    for (int v = 0; v < 2 * W; v++)
+        km[v] = tail_mask_avx512(n - 16 * v);
+#pragma GCC unroll 3
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * W; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        /* R broadcasts, then each B vector loaded once and used R times:
+         * 3 x 8 accumulators + 3 broadcasts + 1 B vector fit in 32 zmm. */
+        __m512 av[WIDE_ROWS];
+        const float *ap = a + p * csa, *bp = b + p * ldb;
+#pragma GCC unroll 3
+        for (int i = 0; i < R; i++)
+            av[i] = _mm512_set1_ps(ap[i * rsa]);
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * W; v++) {
+            /* only the last panel can be partial */
+            const float *bq = bp + (v / 2) * bstep + (v % 2) * 16;
+            __m512 bv = v < 2 * W - 2 ? _mm512_loadu_ps(bq) : _mm512_maskz_loadu_ps(km[v], bq);
+#pragma GCC unroll 3
+            for (int i = 0; i < R; i++)
+                acc[i][v] = _mm512_fmadd_ps(av[i], bv, acc[i][v]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < 2 * W; v++)
+            if (km[v])
+                store16(acc[i][v], c + (ptrdiff_t)i * ldc + 16 * v, i, 16 * v, km[v], ep);
+}
+
+static void ukernel_wide(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                         ptrdiff_t bstep, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    int w = (n + NR - 1) / NR;
+    switch (m * 8 + w) {
+#define CASE(r, pw)                                                                                \
+    case r * 8 + pw:                                                                               \
+        wide_body(kc, a, rsa, csa, b, ldb, bstep, c, ldc, n, ep, r, pw);                            \
+        break;
+        CASE(1, 1) CASE(1, 2) CASE(1, 3) CASE(1, 4)
+        CASE(2, 1) CASE(2, 2) CASE(2, 3) CASE(2, 4)
+        CASE(3, 1) CASE(3, 2) CASE(3, 3)
+#undef CASE
+    default:
+        wide_body(kc, a, rsa, csa, b, ldb, bstep, c, ldc, n, ep, 3, 4);
+        break;
+    }
+}
+
+/* Packed operands, N <= 16: two consecutive MR-row panels of A (the second
+ * at a + pstride) against the first 16 columns of a B panel. A product with
+ * N <= 16 (a stem of 16 output channels as a GEMM) would leave half of
+ * every 14 x 32 tile idle; here 28 accumulators of 16 columns are all in
+ * use. Each value is the same chain of FMAs as in ukernel_packed, so the
+ * bits do not change. Both panels must be full (m = 2 MR). */
+static void ukernel_packed_narrow(int kc, const float *a, ptrdiff_t pstride, ptrdiff_t csa, const float *b,
+                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+{
+    (void)csa;
+    (void)ldb;
+    (void)m;
+    const float *a2 = a + pstride;
+    ROWS(DECL)
+    __mmask16 k0 = tail_mask_avx512(n);
+    for (int p0 = 0; p0 < kc; p0 += KB) {
+        int qn = kc - p0 < KB ? kc - p0 : KB;
+        for (int q = 0; q < qn; q++) {
+            __m512 b0 = _mm512_loadu_ps(b);
+            /* rows 0..13 in c<i>a, rows 14..27 in c<i>b */
+#define FMA(i)                                                                                     \
+    c##i##a = _mm512_fmadd_ps(_mm512_set1_ps(a[i * KB + q]), b0, c##i##a);                         \
+    c##i##b = _mm512_fmadd_ps(_mm512_set1_ps(a2[i * KB + q]), b0, c##i##b);
+            ROWS(FMA)
+#undef FMA
+            b += NR;
+        }
+        a += MR * KB;
+        a2 += MR * KB;
+    }
+#define STORE2(i)                                                                                  \
+    store16(c##i##a, c + (ptrdiff_t)i * ldc, i, 0, k0, ep);                                        \
+    store16(c##i##b, c + (ptrdiff_t)(i + MR) * ldc, i + MR, 0, k0, ep);
+    ROWS(STORE2)
+#undef STORE2
+}
+
 /* A panel from a row-major A: with KB = 16 every (row, k-block) is one
  * 64-byte copy; the tail block is zero filled by the masked load. */
 static void pack_a_n(const float *a, ptrdiff_t lda, int rows, int kc, float *dst)
@@ -239,4 +344,5 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
     }
 }
 
-const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t};
+const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t,
+                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS, ukernel_packed_narrow};
