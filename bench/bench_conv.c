@@ -73,6 +73,131 @@ static float *filled(size_t n, uint64_t item)
     return x;
 }
 
+/* The streaming case of a depthwise layer: enough images that input and
+ * output together reach 64 MiB (beyond the private caches), timed against
+ * the 64 MiB copy bandwidth that `mfr bench peak` reports. */
+enum { STREAM_BYTES = 64 << 20 };
+
+static int stream_images(const layer *L, int oh, int ow)
+{
+    double per = 4.0 * ((double)L->h * L->w * L->c_in + (double)oh * ow * L->c_out);
+    return (int)ceil(STREAM_BYTES / per);
+}
+
+/* Times one layer at nimg images for every thread count; appends one row
+ * per thread count (shape name + suffix). */
+static int bench_layer(const bench_opts *o, const layer *L, int nimg, const char *suffix, int use_dnnl,
+                       bench_table *t)
+{
+    int is_dw = L->groups > 1;
+    mfr_conv_params p = {nimg, L->h, L->w, L->c_in, L->c_out, L->k, L->k, L->stride, L->stride,
+                         L->pad, L->pad, L->pad, L->pad, 1, 1, L->groups};
+    int oh, ow, rc;
+    if ((rc = mfr_conv_output_size(&p, &oh, &ow)) != MFR_OK)
+        return rc;
+    size_t in_n = (size_t)nimg * L->h * L->w * L->c_in, out_n = (size_t)nimg * oh * ow * L->c_out;
+    size_t w_n = (size_t)L->c_out * L->k * L->k * (L->c_in / L->groups);
+    conv_ctx c = {0};
+    float *w = filled(w_n, 1), *bias = filled((size_t)L->c_out, 2), *ref = mfr_alloc(out_n * sizeof(float));
+    c.in = filled(in_n, 3);
+    c.out = mfr_alloc(out_n * sizeof(float));
+    c.ep.act = MFR_ACT_RELU;
+    if (!w || !bias || !ref || !c.in || !c.out) {
+        rc = MFR_ERR_NOMEM;
+    } else if ((rc = mfr_conv_plan_create(&p, w, bias, &c.plan)) == MFR_OK) {
+        for (int ti = 0; ti < o->nthreads && rc == MFR_OK; ti++) {
+            int T = o->threads[ti];
+            bench_contender con[2];
+            int nc = 0;
+            con[nc++] = (bench_contender){"mfr", run_mfr, &c, set_mfr_threads, 0};
+            /* oneDNN fixes its thread count when the primitive is created:
+             * create it for each thread count, with that count in force. */
+            peer_dnnl_conv_free(c.dnnl);
+            c.dnnl = NULL;
+            if (use_dnnl) {
+                peer_dnnl_threads(T);
+                if (peer_dnnl_conv_create(&p, w, bias, 1, &c.dnnl) == MFR_OK) {
+                    con[nc++] = (bench_contender){"onednn", run_dnnl, &c, peer_dnnl_threads, 0};
+                    /* Same answer? (a wrong peer setup would make the ratio meaningless) */
+                    mfr_set_threads(T);
+                    run_mfr(&c);
+                    memcpy(ref, c.out, out_n * sizeof(float));
+                    run_dnnl(&c);
+                    double worst = 0;
+                    for (size_t i = 0; i < out_n; i++)
+                        worst = fmax(worst, fabs((double)ref[i] - c.out[i]));
+                    if (worst > 1e-3)
+                        fprintf(stderr, "mfr: warning: %s: mfr and oneDNN differ by up to %.3g\n", L->name, worst);
+                    if (!o->quiet)
+                        fprintf(stderr, "  %s%s %dT: %s\n", L->name, suffix, T, peer_dnnl_info());
+                } else {
+                    fprintf(stderr, "mfr: bench: %s: oneDNN refused it: %s\n", L->name, mfr_last_error());
+                }
+            }
+            bench_result r = {0};
+            snprintf(r.shape, sizeof r.shape, "%s%s", L->name, suffix);
+            snprintf(r.kind, sizeof r.kind, "%s", L->kind);
+            r.flop = 2.0 * out_n * L->k * L->k * (L->c_in / L->groups);
+            if (is_dw) {
+                /* What must move at least: input read once, output written
+                 * once, weights and bias read once. The bound is that
+                 * divided by the copy bandwidth (read + write) of a working
+                 * set of the same size, or of 64 MiB when streaming. */
+                r.bytes = 4.0 * (in_n + out_n + w_n + L->c_out);
+                r.bw_gbs = bench_copy_bandwidth(T, nimg > 1 ? (size_t)STREAM_BYTES : (size_t)r.bytes);
+            }
+            rc = bench_measure(o, con, nc, T, &r);
+            if (rc == MFR_OK)
+                rc = bench_table_add(t, &r);
+        }
+    }
+    mfr_conv_plan_free(c.plan);
+    peer_dnnl_conv_free(c.dnnl);
+    mfr_free(w);
+    mfr_free(bias);
+    mfr_free(ref);
+    mfr_free(c.in);
+    mfr_free(c.out);
+    return rc;
+}
+
+/* The depthwise layers against their memory bound: time / (bytes / copy
+ * bandwidth), cache-resident (one image, as in the table) and streaming. */
+static void print_bounds(const bench_table *t)
+{
+    printf("\nmemory bound = bytes that must move (input once, output once, weights, bias) / copy bandwidth\n"
+           "(resident: one image, copy of a same-size working set; streaming: images until input + output\n"
+           ">= 64 MiB, copy of 64 MiB as in 'mfr bench peak'); x bound = time / bound, 1.0 = at the bound\n");
+    printf("%-22s %3s | %8s %7s %8s %7s %7s | %4s %7s %7s %8s %7s %7s\n", "layer", "thr", "KiB", "copyGB/s",
+           "bound us", "x bound", "dnnl x", "imgs", "MiB", "copyGB/s", "bound ms", "x bound", "dnnl x");
+    for (int i = 0; i < t->count; i++) {
+        const bench_result *a = &t->rows[i];
+        if (a->bytes <= 0 || strchr(a->shape, ' '))
+            continue;
+        const bench_result *b = NULL;
+        size_t len = strlen(a->shape);
+        for (int j = 0; j < t->count && !b; j++)
+            if (t->rows[j].threads == a->threads && strncmp(t->rows[j].shape, a->shape, len) == 0 &&
+                t->rows[j].shape[len] == ' ')
+                b = &t->rows[j];
+        double ba = a->bytes / (a->bw_gbs * 1e9);
+        printf("%-22.22s %3d | %8.0f %7.1f %8.2f %7.2f", a->shape, a->threads, a->bytes / 1024, a->bw_gbs, ba * 1e6,
+               a->median_s[0] / ba);
+        if (a->ncont > 1)
+            printf(" %7.2f", a->median_s[1] / ba);
+        else
+            printf(" %7s", "-");
+        if (b) {
+            double bb = b->bytes / (b->bw_gbs * 1e9);
+            printf(" | %4.0f %7.1f %7.1f %8.3f %7.2f", b->flop / a->flop, b->bytes / (1 << 20), b->bw_gbs, bb * 1e3,
+                   b->median_s[0] / bb);
+            if (b->ncont > 1)
+                printf(" %7.2f", b->median_s[1] / bb);
+        }
+        printf("\n");
+    }
+}
+
 int bench_conv(const bench_opts *o, int depthwise_only)
 {
     mfr_isa isa = mfr_isa_best();
@@ -90,75 +215,24 @@ int bench_conv(const bench_opts *o, int depthwise_only)
         if (strcmp(sel, "all") != 0 && strcmp(sel, "layers") != 0 && !strstr(L->name, sel) &&
             strcmp(sel, L->kind) != 0)
             continue;
-        mfr_conv_params p = {1, L->h, L->w, L->c_in, L->c_out, L->k, L->k, L->stride, L->stride,
-                             L->pad, L->pad, L->pad, L->pad, 1, 1, L->groups};
-        int oh, ow;
-        if ((rc = mfr_conv_output_size(&p, &oh, &ow)) != MFR_OK)
-            break;
-        size_t in_n = (size_t)L->h * L->w * L->c_in, out_n = (size_t)oh * ow * L->c_out;
-        size_t w_n = (size_t)L->c_out * L->k * L->k * (L->c_in / L->groups);
-        conv_ctx c = {0};
-        float *w = filled(w_n, 1), *bias = filled((size_t)L->c_out, 2), *ref = mfr_alloc(out_n * sizeof(float));
-        c.in = filled(in_n, 3);
-        c.out = mfr_alloc(out_n * sizeof(float));
-        c.ep.act = MFR_ACT_RELU;
-        if (!w || !bias || !ref || !c.in || !c.out) {
-            rc = MFR_ERR_NOMEM;
-        } else if ((rc = mfr_conv_plan_create(&p, w, bias, &c.plan)) == MFR_OK) {
-            for (int ti = 0; ti < o->nthreads && rc == MFR_OK; ti++) {
-                int T = o->threads[ti];
-                bench_contender con[2];
-                int nc = 0;
-                con[nc++] = (bench_contender){"mfr", run_mfr, &c, set_mfr_threads, 0};
-                /* oneDNN fixes its thread count when the primitive is created:
-                 * create it for each thread count, with that count in force. */
-                peer_dnnl_conv_free(c.dnnl);
-                c.dnnl = NULL;
-                if (use_dnnl) {
-                    peer_dnnl_threads(T);
-                    if (peer_dnnl_conv_create(&p, w, bias, 1, &c.dnnl) == MFR_OK) {
-                        con[nc++] = (bench_contender){"onednn", run_dnnl, &c, peer_dnnl_threads, 0};
-                        /* Same answer? (a wrong peer setup would make the ratio meaningless) */
-                        mfr_set_threads(T);
-                        run_mfr(&c);
-                        memcpy(ref, c.out, out_n * sizeof(float));
-                        run_dnnl(&c);
-                        double worst = 0;
-                        for (size_t i = 0; i < out_n; i++)
-                            worst = fmax(worst, fabs((double)ref[i] - c.out[i]));
-                        if (worst > 1e-3)
-                            fprintf(stderr, "mfr: warning: %s: mfr and oneDNN differ by up to %.3g\n", L->name,
-                                    worst);
-                        if (!o->quiet)
-                            fprintf(stderr, "  %s %dT: %s\n", L->name, T, peer_dnnl_info());
-                    } else {
-                        fprintf(stderr, "mfr: bench: %s: oneDNN refused it: %s\n", L->name, mfr_last_error());
-                    }
-                }
-                bench_result r = {0};
-                snprintf(r.shape, sizeof r.shape, "%s", L->name);
-                snprintf(r.kind, sizeof r.kind, "%s", L->kind);
-                r.flop = 2.0 * out_n * L->k * L->k * (L->c_in / L->groups);
-                if (is_dw) {
-                    r.bytes = 4.0 * (in_n + out_n + w_n + L->c_out);
-                    r.bw_gbs = bench_copy_bandwidth(T, (size_t)r.bytes);
-                }
-                rc = bench_measure(o, con, nc, T, &r);
-                if (rc == MFR_OK)
-                    rc = bench_table_add(&t, &r);
-            }
+        rc = bench_layer(o, L, 1, "", use_dnnl, &t);
+        if (rc == MFR_OK && is_dw) {
+            mfr_conv_params p = {1, L->h, L->w, L->c_in, L->c_out, L->k, L->k, L->stride, L->stride,
+                                 L->pad, L->pad, L->pad, L->pad, 1, 1, L->groups};
+            int oh, ow;
+            char suffix[24];
+            if ((rc = mfr_conv_output_size(&p, &oh, &ow)) != MFR_OK)
+                break;
+            int nimg = stream_images(L, oh, ow);
+            snprintf(suffix, sizeof suffix, " x%d", nimg);
+            rc = bench_layer(o, L, nimg, suffix, use_dnnl, &t);
         }
-        mfr_conv_plan_free(c.plan);
-        peer_dnnl_conv_free(c.dnnl);
-        mfr_free(w);
-        mfr_free(bias);
-        mfr_free(ref);
-        mfr_free(c.in);
-        mfr_free(c.out);
     }
     mfr_set_threads(0);
     if (rc == MFR_OK)
         rc = bench_report(&t, o, depthwise_only ? "depthwise convolution" : "convolution");
+    if (rc == MFR_OK && depthwise_only)
+        print_bounds(&t);
     bench_table_free(&t);
     return rc;
 }

@@ -362,6 +362,8 @@ static const conv_case conv_cases[] = {
     {1, 8, 11, 72, 72, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 72, 1, 0, MFR_ACT_HSWISH},      /* dw 5x5 s2, 72 channels */
     {1, 7, 9, 40, 40, 3, 3, 1, 2, 1, 0, 1, 2, 2, 1, 40, 1, 0, MFR_ACT_NONE},         /* dw stride 1x2, row dilation */
     {1, 7, 7, 128, 128, 7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 128, 1, 0, MFR_ACT_NONE},      /* global depthwise (GDConv) */
+    {2, 10, 18, 48, 48, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 48, 1, 1, MFR_ACT_RELU6},     /* dw s2 row pairs from row 0, no left pad */
+    {1, 12, 35, 37, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 37, 1, 1, MFR_ACT_SIGMOID},   /* dw s2 row pairs: 8 + 8 + 1 pixels, right border */
     {1, 6, 6, 5, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1, 0, MFR_ACT_NONE},           /* depth multiplier 2 */
     {1, 4, 4, 600, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_NONE},         /* k > KC */
     {1, 9, 10, 32, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_RELU},         /* channels % 16 == 0 */

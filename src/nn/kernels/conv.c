@@ -245,16 +245,22 @@ void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const 
     }
     if (plan->kind == CONV_DEPTHWISE) {
         dwconv_rows_fn fn = dwconv_for(plan->isa);
-        int rows = p->n * plan->oh, pairs = (rows + 1) / 2;
-        /* Pairs of rows (the kernels may compute two rows in one pass);
-         * disjoint outputs, and each output is computed the same way
-         * whatever the thread count. */
+        int rows = p->n * plan->oh, pairs = (rows + 1) / 2, nt = mfr_threads();
+        if (nt > pairs)
+            nt = pairs;
+        /* One contiguous range of rows per thread, cut at even rows: the
+         * kernels compute two rows in one pass where both are away from
+         * the top and bottom padding, which with ranges of two rows left
+         * out the pair (1, 2) after a padded row 0. Disjoint outputs, and
+         * each output is computed the same way whatever the thread count
+         * (a row sums its taps in the same order alone or in a pair). */
 #ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(mfr_threads())
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
 #endif
-        for (int r = 0; r < pairs; r++)
-            fn(p, plan->oh, plan->ow, in, plan->dw_weights, plan->bias, out, ep, 2 * r,
-               2 * r + 2 < rows ? 2 * r + 2 : rows);
+        for (int t = 0; t < nt; t++) {
+            int r0 = 2 * (int)((long long)pairs * t / nt), r1 = 2 * (int)((long long)pairs * (t + 1) / nt);
+            fn(p, plan->oh, plan->ow, in, plan->dw_weights, plan->bias, out, ep, r0, r1 < rows ? r1 : rows);
+        }
         return;
     }
     int m = p->n * plan->oh * plan->ow;

@@ -298,16 +298,17 @@ static inline __attribute__((always_inline)) void dw_row(const mfr_conv_params *
     }
 }
 
-/* Two output rows (oy, oy + 1) at once, stride 1 and no dilation, both
- * rows with every kernel row inside the image: the KH + 1 input rows are
- * read once for both (KH * 2 row reads otherwise), which halves the
- * traffic from L2 for 3x3. Interior pixels four at a time (eight
- * accumulators); the border pixels go through dw_pixel. Every output still
- * sums its taps in (ky, kx) order. */
-static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_params *p, int oh, int ow,
-                                                              const float *in, const float *wt, const float *bias,
-                                                              float *out, const mfr_epilogue *ep, int row,
-                                                              const int KH, const int KW)
+/* R output rows (oy .. oy + R - 1) at once, 3x3, stride 1 and no dilation,
+ * every row with all kernel rows inside the image: the R + 2 input rows are
+ * read once for all R (3 R row reads otherwise), which cuts the traffic
+ * from L2 to L1 that limits these layers. Interior pixels four at a time
+ * (4 R accumulators and up to 9 weight vectors: R = 2 fits AVX2's 16
+ * registers, R = 4 AVX-512's 32); the border pixels go through
+ * dw_pixel_all. Input row r is kernel row r - h of output row h; every
+ * output still sums its taps in (ky, kx) order. */
+static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_params *p, int oh, int ow,
+                                                             const float *in, const float *wt, const float *bias,
+                                                             float *out, const mfr_epilogue *ep, int row, const int R)
 {
     const int C = p->c_in, W = p->w;
     const int nimg = row / oh, oy = row % oh;
@@ -315,14 +316,14 @@ static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_par
     const float *srow = img + (ptrdiff_t)(oy - p->pad_top) * W * C; /* input row of ky = 0 for oy */
     const ptrdiff_t row_step = (ptrdiff_t)W * C;
     const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
-    float *orow[2] = {out + (ptrdiff_t)row * ow * C, out + (ptrdiff_t)(row + 1) * ow * C};
-    const float *rrow[2] = {NULL, NULL};
-    if (ep && ep->residual) {
-        rrow[0] = ep->residual + (ptrdiff_t)row * ow * C;
-        rrow[1] = rrow[0] + (ptrdiff_t)ow * C;
+    float *orow[4];
+    const float *rrow[4];
+    for (int h = 0; h < R; h++) {
+        orow[h] = out + (ptrdiff_t)(row + h) * ow * C;
+        rrow[h] = ep && ep->residual ? ep->residual + (ptrdiff_t)(row + h) * ow * C : NULL;
     }
     int ox_lo = p->pad_left;
-    int ox_hi = W - KW + 1 + p->pad_left;
+    int ox_hi = W - 3 + 1 + p->pad_left;
     if (ox_hi > ow)
         ox_hi = ow;
     if (ox_lo > ox_hi)
@@ -333,49 +334,44 @@ static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_par
             const int ix0 = ox - p->pad_left;
             for (int c = 0; c < C; c += VL) {
                 const MASK m = mask_for(C - c);
-                V a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
-                V b0 = vzero(), b1 = vzero(), b2 = vzero(), b3 = vzero();
-#pragma GCC unroll 8
-                for (int r = 0; r <= KH; r++) {
+                V acc[4][4];
+#pragma GCC unroll 4
+                for (int h = 0; h < 4; h++)
+#pragma GCC unroll 4
+                    for (int q = 0; q < 4; q++)
+                        acc[h][q] = vzero();
+#pragma GCC unroll 6
+                for (int r = 0; r < R + 2; r++) {
                     const float *s = srow + (ptrdiff_t)r * row_step + (ptrdiff_t)ix0 * C + c;
-                    V wa[8], wb[8]; /* kernel row r for oy, kernel row r - 1 for oy + 1 */
-#pragma GCC unroll 8
-                    for (int kx = 0; kx < 8; kx++) {
-                        wa[kx] = r < KH && kx < KW ? vload(m, wt + (ptrdiff_t)(r * KW + kx) * C + c) : vzero();
-                        wb[kx] = r >= 1 && kx < KW ? vload(m, wt + (ptrdiff_t)((r - 1) * KW + kx) * C + c) : vzero();
-                    }
-#pragma GCC unroll 16
-                    for (int j = 0; j < KW + 3; j++) {
+                    V wk[3][3]; /* the kernel rows that input row r feeds */
+#pragma GCC unroll 3
+                    for (int ky = 0; ky < 3; ky++)
+#pragma GCC unroll 3
+                        for (int kx = 0; kx < 3; kx++)
+                            wk[ky][kx] = r - ky >= 0 && r - ky < R ? vload(m, wt + (ptrdiff_t)(ky * 3 + kx) * C + c)
+                                                                   : vzero();
+#pragma GCC unroll 6
+                    for (int j = 0; j < 6; j++) {
                         V x = vload(m, s + (ptrdiff_t)j * C);
-                        if (r < KH) {
-                            if (j < KW)
-                                a0 = vfma(x, wa[j], a0);
-                            if (j - 1 >= 0 && j - 1 < KW)
-                                a1 = vfma(x, wa[j - 1], a1);
-                            if (j - 2 >= 0 && j - 2 < KW)
-                                a2 = vfma(x, wa[j - 2], a2);
-                            if (j - 3 >= 0 && j - 3 < KW)
-                                a3 = vfma(x, wa[j - 3], a3);
-                        }
-                        if (r >= 1) {
-                            if (j < KW)
-                                b0 = vfma(x, wb[j], b0);
-                            if (j - 1 >= 0 && j - 1 < KW)
-                                b1 = vfma(x, wb[j - 1], b1);
-                            if (j - 2 >= 0 && j - 2 < KW)
-                                b2 = vfma(x, wb[j - 2], b2);
-                            if (j - 3 >= 0 && j - 3 < KW)
-                                b3 = vfma(x, wb[j - 3], b3);
+#pragma GCC unroll 4
+                        for (int h = 0; h < R; h++) {
+                            const int ky = r - h;
+                            if (ky < 0 || ky >= 3)
+                                continue;
+#pragma GCC unroll 4
+                            for (int q = 0; q < 4; q++)
+                                if (j - q >= 0 && j - q < 3)
+                                    acc[h][q] = vfma(x, wk[ky][j - q], acc[h][q]);
                         }
                     }
                 }
-                const V acc4[2][4] = {{a0, a1, a2, a3}, {b0, b1, b2, b3}};
-                for (int h = 0; h < 2; h++)
-                    dw_store_n(acc4[h], 4, orow[h] + (ptrdiff_t)ox * C, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL,
+#pragma GCC unroll 4
+                for (int h = 0; h < R; h++)
+                    dw_store_n(acc[h], 4, orow[h] + (ptrdiff_t)ox * C, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL,
                                C, bias, ep, act, c, m);
             }
             if (act_is_scalar_only(act))
-                for (int h = 0; h < 2; h++)
+                for (int h = 0; h < R; h++)
                     for (int c = 0; c < 4 * C; c++)
                         orow[h][(ptrdiff_t)ox * C + c] =
                             mfr_act_scalar(orow[h][(ptrdiff_t)ox * C + c], act, ep->act_param, 0.0f);
@@ -383,30 +379,193 @@ static inline __attribute__((always_inline)) void dw_rows2_s1(const mfr_conv_par
             continue;
         }
         const int ix0 = ox - p->pad_left;
-        for (int h = 0; h < 2; h++)
-            dw_pixel_all(srow + (ptrdiff_t)h * row_step + (ptrdiff_t)ix0 * C, wt, C, W, ix0, 1, 0, KH, row_step,
-                         KW, orow[h] + (ptrdiff_t)ox * C, bias, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL, ep,
-                         act);
+        for (int h = 0; h < R; h++)
+            dw_pixel_all(srow + (ptrdiff_t)h * row_step + (ptrdiff_t)ix0 * C, wt, C, W, ix0, 1, 0, 3, row_step, 3,
+                         orow[h] + (ptrdiff_t)ox * C, bias, rrow[h] ? rrow[h] + (ptrdiff_t)ox * C : NULL, ep, act);
         ox++;
     }
 }
 
-/* Whether rows row and row + 1 can go through dw_rows2_s1. */
-static int dw_pair_ok(const mfr_conv_params *p, int oh, int row)
+/* Rows of 3x3 stride 1 computed in one pass: 4 on AVX-512, 2 on AVX2. */
+#define DW_ROWS_S1 (VL == 16 ? 4 : 2)
+
+/* Stride 2, 3x3, no dilation: output rows oy and oy + 1 read input rows
+ * 2 oy - pad_top + (0 .. 4); the middle one (row 2) belongs to both. One
+ * pass over the five rows computes both output rows: 5 input rows per two
+ * output rows instead of 6, and these layers are limited by the traffic
+ * from L2 to L1 (each pixel's channels are 0.5 - 2 KiB, so a row pass
+ * never leaves the shared row in L1 for the next). N pixels (N constant,
+ * at most DW_PAIR_N) x 2 rows of accumulators, 3 + 3 weight vectors, one
+ * input: 23 registers on AVX-512 with N = 8, 15 on AVX2 with N = 4.
+ * L = 1: the first pixel's left tap lies in the padding (ix0 = -1) and is
+ * skipped, as the scalar version skips it; sb then points at column 0
+ * (the group's column j is at sb + (j - L) C). Each output sums its taps in
+ * (ky, kx) order: input row r is kernel row r of oy and r - 2 of oy + 1. */
+#define DW_PAIR_N (VL == 16 ? 8 : 4)
+static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *sb, ptrdiff_t row_step,
+                                                                  const float *w, int C, const int N, const int L,
+                                                                  MASK m, V *a, V *b)
+{
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++)
+        a[q] = vzero(), b[q] = vzero();
+#pragma GCC unroll 5
+    for (int r = 0; r < 5; r++) {
+        const float *sr = sb + (ptrdiff_t)r * row_step;
+        V wa[3], wb[3];
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            wa[kx] = r < 3 ? vload(m, w + (ptrdiff_t)(r * 3 + kx) * C) : vzero();
+            wb[kx] = r >= 2 ? vload(m, w + (ptrdiff_t)((r - 2) * 3 + kx) * C) : vzero();
+        }
+#pragma GCC unroll 17
+        for (int j = L; j < 2 * N + 1; j++) {
+            V x = vload(m, sr + (ptrdiff_t)(j - L) * C);
+#pragma GCC unroll 8
+            for (int q = 0; q < N; q++) {
+                const int kx = j - 2 * q;
+                if (kx >= 0 && kx < 3) {
+                    if (r < 3)
+                        a[q] = vfma(x, wa[kx], a[q]);
+                    if (r >= 2)
+                        b[q] = vfma(x, wb[kx], b[q]);
+                }
+            }
+        }
+    }
+}
+
+/* N pixels of both rows, all channels, with their epilogue. */
+static inline __attribute__((always_inline)) void dw_pair_s2_px(const float *sb, ptrdiff_t row_step,
+                                                                const float *wt, int C, const int N, const int L,
+                                                                float *o0, float *o1, const float *r0,
+                                                                const float *r1, const float *bias,
+                                                                const mfr_epilogue *ep, mfr_act act)
+{
+    for (int c = 0; c < C; c += VL) {
+        const MASK m = mask_for(C - c);
+        V a[8], b[8];
+        dw_pair_s2_core(sb + c, row_step, wt + c, C, N, L, m, a, b);
+        dw_store_n(a, N, o0, r0, C, bias, ep, act, c, m);
+        dw_store_n(b, N, o1, r1, C, bias, ep, act, c, m);
+    }
+    if (act_is_scalar_only(act))
+        for (int c = 0; c < N * C; c++) {
+            o0[c] = mfr_act_scalar(o0[c], act, ep->act_param, 0.0f);
+            o1[c] = mfr_act_scalar(o1[c], act, ep->act_param, 0.0f);
+        }
+}
+
+/* The group sizes as constants: one copy of the body per (N, L). */
+static __attribute__((noinline)) void dw_pair_s2_group(const float *sb, ptrdiff_t row_step, const float *wt, int C,
+                                                       int n, int left, float *o0, float *o1, const float *r0,
+                                                       const float *r1, const float *bias, const mfr_epilogue *ep,
+                                                       mfr_act act)
+{
+#define DW_PAIR_CASE(N)                                                                                    \
+    case N:                                                                                                \
+        if (left)                                                                                          \
+            dw_pair_s2_px(sb, row_step, wt, C, N, 1, o0, o1, r0, r1, bias, ep, act);                       \
+        else                                                                                               \
+            dw_pair_s2_px(sb, row_step, wt, C, N, 0, o0, o1, r0, r1, bias, ep, act);                       \
+        break;
+    switch (n) {
+        DW_PAIR_CASE(1)
+        DW_PAIR_CASE(2)
+        DW_PAIR_CASE(3)
+        DW_PAIR_CASE(4)
+#if VL == 16
+        DW_PAIR_CASE(5)
+        DW_PAIR_CASE(6)
+        DW_PAIR_CASE(7)
+        DW_PAIR_CASE(8)
+#endif
+    default:
+        break;
+    }
+#undef DW_PAIR_CASE
+}
+
+/* Output rows row and row + 1 (same image, every kernel row inside the
+ * image for both), 3x3, stride 2, no dilation, pad_left <= 1: groups of
+ * up to DW_PAIR_N pixels from column 0 (the padded first pixel inside the
+ * first group) to the last interior one, then the rest one pixel at a time. */
+static void dw_rows2_s2(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt,
+                        const float *bias, float *out, const mfr_epilogue *ep, int row)
+{
+    const int C = p->c_in, W = p->w;
+    const int nimg = row / oh, oy = row % oh;
+    const float *srow = in + ((ptrdiff_t)nimg * p->h + 2 * oy - p->pad_top) * W * C;
+    const ptrdiff_t row_step = (ptrdiff_t)W * C;
+    const mfr_act act = ep ? ep->act : MFR_ACT_NONE;
+    float *o0 = out + (ptrdiff_t)row * ow * C, *o1 = o0 + (ptrdiff_t)ow * C;
+    const float *r0 = ep && ep->residual ? ep->residual + (ptrdiff_t)row * ow * C : NULL;
+    const float *r1 = r0 ? r0 + (ptrdiff_t)ow * C : NULL;
+    int ox_lo, ox_hi;
+    dw_interior_cols(p, ow, 3, 2, 1, &ox_lo, &ox_hi);
+    int ox = 0;
+    /* pad_left 1: only pixel 0 has a tap outside, on its left */
+    int left = ox_lo == 1 && ox_hi > 1;
+    for (; ox < ox_lo && !left; ox++)
+        for (int h = 0; h < 2; h++) {
+            const int ix0 = 2 * ox - p->pad_left;
+            dw_pixel_all(srow + (ptrdiff_t)h * 2 * row_step + (ptrdiff_t)ix0 * C, wt, C, W, ix0, 1, 0, 3, row_step,
+                         3, (h ? o1 : o0) + (ptrdiff_t)ox * C, bias, (h ? r1 : r0) ? (h ? r1 : r0) + (ptrdiff_t)ox * C : NULL,
+                         ep, act);
+        }
+    while (ox < ox_hi) {
+        int n = ox_hi - ox < DW_PAIR_N ? ox_hi - ox : DW_PAIR_N;
+        const int ix = 2 * ox - p->pad_left + left; /* first column read */
+        dw_pair_s2_group(srow + (ptrdiff_t)ix * C, row_step, wt, C, n, left, o0 + (ptrdiff_t)ox * C,
+                         o1 + (ptrdiff_t)ox * C, r0 ? r0 + (ptrdiff_t)ox * C : NULL, r1 ? r1 + (ptrdiff_t)ox * C : NULL,
+                         bias, ep, act);
+        left = 0;
+        ox += n;
+    }
+    for (; ox < ow; ox++)
+        for (int h = 0; h < 2; h++) {
+            const int ix0 = 2 * ox - p->pad_left;
+            dw_pixel_all(srow + (ptrdiff_t)h * 2 * row_step + (ptrdiff_t)ix0 * C, wt, C, W, ix0, 1, 0, 3, row_step,
+                         3, (h ? o1 : o0) + (ptrdiff_t)ox * C, bias, (h ? r1 : r0) ? (h ? r1 : r0) + (ptrdiff_t)ox * C : NULL,
+                         ep, act);
+        }
+}
+
+/* Whether rows row and row + 1 can go through dw_rows2_s2. */
+static int dw_pair_s2_ok(const mfr_conv_params *p, int oh, int row)
 {
     int oy = row % oh;
-    return p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->kw <= 8 &&
-           oy + 1 < oh && oy - p->pad_top >= 0 && oy + 1 - p->pad_top + p->kh - 1 < p->h;
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 2 && p->stride_w == 2 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->pad_left <= 1 && oy + 1 < oh && 2 * oy - p->pad_top >= 0 && 2 * oy - p->pad_top + 4 < p->h;
+}
+
+/* Whether rows row .. row + n - 1 can go through dw_rows_s1. */
+static int dw_rows_s1_ok(const mfr_conv_params *p, int oh, int row, int n)
+{
+    int oy = row % oh;
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+           oy + n - 1 < oh && oy - p->pad_top >= 0 && oy + n - 1 - p->pad_top + 2 < p->h;
 }
 
 void DW_FN(const mfr_conv_params *p, int oh, int ow, const float *in, const float *wt, const float *bias,
            float *out, const mfr_epilogue *ep, int row0, int row1)
 {
     for (int row = row0; row < row1; row++) {
-        /* Pairs for 3x3 only: with 5x5 the two sets of row weights no longer
-         * fit in registers next to the eight accumulators (measured slower). */
-        if (row + 1 < row1 && p->kh == 3 && p->kw == 3 && dw_pair_ok(p, oh, row)) {
-            dw_rows2_s1(p, oh, ow, in, wt, bias, out, ep, row, 3, 3);
+        /* Several rows per pass for 3x3 only: with 5x5 the two sets of row
+         * weights no longer fit in registers next to the eight accumulators
+         * (measured slower). */
+        if (row + 1 < row1 && dw_pair_s2_ok(p, oh, row)) {
+            dw_rows2_s2(p, oh, ow, in, wt, bias, out, ep, row);
+            row++;
+            continue;
+        }
+        if (row + DW_ROWS_S1 <= row1 && dw_rows_s1_ok(p, oh, row, DW_ROWS_S1)) {
+            dw_rows_s1(p, oh, ow, in, wt, bias, out, ep, row, DW_ROWS_S1);
+            row += DW_ROWS_S1 - 1;
+            continue;
+        }
+        if (DW_ROWS_S1 > 2 && row + 2 <= row1 && dw_rows_s1_ok(p, oh, row, 2)) {
+            dw_rows_s1(p, oh, ow, in, wt, bias, out, ep, row, 2);
             row++;
             continue;
         }
