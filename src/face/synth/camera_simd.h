@@ -214,35 +214,34 @@ static inline void quantise64(float F[64], const float Q[64])
 #endif
 }
 
-/* out = A in A^T for 8x8 blocks, At the transpose of A: the DCT-II with A
- * the orthonormal basis C, its inverse with A = C^T. Each sum runs over k
- * in increasing order, as the plain triple loop would; the loops are
- * arranged so that the innermost one runs along rows (vectorised). */
-static inline void dct8(const float in[64], float out[64], const float A[64], const float At[64])
+/* out[i][j] = the sum of X[i][k] M[k][j] over the listed k (ks[0..nk-1],
+ * increasing), from +0; the loops are arranged so that the innermost one
+ * runs along rows (vectorised). */
+static inline void mm8_rows(const float X[64], const float M[64], const int *ks, int nk, float out[64])
 {
-    float t[64];
     for (int i = 0; i < 8; i++) {
         float acc[8] = {0};
-        for (int k = 0; k < 8; k++) {
-            const float a = A[i * 8 + k];
+        for (int n = 0; n < nk; n++) {
+            const int k = ks[n];
+            const float a = X[i * 8 + k];
 #pragma omp simd
             for (int j = 0; j < 8; j++)
-                acc[j] += a * in[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            t[i * 8 + j] = acc[j];
-    }
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int k = 0; k < 8; k++) {
-            const float a = t[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * At[k * 8 + j];
+                acc[j] += a * M[k * 8 + j];
         }
         for (int j = 0; j < 8; j++)
             out[i * 8 + j] = acc[j];
     }
+}
+
+/* out = A in A^T for 8x8 blocks, At the transpose of A: the DCT-II with A
+ * the orthonormal basis C, its inverse with A = C^T. Each sum runs over k
+ * in increasing order, as the plain triple loop would. */
+static inline void dct8(const float in[64], float out[64], const float A[64], const float At[64])
+{
+    static const int all[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    float t[64];
+    mm8_rows(A, in, all, 8, t);
+    mm8_rows(t, At, all, 8, out);
 }
 
 /* dct8 for the inverse transform of quantised coefficients F (A = C^T):
@@ -286,30 +285,8 @@ static inline void idct8_sparse(const float F[64], float out[64], const float A[
             ck[nc++] = k;
     }
     float t[64];
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int n = 0; n < nr; n++) {
-            const int k = rk[n];
-            const float a = A[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * F[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            t[i * 8 + j] = acc[j];
-    }
-    for (int i = 0; i < 8; i++) {
-        float acc[8] = {0};
-        for (int n = 0; n < nc; n++) {
-            const int k = ck[n];
-            const float a = t[i * 8 + k];
-#pragma omp simd
-            for (int j = 0; j < 8; j++)
-                acc[j] += a * At[k * 8 + j];
-        }
-        for (int j = 0; j < 8; j++)
-            out[i * 8 + j] = acc[j];
-    }
+    mm8_rows(A, F, rk, nr, t);
+    mm8_rows(t, At, ck, nc, out);
 }
 
 #if defined(__AVX2__)
