@@ -931,6 +931,18 @@ START_TEST(test_render_independent_of_history)
 }
 END_TEST
 
+
+/* Selects the rasteriser build number isa (0 baseline, 1 AVX2, 2 AVX-512)
+ * through MFR_ISA; 0 when this machine cannot run it (nor the ones after). */
+static int raster_isa_set(int isa)
+{
+    static const char *const isa_name[3] = {"scalar", "avx2", "avx512"};
+    if (isa > 2 || (isa == 1 && !mfr_isa_available(MFR_ISA_AVX2)) || (isa == 2 && !mfr_isa_available(MFR_ISA_AVX512)))
+        return 0;
+    ck_assert(setenv("MFR_ISA", isa_name[isa], 1) == 0);
+    return 1;
+}
+
 /* The fast rasteriser (SSE2 blocks where the width is a multiple of 4, else
  * spans; in the AVX2 build two rows of a small box at a time, in the
  * AVX-512 build the whole box), every build,
@@ -966,12 +978,8 @@ START_TEST(test_raster_matches_reference)
             for (int m = 0; m < F.nmesh; m++)
                 synth_raster_ref(&b, &F.mesh[m], m);
             /* the baseline build, then the AVX2 and AVX-512 ones where they run */
-            static const char *const isa_name[3] = {"scalar", "avx2", "avx512"};
-            for (int isa = 0; isa < 3; isa++) {
-                if ((isa == 1 && !mfr_isa_available(MFR_ISA_AVX2)) || (isa == 2 && !mfr_isa_available(MFR_ISA_AVX512)))
-                    break;
+            for (int isa = 0; raster_isa_set(isa); isa++) {
                 synth_frame_clear(&a);
-                ck_assert(setenv("MFR_ISA", isa_name[isa], 1) == 0);
                 for (int m = 0; m < F.nmesh; m++)
                     synth_raster(&a, &F.mesh[m], m);
                 ck_assert(unsetenv("MFR_ISA") == 0);
@@ -1041,18 +1049,14 @@ START_TEST(test_raster_edge_cases)
         tu_ok(synth_frame_init(&b, w, h));
         synth_raster_ref(&b, &m, 0);
         synth_raster_ref(&b, &m, 1); /* again: equal depths do not win */
-        static const char *const isa_name[3] = {"scalar", "avx2", "avx512"};
-        for (int isa = 0; isa < 3; isa++) {
-            if ((isa == 1 && !mfr_isa_available(MFR_ISA_AVX2)) || (isa == 2 && !mfr_isa_available(MFR_ISA_AVX512)))
-                break;
+        for (int isa = 0; raster_isa_set(isa); isa++) {
             synth_frame_clear(&a);
-            ck_assert(setenv("MFR_ISA", isa_name[isa], 1) == 0);
             synth_raster(&a, &m, 0);
             synth_raster(&a, &m, 1);
             ck_assert(unsetenv("MFR_ISA") == 0);
             const size_t n = (size_t)w * (size_t)h;
-            ck_assert_msg(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0, "depth, rep %d, isa %s", rep, isa_name[isa]);
-            ck_assert_msg(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0, "mesh, rep %d, isa %s", rep, isa_name[isa]);
+            ck_assert_msg(memcmp(a.depth, b.depth, n * sizeof *a.depth) == 0, "depth, rep %d, isa %d", rep, isa);
+            ck_assert_msg(memcmp(a.mesh, b.mesh, n * sizeof *a.mesh) == 0, "mesh, rep %d, isa %d", rep, isa);
             for (size_t k = 0; k < n; k++)
                 if (a.mesh[k] >= 0) {
                     covered++;
