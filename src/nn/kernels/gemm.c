@@ -220,38 +220,37 @@ static void wide_tile(const gemm_kernel *kr, int t, int m, int n, int k, float a
         kr->wide(k, a->a, rsa, csa, b + j, ldb, kr->nr, c + j, ldc, m, cols, &te);
 }
 
+static void any_small_tile(const gemm_kernel *kr, int wide, int t, int tn, int m, int n, int k, float alpha,
+                           const gemm_a_src *a, const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta,
+                           float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+{
+    if (wide)
+        wide_tile(kr, t, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+    else
+        small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+}
+
 static void gemm_small(const gemm_kernel *kr, int m, int n, int k, float alpha, const gemm_a_src *a,
                        const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
                        const mfr_epilogue *ep)
 {
-    if (kr->wide && m <= kr->wide_rows) {
-        int tw = (n + kr->wide_panels * kr->nr - 1) / (kr->wide_panels * kr->nr);
-        int parallel = (int64_t)m * n * k > GEMM_WIDE_PARALLEL_MNK && tw > 1 && mfr_threads() > 1;
-        if (!parallel) {
-            for (int t = 0; t < tw; t++)
-                wide_tile(kr, t, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
-            return;
-        }
-#ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(mfr_threads())
-#endif
-        for (int t = 0; t < tw; t++)
-            wide_tile(kr, t, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
-        return;
-    }
-    int tm = (m + kr->mr - 1) / kr->mr, tn = (n + kr->nr - 1) / kr->nr;
-    int parallel = (int64_t)m * n * k > GEMM_SMALL_MNK && tm * tn > 1 && mfr_threads() > 1;
+    const int wide = kr->wide && m <= kr->wide_rows;
+    int tn = (n + kr->nr - 1) / kr->nr;
+    int tiles = wide ? (n + kr->wide_panels * kr->nr - 1) / (kr->wide_panels * kr->nr)
+                     : (m + kr->mr - 1) / kr->mr * tn;
+    int64_t work = (int64_t)m * n * k;
+    int parallel = work > (wide ? GEMM_WIDE_PARALLEL_MNK : GEMM_SMALL_MNK) && tiles > 1 && mfr_threads() > 1;
     if (!parallel) {
         /* No parallel region at all: a one-row product takes microseconds. */
-        for (int t = 0; t < tm * tn; t++)
-            small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+        for (int t = 0; t < tiles; t++)
+            any_small_tile(kr, wide, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
         return;
     }
 #ifdef MFR_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(mfr_threads())
 #endif
-    for (int t = 0; t < tm * tn; t++)
-        small_tile(kr, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
+    for (int t = 0; t < tiles; t++)
+        any_small_tile(kr, wide, t, tn, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
 }
 
 /* Thread tid of nt packs its contiguous share of the NR-column panels of
