@@ -695,6 +695,53 @@ START_TEST(test_gemm_fma_chain)
 }
 END_TEST
 
+/* The fused epilogue in the exact scalar order (gemm_ep_value) after the
+ * FMA chain of each k-block: v = chain of the first block, then v + chain
+ * of each later block, then + bias, + residual, activation. Every vector
+ * path (packed tiles, N <= 16 tiles, small and few-row tiles), every
+ * activation, bias per column and per row, K of one and of three blocks. */
+START_TEST(test_gemm_epilogue_bits)
+{
+    static const int shapes[][3] = {{300, 45, 100}, {300, 13, 100}, {60, 40, 0}, {5, 40, 30}, {2, 130, 257}};
+    for (int ii = 0; ii < isa_count; ii++) {
+        if (isa_list[ii] == MFR_ISA_SCALAR)
+            continue; /* the portable kernel leaves contraction to the compiler */
+        setenv("MFR_ISA", mfr_isa_name(isa_list[ii]), 1);
+        const int kc = mfr_gemm_get_blocking().kc;
+        unsetenv("MFR_ISA");
+        for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
+            for (int act = MFR_ACT_NONE; act <= MFR_ACT_HSWISH; act++) {
+                int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2] ? shapes[si][2] : 2 * kc + 5;
+                int per_row = (act + si) & 1, ch = per_row ? m : n;
+                float *a = rand_buf((size_t)m * k, 61), *b = rand_buf((size_t)k * n, 62);
+                float *c = rand_buf((size_t)m * n, 63), *res = rand_buf((size_t)m * n, 64);
+                float *bias = rand_buf((size_t)ch, 65), *slopes = rand_buf((size_t)ch, 66);
+                mfr_epilogue ep = {bias, per_row, res, n, (mfr_act)act, 0.125f, slopes};
+                mfr_sgemm_isa(isa_list[ii], 'N', 'N', m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, &ep);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        float v = 0.0f;
+                        for (int p0 = 0; p0 < k; p0 += kc) {
+                            float s = 0.0f;
+                            for (int p = p0; p < k && p < p0 + kc; p++)
+                                s = fmaf(a[(size_t)i * k + p], b[(size_t)p * n + j], s);
+                            v = p0 == 0 ? s : v + s;
+                        }
+                        int q = per_row ? i : j;
+                        v += bias[q];
+                        v += res[(size_t)i * n + j];
+                        v = mfr_act_scalar(v, (mfr_act)act, 0.125f, slopes[q]);
+                        float got = c[(size_t)i * n + j];
+                        ck_assert_msg(memcmp(&got, &v, sizeof v) == 0,
+                                      "%s %dx%dx%d act %d per_row %d: C[%d][%d] = %.9g, want %.9g",
+                                      mfr_isa_name(isa_list[ii]), m, n, k, act, per_row, i, j, got, v);
+                    }
+                mfr_free(a), mfr_free(b), mfr_free(c), mfr_free(res), mfr_free(bias), mfr_free(slopes);
+            }
+    }
+}
+END_TEST
+
 /* ------------------------------------------------- per-channel passes */
 
 static int same_bits(const void *a, const void *b, size_t bytes)
@@ -832,6 +879,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_gemm_short);
     tcase_add_test(tc, test_gemm_rows_independent_of_m);
     tcase_add_test(tc, test_gemm_fma_chain);
+    tcase_add_test(tc, test_gemm_epilogue_bits);
     tcase_add_test(tc, test_gemm_degenerate);
     tcase_add_test(tc, test_gemm_threads_bitwise);
     tcase_add_test(tc, test_gemm_blocking);

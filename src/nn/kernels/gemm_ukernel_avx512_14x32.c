@@ -14,35 +14,75 @@ enum { MR = 14, NR = 32, KB = 16 };
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
-/* Epilogue and store of 16 columns (mask k) of row i, column offset j. */
-static inline __attribute__((always_inline)) void store16(__m512 acc, float *c, int i, int j, __mmask16 k, const gemm_tile_ep *ep)
+/* The epilogue in two parts. combine16: this k-block's contribution,
+ * v = alpha acc + beta C on the first block (C not read when beta = 0),
+ * C + alpha acc on later ones. finish16 (last block only): + bias,
+ * + residual, activation. The order is gemm_ep_value's. */
+static inline __attribute__((always_inline)) __m512 combine16(__m512 acc, const float *c, __mmask16 k,
+                                                               const gemm_tile_ep *ep)
 {
-    __m512 v = _mm512_mul_ps(_mm512_set1_ps(ep->alpha), acc);
+    /* alpha = 1 (every call but a user's sgemm) multiplies by nothing: exact */
+    __m512 v = ep->alpha == 1.0f ? acc : _mm512_mul_ps(_mm512_set1_ps(ep->alpha), acc);
     if (ep->first) {
         if (ep->beta != 0.0f)
             v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(ep->beta), _mm512_maskz_loadu_ps(k, c)));
     } else {
         v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, c), v);
     }
-    if (ep->last) {
-        if (ep->bias)
-            v = _mm512_add_ps(v, ep->per_row ? _mm512_set1_ps(ep->bias[i]) : _mm512_maskz_loadu_ps(k, ep->bias + j));
-        if (ep->res)
-            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, ep->res + (ptrdiff_t)i * ep->ldr + j));
-        if (ep->act != MFR_ACT_NONE) {
-            __m512 slope = _mm512_set1_ps(ep->act_param);
-            if (ep->act == MFR_ACT_PRELU)
-                slope = !ep->prelu ? _mm512_setzero_ps()
-                        : ep->per_row ? _mm512_set1_ps(ep->prelu[i])
-                                      : _mm512_maskz_loadu_ps(k, ep->prelu + j);
-            v = act_avx512(v, ep->act, slope);
-        }
+    return v;
+}
+
+static inline __attribute__((always_inline)) void finish16(__m512 v, float *c, int i, int j, __mmask16 k,
+                                                            const gemm_tile_ep *ep)
+{
+    if (ep->bias)
+        v = _mm512_add_ps(v, ep->per_row ? _mm512_set1_ps(ep->bias[i]) : _mm512_maskz_loadu_ps(k, ep->bias + j));
+    if (ep->res)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, ep->res + (ptrdiff_t)i * ep->ldr + j));
+    if (ep->act != MFR_ACT_NONE) {
+        __m512 slope = _mm512_set1_ps(ep->act_param);
+        if (ep->act == MFR_ACT_PRELU)
+            slope = !ep->prelu ? _mm512_setzero_ps()
+                    : ep->per_row ? _mm512_set1_ps(ep->prelu[i])
+                                  : _mm512_maskz_loadu_ps(k, ep->prelu + j);
+        v = act_avx512(v, ep->act, slope);
     }
     _mm512_mask_storeu_ps(c, k, v);
-    if (ep->last && act_is_scalar_only(ep->act))
+    if (act_is_scalar_only(ep->act))
         for (int q = 0; q < 16; q++)
             if (k & (1u << q))
                 c[q] = mfr_act_scalar(c[q], ep->act, ep->act_param, 0.0f);
+}
+
+/* Both parts for 16 columns (mask k) of row i, column offset j. */
+static inline __attribute__((always_inline)) void store16(__m512 acc, float *c, int i, int j, __mmask16 k,
+                                                           const gemm_tile_ep *ep)
+{
+    __m512 v = combine16(acc, c, k, ep);
+    if (ep->last)
+        finish16(v, c, i, j, k, ep);
+    else
+        _mm512_mask_storeu_ps(c, k, v);
+}
+
+static int has_finish(const gemm_tile_ep *ep)
+{
+    return ep->last && (ep->bias || ep->res || ep->act != MFR_ACT_NONE);
+}
+
+/* The second part for a whole m x n tile whose first part is stored in C
+ * already: a loop over rows rather than 28 unrolled copies, so that the
+ * packed kernels' unrolled stores stay free of these tests. Reading back
+ * the stored floats is exact, so the bits are those of store16. */
+static __attribute__((noinline)) void finish_tile(float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
+{
+    const gemm_tile_ep e = *epp;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j += 16) {
+            __mmask16 k = tail_mask_avx512(n - j);
+            float *cp = c + (ptrdiff_t)i * ldc + j;
+            finish16(_mm512_maskz_loadu_ps(k, cp), cp, i, j, k, &e);
+        }
 }
 
 /* The C tile (and the residual) are touched only after the k-loop: fetch
@@ -50,10 +90,13 @@ static inline __attribute__((always_inline)) void store16(__m512 acc, float *c, 
 static inline __attribute__((always_inline)) void prefetch_tile(const float *c, ptrdiff_t ldc, int m,
                                                                 const gemm_tile_ep *ep)
 {
-    for (int i = 0; i < m; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-    }
+    /* C only written (first block, beta = 0): the stores wait in the store
+     * buffer for their lines; prefetching them costs fill buffers up front */
+    if (!ep->first || ep->beta != 0.0f)
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
     if (ep->last && ep->res)
         for (int i = 0; i < m; i++) {
             _mm_prefetch((const char *)(ep->res + i * ep->ldr), _MM_HINT_T0);
@@ -62,21 +105,61 @@ static inline __attribute__((always_inline)) void prefetch_tile(const float *c, 
 }
 
 #define DECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
-#define STORE(i)                                                                                   \
+
+/* The first part of the epilogue of the 14 x 32 accumulators, unrolled.
+ * The two usual forms (alpha = 1; the first block with beta = 0, or a later
+ * block) are written out without a test per vector; the rest go through
+ * combine16. The caller runs finish_tile afterwards when has_finish. */
+enum { EP_SET, EP_ADD, EP_ANY };
+
+static inline int combine_form(const gemm_tile_ep *ep)
+{
+    if (ep->alpha != 1.0f || (ep->first && ep->beta != 0.0f))
+        return EP_ANY;
+    return ep->first ? EP_SET : EP_ADD;
+}
+
+#define COMBINE_SET(v, p, k) (v)
+#define COMBINE_ADD(v, p, k) _mm512_add_ps(_mm512_maskz_loadu_ps((k), (p)), (v))
+#define COMBINE_ANY(v, p, k) combine16((v), (p), (k), ep)
+#define STORE_ROW(i, F)                                                                            \
     if (i < m) {                                                                                   \
-        store16(c##i##a, c + (ptrdiff_t)i * ldc, i, 0, k0, ep);                                    \
+        float *cp = c + (ptrdiff_t)i * ldc;                                                        \
+        _mm512_mask_storeu_ps(cp, k0, F(c##i##a, cp, k0));                                         \
         if (k1)                                                                                    \
-            store16(c##i##b, c + (ptrdiff_t)i * ldc + 16, i, 16, k1, ep);                          \
+            _mm512_mask_storeu_ps(cp + 16, k1, F(c##i##b, cp + 16, k1));                           \
     }
+#define STORE_SET(i) STORE_ROW(i, COMBINE_SET)
+#define STORE_ADD(i) STORE_ROW(i, COMBINE_ADD)
+#define STORE_ANY(i) STORE_ROW(i, COMBINE_ANY)
+/* The whole epilogue of a tile of `rows` rows; X_SET, X_ADD, X_ANY store
+ * one accumulator row in each form. */
+#define EPILOGUE(X, rows)                                                                          \
+    switch (combine_form(ep)) {                                                                    \
+    case EP_SET:                                                                                   \
+        ROWS(X##_SET)                                                                              \
+        break;                                                                                     \
+    case EP_ADD:                                                                                   \
+        ROWS(X##_ADD)                                                                              \
+        break;                                                                                     \
+    default:                                                                                       \
+        ROWS(X##_ANY)                                                                              \
+        break;                                                                                     \
+    }                                                                                              \
+    if (has_finish(ep))                                                                            \
+        finish_tile(c, ldc, (rows), n, ep);
 
 /* Packed operands, zero padded: A in k-blocks of KB (a block holds MR rows
  * of KB consecutive k: row i at + i * KB), B at b[p * NR + j]. */
 static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
 {
     (void)rsa;
     (void)csa;
     (void)ldb;
+    /* a local copy: the stores to C cannot alias it, so its tests are
+     * decided once per tile instead of reloaded after every store */
+    const gemm_tile_ep e = *epp, *ep = &e;
     ROWS(DECL)
     prefetch_tile(c, ldc, m, ep);
     for (int p0 = 0; p0 < kc; p0 += KB) {
@@ -99,7 +182,7 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
         a += MR * KB;
     }
     __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
-    ROWS(STORE)
+    EPILOGUE(STORE, m)
 }
 
 /* Operands in place: a[i * rsa + p * csa] for i < m, b[p * ldb + j] for
@@ -225,11 +308,12 @@ static void ukernel_wide(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
  * use. Each value is the same chain of FMAs as in ukernel_packed, so the
  * bits do not change. Both panels must be full (m = 2 MR). */
 static void ukernel_packed_narrow(int kc, const float *a, ptrdiff_t pstride, ptrdiff_t csa, const float *b,
-                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
 {
     (void)csa;
     (void)ldb;
     (void)m;
+    const gemm_tile_ep e = *epp, *ep = &e; /* as in ukernel_packed */
     const float *a2 = a + pstride;
     ROWS(DECL)
     __mmask16 k0 = tail_mask_avx512(n);
@@ -248,11 +332,17 @@ static void ukernel_packed_narrow(int kc, const float *a, ptrdiff_t pstride, ptr
         a += MR * KB;
         a2 += MR * KB;
     }
-#define STORE2(i)                                                                                  \
-    store16(c##i##a, c + (ptrdiff_t)i * ldc, i, 0, k0, ep);                                        \
-    store16(c##i##b, c + (ptrdiff_t)(i + MR) * ldc, i + MR, 0, k0, ep);
-    ROWS(STORE2)
-#undef STORE2
+    /* accumulator row i holds tile rows i and i + MR */
+#define NARROW_ROW(i, F)                                                                           \
+    {                                                                                              \
+        float *p0 = c + (ptrdiff_t)i * ldc, *p1 = c + (ptrdiff_t)(i + MR) * ldc;                   \
+        _mm512_mask_storeu_ps(p0, k0, F(c##i##a, p0, k0));                                         \
+        _mm512_mask_storeu_ps(p1, k0, F(c##i##b, p1, k0));                                         \
+    }
+#define NARROW_SET(i) NARROW_ROW(i, COMBINE_SET)
+#define NARROW_ADD(i) NARROW_ROW(i, COMBINE_ADD)
+#define NARROW_ANY(i) NARROW_ROW(i, COMBINE_ANY)
+    EPILOGUE(NARROW, 2 * MR)
 }
 
 /* A panel from a row-major A: with KB = 16 every (row, k-block) is one
