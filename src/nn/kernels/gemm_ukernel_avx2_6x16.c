@@ -13,34 +13,73 @@ enum { MR = 6, NR = 16, KB = 8 };
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-/* Epilogue and store of 8 columns (mask k, cols valid columns) of row i at column j. */
-static inline __attribute__((always_inline)) void store8(__m256 acc, float *c, int i, int j, __m256i k, int cols, const gemm_tile_ep *ep)
+/* The epilogue in two parts, as in the AVX-512 kernel. combine8: this
+ * k-block's contribution, v = alpha acc + beta C on the first block (C not
+ * read when beta = 0), C + alpha acc on later ones. finish8 (last block
+ * only): + bias, + residual, activation. The order is gemm_ep_value's. */
+static inline __attribute__((always_inline)) __m256 combine8(__m256 acc, const float *c, __m256i k,
+                                                              const gemm_tile_ep *ep)
 {
-    __m256 v = _mm256_mul_ps(_mm256_set1_ps(ep->alpha), acc);
+    /* alpha = 1 (every call but a user's sgemm) multiplies by nothing: exact */
+    __m256 v = ep->alpha == 1.0f ? acc : _mm256_mul_ps(_mm256_set1_ps(ep->alpha), acc);
     if (ep->first) {
         if (ep->beta != 0.0f)
             v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(ep->beta), _mm256_maskload_ps(c, k)));
     } else {
         v = _mm256_add_ps(_mm256_maskload_ps(c, k), v);
     }
-    if (ep->last) {
-        if (ep->bias)
-            v = _mm256_add_ps(v, ep->per_row ? _mm256_set1_ps(ep->bias[i]) : _mm256_maskload_ps(ep->bias + j, k));
-        if (ep->res)
-            v = _mm256_add_ps(v, _mm256_maskload_ps(ep->res + (ptrdiff_t)i * ep->ldr + j, k));
-        if (ep->act != MFR_ACT_NONE) {
-            __m256 slope = _mm256_set1_ps(ep->act_param);
-            if (ep->act == MFR_ACT_PRELU)
-                slope = !ep->prelu ? _mm256_setzero_ps()
-                        : ep->per_row ? _mm256_set1_ps(ep->prelu[i])
-                                      : _mm256_maskload_ps(ep->prelu + j, k);
-            v = act_avx2(v, ep->act, slope);
-        }
+    return v;
+}
+
+/* cols: the valid columns of the 8 (mask k) */
+static inline __attribute__((always_inline)) void finish8(__m256 v, float *c, int i, int j, __m256i k, int cols,
+                                                           const gemm_tile_ep *ep)
+{
+    if (ep->bias)
+        v = _mm256_add_ps(v, ep->per_row ? _mm256_set1_ps(ep->bias[i]) : _mm256_maskload_ps(ep->bias + j, k));
+    if (ep->res)
+        v = _mm256_add_ps(v, _mm256_maskload_ps(ep->res + (ptrdiff_t)i * ep->ldr + j, k));
+    if (ep->act != MFR_ACT_NONE) {
+        __m256 slope = _mm256_set1_ps(ep->act_param);
+        if (ep->act == MFR_ACT_PRELU)
+            slope = !ep->prelu ? _mm256_setzero_ps()
+                    : ep->per_row ? _mm256_set1_ps(ep->prelu[i])
+                                  : _mm256_maskload_ps(ep->prelu + j, k);
+        v = act_avx2(v, ep->act, slope);
     }
     _mm256_maskstore_ps(c, k, v);
-    if (ep->last && act_is_scalar_only(ep->act))
+    if (act_is_scalar_only(ep->act))
         for (int q = 0; q < cols; q++)
             c[q] = mfr_act_scalar(c[q], ep->act, ep->act_param, 0.0f);
+}
+
+/* Both parts for 8 columns (mask k, cols valid) of row i at column j. */
+static inline __attribute__((always_inline)) void store8(__m256 acc, float *c, int i, int j, __m256i k, int cols,
+                                                          const gemm_tile_ep *ep)
+{
+    __m256 v = combine8(acc, c, k, ep);
+    if (ep->last)
+        finish8(v, c, i, j, k, cols, ep);
+    else
+        _mm256_maskstore_ps(c, k, v);
+}
+
+static int has_finish(const gemm_tile_ep *ep)
+{
+    return ep->last && (ep->bias || ep->res || ep->act != MFR_ACT_NONE);
+}
+
+/* The second part for a whole m x n tile whose first part is in C already
+ * (a loop over rows; reading the stored floats back is exact). */
+static __attribute__((noinline)) void finish_tile(float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
+{
+    const gemm_tile_ep e = *epp;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j += 8) {
+            __m256i k = tail_mask_avx2(n - j);
+            float *cp = c + (ptrdiff_t)i * ldc + j;
+            finish8(_mm256_maskload_ps(cp, k), cp, i, j, k, n - j < 8 ? n - j : 8, &e);
+        }
 }
 
 /* The C tile (and the residual) are touched only after the k-loop: fetch
@@ -48,10 +87,13 @@ static inline __attribute__((always_inline)) void store8(__m256 acc, float *c, i
 static inline __attribute__((always_inline)) void prefetch_tile(const float *c, ptrdiff_t ldc, int m,
                                                                 const gemm_tile_ep *ep)
 {
-    for (int i = 0; i < m; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-    }
+    /* C only written (first block, beta = 0): the stores wait in the store
+     * buffer for their lines; prefetching them costs fill buffers up front */
+    if (!ep->first || ep->beta != 0.0f)
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
     if (ep->last && ep->res)
         for (int i = 0; i < m; i++) {
             _mm_prefetch((const char *)(ep->res + i * ep->ldr), _MM_HINT_T0);
@@ -67,14 +109,42 @@ static inline __attribute__((always_inline)) void prefetch_tile(const float *c, 
             store8(c##i##b, c + (ptrdiff_t)i * ldc + 8, i, 8, k1, n - 8, ep);                      \
     }
 
+/* The packed tile's first part, unrolled: the two usual forms (alpha = 1;
+ * the first block with beta = 0, or a later block) without a test per
+ * vector, the rest through combine8; then finish_tile when has_finish. */
+enum { EP_SET, EP_ADD, EP_ANY };
+
+static inline int combine_form(const gemm_tile_ep *ep)
+{
+    if (ep->alpha != 1.0f || (ep->first && ep->beta != 0.0f))
+        return EP_ANY;
+    return ep->first ? EP_SET : EP_ADD;
+}
+
+#define COMBINE_SET(v, p, k) (v)
+#define COMBINE_ADD(v, p, k) _mm256_add_ps(_mm256_maskload_ps((p), (k)), (v))
+#define COMBINE_ANY(v, p, k) combine8((v), (p), (k), ep)
+#define STORE_ROW(i, F)                                                                            \
+    if (i < m) {                                                                                   \
+        float *cp = c + (ptrdiff_t)i * ldc;                                                        \
+        _mm256_maskstore_ps(cp, k0, F(c##i##a, cp, k0));                                           \
+        if (n > 8)                                                                                 \
+            _mm256_maskstore_ps(cp + 8, k1, F(c##i##b, cp + 8, k1));                               \
+    }
+#define STORE_SET(i) STORE_ROW(i, COMBINE_SET)
+#define STORE_ADD(i) STORE_ROW(i, COMBINE_ADD)
+#define STORE_ANY(i) STORE_ROW(i, COMBINE_ANY)
+
 /* Packed operands, zero padded: A in k-blocks of KB (a block holds MR rows
  * of KB consecutive k: row i at + i * KB), B at b[p * NR + j]. */
 static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
+                           float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
 {
     (void)rsa;
     (void)csa;
     (void)ldb;
+    /* a local copy: the stores to C cannot alias it */
+    const gemm_tile_ep e = *epp, *ep = &e;
     ROWS(DECL)
     prefetch_tile(c, ldc, m, ep);
     for (int p0 = 0; p0 < kc; p0 += KB) {
@@ -97,7 +167,19 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
         a += MR * KB;
     }
     __m256i k0 = tail_mask_avx2(n), k1 = tail_mask_avx2(n - 8);
-    ROWS(STORE)
+    switch (combine_form(ep)) {
+    case EP_SET:
+        ROWS(STORE_SET)
+        break;
+    case EP_ADD:
+        ROWS(STORE_ADD)
+        break;
+    default:
+        ROWS(STORE_ANY)
+        break;
+    }
+    if (has_finish(ep))
+        finish_tile(c, ldc, m, n, ep);
 }
 
 static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
