@@ -237,9 +237,11 @@ START_TEST(test_gemm_threads_bitwise)
 {
     /* k = 517: two KC-blocks (B shared, double-buffered); k = 200: one block
      * (each thread packs its own B); m = 2: fewer rows than threads; n = 16:
-     * the narrow two-panel tiles. */
-    static const int shapes[4][3] = {{333, 211, 517}, {301, 150, 200}, {2, 300, 999}, {333, 16, 517}};
-    for (int si = 0; si < 4; si++) {
+     * the narrow two-panel tiles; 49 x 133 x 1100: few rows, three blocks of
+     * B, the last one shorter (split over N, each thread packing its own
+     * panels, threads free to run a block apart). */
+    static const int shapes[][3] = {{333, 211, 517}, {301, 150, 200}, {2, 300, 999}, {333, 16, 517}, {49, 133, 1100}};
+    for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
         int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
         float *a = rand_buf((size_t)m * k, 11), *b = rand_buf((size_t)k * n, 12), *bias = rand_buf((size_t)n, 13);
         float *c[3];

@@ -356,7 +356,18 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
     /* Blocks of M: at most MC rows, at least one per thread when there are
      * enough rows, and of equal size (rounded to MR) so no thread waits. */
     int nb_m = (m + bl.mc - 1) / bl.mc, row_panels = (m + MR - 1) / MR;
-    if (nb_m < nthreads)
+    int nblocks = ((n + bl.nc - 1) / bl.nc) * ((k + bl.kc - 1) / bl.kc);
+    /* Few rows against several blocks of B (K > KC or N > NC: a 7x7 layer
+     * with 512 input channels): split N only. Each thread packs the B
+     * panels it multiplies and all of the (small) A block, and never waits
+     * for another thread; split over M, it would wait at a barrier after
+     * every block of B. The A copies this adds, (threads - 1) m k, are at
+     * most the B copies each thread makes. */
+    const int split_n = !pb && nthreads > 1 && nblocks > 1 && m <= bl.mc &&
+                        (int64_t)m * (nthreads - 1) <= n && (n < bl.nc ? n : bl.nc) >= nthreads * NR;
+    if (split_n)
+        nb_m = 1;
+    else if (nb_m < nthreads)
         nb_m = nthreads < row_panels ? nthreads : row_panels;
     int mc_blk = ((m + nb_m - 1) / nb_m + MR - 1) / MR * MR;
     nb_m = (m + mc_blk - 1) / mc_blk;
@@ -365,7 +376,6 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
     /* B is packed into two buffers in turn (double buffering): threads pack
      * block t + 1 into one while others may still compute block t from the
      * other, so each (jc, pc) block costs one barrier, not two. */
-    int nblocks = ((n + bl.nc - 1) / bl.nc) * ((k + bl.kc - 1) / bl.kc);
     size_t b_floats = pb ? 0 : (size_t)kc_max * nc_max;
     /* When all of B is one block (K <= KC, N <= NC: the pointwise layers)
      * every thread packs the whole block for itself: k * n copies per
@@ -373,7 +383,7 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
      * the call (on a loaded machine a barrier whose partner was descheduled
      * costs a time slice). */
     const int private_b = !pb && nblocks == 1 && nthreads > 1;
-    size_t b_bufs = pb ? 0 : private_b ? (size_t)nthreads : nblocks > 1 && nthreads > 1 ? 2 : 1;
+    size_t b_bufs = pb ? 0 : private_b || split_n ? (size_t)nthreads : nblocks > 1 && nthreads > 1 ? 2 : 1;
     size_t a_floats = (size_t)gemm_kc_padded(kr, kc_max) * mc_max;
     size_t ws_floats = b_floats * b_bufs + a_floats * (size_t)nthreads;
     float *ws = own_ws ? mfr_alloc(ws_floats * sizeof(float)) : workspace(ws_floats);
@@ -399,7 +409,7 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
         int t = 0;
         if (private_b) {
             gemm_pack_b_share(kr, transb, b, ldb, 0, kc_max, 0, n, ws + b_floats * (size_t)tid, 0, 1);
-        } else if (!pb) {
+        } else if (!pb && !split_n) {
             gemm_pack_b_share(kr, transb, b, ldb, 0, kc_max, 0, n < bl.nc ? n : bl.nc, ws, tid, nt);
 #ifdef MFR_HAVE_OPENMP
             if (nt > 1) {
@@ -415,7 +425,7 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
              * tile is only ever updated by one thread and the blocks need
              * no barrier between their computations. */
             int nb_n = 1;
-            if (nt > 1 && nb_m % nt != 0)
+            if (nt > 1 && (split_n || nb_m % nt != 0))
                 nb_n = nt < panels ? nt : panels;
             int nitems = nb_m * nb_n;
             int it0 = (int)((int64_t)nitems * tid / nt), it1 = (int)((int64_t)nitems * (tid + 1) / nt);
@@ -431,10 +441,17 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                         packed_ib = ib;
                     }
                     int jp0 = (int)((int64_t)jb * panels / nb_n), jp1 = (int)((int64_t)(jb + 1) * panels / nb_n);
+                    /* split_n: the panels of this item, packed by this thread into
+                     * its own buffer (threads run blocks apart, with no barrier) */
+                    float *own = split_n ? ws + b_floats * (size_t)tid + (ptrdiff_t)jp0 * NR * kc_max : NULL;
+                    if (split_n && jp1 > jp0)
+                        gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + jp0 * NR,
+                                    (jp1 * NR < nc ? jp1 * NR : nc) - jp0 * NR, own);
                     for (int jp = jp0; jp < jp1; jp++) {
                         int j = jc + jp * NR, nr = n - j < NR ? n - j : NR;
                         const float *bp = pb ? pb->data + (ptrdiff_t)(j / NR) * pb->k * NR + (ptrdiff_t)pc * NR
-                                             : bbuf + (ptrdiff_t)jp * NR * kc;
+                                          : own ? own + (ptrdiff_t)(jp - jp0) * NR * kc
+                                                : bbuf + (ptrdiff_t)jp * NR * kc;
                         for (int ip = 0; ip < mc; ip += MR) {
                             int i = i0 + ip, mr = m - i < MR ? m - i : MR;
                             gemm_tile_ep te;
@@ -453,7 +470,7 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                         }
                     }
                 }
-                if (!pb && t + 1 < nblocks) {
+                if (!pb && !split_n && t + 1 < nblocks) {
                     /* Pack the next block into the other buffer. Everyone
                      * passed the previous barrier after computing block
                      * t - 1, the last user of that buffer. */
