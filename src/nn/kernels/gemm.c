@@ -337,6 +337,36 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     gemm_drive_nt(isa, m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep, mfr_threads(), 0);
 }
 
+/* The tiles of rows [i0, i0 + mc) (A packed in abuf, k-block of kc, padded
+ * kcp) against the NR-column panels jp0..jp1 - 1 of column block jc, panel
+ * jp of B at b0 + (jp - jp0) * bstride. first / last: the k-block is the
+ * first / last of the product (the epilogue's two parts). */
+static void block_tiles(const gemm_kernel *kr, const float *abuf, int kc, int kcp, int i0, int mc, int jc, int jp0,
+                        int jp1, const float *b0, ptrdiff_t bstride, int first, int last, int m, int n, float alpha,
+                        float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+{
+    const int MR = kr->mr, NR = kr->nr;
+    for (int jp = jp0; jp < jp1; jp++) {
+        int j = jc + jp * NR, nr = n - j < NR ? n - j : NR;
+        const float *bp = b0 + (ptrdiff_t)(jp - jp0) * bstride;
+        for (int ip = 0; ip < mc; ip += MR) {
+            int i = i0 + ip, mr = m - i < MR ? m - i : MR;
+            gemm_tile_ep te;
+            tile_ep(&te, ep, alpha, beta, i, j);
+            te.first = first;
+            te.last = last;
+            if (kr->packed_narrow && nr <= 16 && ip + 2 * MR <= mc) {
+                /* two row panels at once, same bits */
+                kr->packed_narrow(kc, abuf + (ptrdiff_t)ip * kcp, (ptrdiff_t)MR * kcp, MR, bp, NR,
+                                  c + (ptrdiff_t)i * ldc + j, ldc, 2 * MR, nr, &te);
+                ip += MR;
+                continue;
+            }
+            kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j, ldc, mr, nr, &te);
+        }
+    }
+}
+
 static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src *a, int transb,
                           const float *b, ptrdiff_t ldb, const mfr_packed_b *pb, float beta, float *c, ptrdiff_t ldc,
                           const mfr_epilogue *ep, int nthreads, int own_ws)
@@ -447,28 +477,10 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                     if (split_n && jp1 > jp0)
                         gemm_pack_b(kr, transb, b, ldb, pc, kc, jc + jp0 * NR,
                                     (jp1 * NR < nc ? jp1 * NR : nc) - jp0 * NR, own);
-                    for (int jp = jp0; jp < jp1; jp++) {
-                        int j = jc + jp * NR, nr = n - j < NR ? n - j : NR;
-                        const float *bp = pb ? pb->data + (ptrdiff_t)(j / NR) * pb->k * NR + (ptrdiff_t)pc * NR
-                                          : own ? own + (ptrdiff_t)(jp - jp0) * NR * kc
-                                                : bbuf + (ptrdiff_t)jp * NR * kc;
-                        for (int ip = 0; ip < mc; ip += MR) {
-                            int i = i0 + ip, mr = m - i < MR ? m - i : MR;
-                            gemm_tile_ep te;
-                            tile_ep(&te, ep, alpha, beta, i, j);
-                            te.first = pc == 0;
-                            te.last = pc + kc == k;
-                            if (kr->packed_narrow && nr <= 16 && ip + 2 * MR <= mc) {
-                                /* two row panels at once, same bits */
-                                kr->packed_narrow(kc, abuf + (ptrdiff_t)ip * kcp, (ptrdiff_t)MR * kcp, MR, bp, NR,
-                                                  c + (ptrdiff_t)i * ldc + j, ldc, 2 * MR, nr, &te);
-                                ip += MR;
-                                continue;
-                            }
-                            kr->packed(kc, abuf + (ptrdiff_t)ip * kcp, 1, MR, bp, NR, c + (ptrdiff_t)i * ldc + j,
-                                       ldc, mr, nr, &te);
-                        }
-                    }
+                    const float *b0 = pb ? pb->data + ((ptrdiff_t)(jc / NR + jp0) * pb->k + pc) * NR
+                                      : own ? own : bbuf + (ptrdiff_t)jp0 * NR * kc;
+                    block_tiles(kr, abuf, kc, kcp, i0, mc, jc, jp0, jp1, b0, pb ? (ptrdiff_t)pb->k * NR : (ptrdiff_t)NR * kc,
+                                pc == 0, pc + kc == k, m, n, alpha, beta, c, ldc, ep);
                 }
                 if (!pb && !split_n && t + 1 < nblocks) {
                     /* Pack the next block into the other buffer. Everyone
