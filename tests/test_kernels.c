@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "mfr/kernels.h"
 #include "nn/kernels/chanpass.h"
+#include "nn/kernels/gemm_internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -436,18 +437,82 @@ START_TEST(test_conv_against_reference)
 }
 END_TEST
 
+/* Convolutions whose tiles read their patches in place from a padded copy
+ * of the input (AVX-512, output width a multiple of the 14-row tile, 16 or
+ * more channels a group) give the bits of the packed GEMM on an explicit
+ * im2col matrix with the same prepacked weights: one, two and three
+ * k-blocks, strides, dilation, groups, two images, epilogues. */
+START_TEST(test_conv_direct_tiles)
+{
+    static const conv_case cases[] = {
+        {1, 28, 28, 128, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
+        {2, 14, 14, 96, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, MFR_ACT_NONE},
+        {1, 56, 56, 64, 64, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2, 1, 0, MFR_ACT_RELU6},
+        {1, 30, 28, 80, 24, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 0, 0, MFR_ACT_PRELU},
+        {1, 28, 28, 32, 17, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 0, MFR_ACT_NONE},
+    };
+    if (!mfr_isa_available(MFR_ISA_AVX512))
+        return;
+    for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
+        const conv_case *t = &cases[ci];
+        mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
+                             t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+        int oh, ow, cg = t->c_in / t->groups, og = t->c_out / t->groups, k = t->kh * t->kw * cg;
+        tu_ok(mfr_conv_output_size(&p, &oh, &ow));
+        int m = t->n * oh * ow;
+        gemm_conv_src cs = {NULL, t->h, t->w, t->c_in, 0, cg, t->kh, t->kw, t->sh, t->sw,
+                            t->pt, t->pl, t->dh, t->dw, oh, ow, NULL, 0, 0};
+        ck_assert_msg(gemm_conv_direct_ok(MFR_ISA_AVX512, &cs, k), "case %d does not read patches in place", ci);
+        size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)m * t->c_out;
+        float *in = rand_buf(in_n, 90), *w = rand_buf((size_t)t->c_out * k, 91), *bias = rand_buf((size_t)t->c_out, 92);
+        float *res = rand_buf(out_n, 93), *slopes = rand_buf((size_t)t->c_out, 94);
+        mfr_epilogue ep = {NULL, 0, t->residual ? res : NULL, 0, t->act, 0.1f, slopes};
+        float *got = conv_run_isa(MFR_ISA_AVX512, &p, in, w, t->bias ? bias : NULL, &ep, out_n);
+        float *want = rand_buf(out_n, 95), *cols = mfr_alloc((size_t)m * k * sizeof(float));
+        setenv("MFR_ISA", "avx512", 1);
+        for (int g = 0; g < t->groups; g++) {
+            for (int r = 0; r < m; r++) {
+                int nimg = r / (oh * ow), oy = r % (oh * ow) / ow, ox = r % ow;
+                for (int tap = 0; tap < t->kh * t->kw; tap++) {
+                    int iy = oy * t->sh - t->pt + tap / t->kw * t->dh, ix = ox * t->sw - t->pl + tap % t->kw * t->dw;
+                    for (int c = 0; c < cg; c++)
+                        cols[(size_t)r * k + tap * cg + c] =
+                            iy < 0 || iy >= t->h || ix < 0 || ix >= t->w
+                                ? 0.0f
+                                : in[(((size_t)nimg * t->h + iy) * t->w + ix) * t->c_in + g * cg + c];
+                }
+            }
+            mfr_packed_b *pb;
+            tu_ok(mfr_gemm_pack_b('T', k, og, w + (size_t)g * og * k, k, &pb));
+            mfr_epilogue e = {t->bias ? bias + g * og : NULL, 0, t->residual ? res + g * og : NULL, t->c_out, t->act,
+                              0.1f, slopes + g * og};
+            mfr_sgemm_packed(m, cols, k, pb, want + g * og, t->c_out, &e);
+            mfr_gemm_packed_free(pb);
+        }
+        unsetenv("MFR_ISA");
+        for (size_t o = 0; o < out_n; o++)
+            ck_assert_msg(memcmp(&got[o], &want[o], sizeof(float)) == 0, "case %d: out[%zu] = %.9g, packed %.9g", ci,
+                          o, got[o], want[o]);
+        mfr_free(in), mfr_free(w), mfr_free(bias), mfr_free(res), mfr_free(slopes), mfr_free(got), mfr_free(want);
+        mfr_free(cols);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_threads_bitwise)
 {
     /* A 3x3 implicit GEMM, a pointwise GEMM, depthwise (stride 2, and
-     * stride 1 with two images: rows computed in pairs) and a stem. */
+     * stride 1 with two images: rows computed in pairs), a stem and a 3x3
+     * GEMM whose tiles read the padded input in place. */
     static const conv_case cases[] = {
         {1, 28, 28, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
         {1, 28, 28, 64, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_NONE},
         {1, 28, 28, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64, 1, 0, MFR_ACT_PRELU},
         {2, 15, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40, 1, 0, MFR_ACT_RELU6},
         {1, 30, 20, 3, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU},
+        {1, 28, 28, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, MFR_ACT_RELU}, /* patches read in place */
     };
-    for (int ci = 0; ci < 5; ci++) {
+    for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
         const conv_case *t = &cases[ci];
         mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
                              t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
@@ -888,6 +953,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_gemm_long_k);
     tcase_add_loop_test(tc, test_conv_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_threads_bitwise);
+    tcase_add_test(tc, test_conv_direct_tiles);
     tcase_add_loop_test(tc, test_conv_backward_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_backward_threads_bitwise);
     tcase_add_test(tc, test_conv_bad_params);

@@ -205,6 +205,49 @@ static convsmall_rows_fn convsmall_for(mfr_isa isa)
     return convsmall_row_scalar;
 }
 
+/* The input with a border of zeros (pad_top, pad_left, pad_bottom,
+ * pad_right), for the GEMM tiles that read their patches in place: a copy
+ * of the input instead of kh x kw copies of it in packed panels. Kept per
+ * calling thread between calls, like the GEMM's packing buffers. */
+static _Thread_local float *pad_buf;
+static _Thread_local size_t pad_cap;
+
+static const float *pad_input(const mfr_conv_params *p, const float *in, int *hp, int *wp)
+{
+    const int h = p->h, w = p->w, c = p->c_in, pl = p->pad_left, pr = p->pad_right;
+    *hp = h + p->pad_top + p->pad_bottom;
+    *wp = w + pl + pr;
+    const int rows = p->n * *hp, wpx = *wp;
+    size_t floats = (size_t)rows * (size_t)wpx * (size_t)c;
+    if (floats > pad_cap) {
+        mfr_free(pad_buf);
+        pad_cap = 0;
+        pad_buf = mfr_alloc(floats * sizeof(float));
+        if (!pad_buf) {
+            mfr_clear_error();
+            return NULL;
+        }
+        pad_cap = floats;
+    }
+    float *out = pad_buf;
+    const int pt = p->pad_top, hpx = *hp;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if (floats > (1 << 16))
+#endif
+    for (int r = 0; r < rows; r++) {
+        float *d = out + (size_t)r * wpx * c;
+        int nimg = r / hpx, y = r % hpx - pt;
+        if (y < 0 || y >= h) {
+            memset(d, 0, (size_t)wpx * c * sizeof(float));
+            continue;
+        }
+        memset(d, 0, (size_t)pl * c * sizeof(float));
+        memcpy(d + (size_t)pl * c, in + ((size_t)nimg * h + y) * w * c, (size_t)w * c * sizeof(float));
+        memset(d + (size_t)(pl + w) * c, 0, (size_t)pr * c * sizeof(float));
+    }
+    return out;
+}
+
 void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const mfr_epilogue *ep)
 {
     const mfr_conv_params *p = &plan->p;
@@ -265,7 +308,9 @@ void mfr_conv_run(const mfr_conv_plan *plan, const float *in, float *out, const 
     }
     int m = p->n * plan->oh * plan->ow;
     gemm_conv_src cs = {in, p->h, p->w, p->c_in, 0, p->c_in / p->groups, p->kh, p->kw, p->stride_h, p->stride_w,
-                        p->pad_top, p->pad_left, p->dil_h, p->dil_w, plan->oh, plan->ow};
+                        p->pad_top, p->pad_left, p->dil_h, p->dil_w, plan->oh, plan->ow, NULL, 0, 0};
+    if (plan->kind == CONV_GEMM && gemm_conv_direct_ok(plan->isa, &cs, plan->k))
+        cs.padded = pad_input(p, in, &cs.hp, &cs.wp); /* NULL without memory: A is packed then */
     for (int g = 0; g < p->groups; g++) {
         int off = g * plan->cout_g;
         mfr_epilogue e = {0};

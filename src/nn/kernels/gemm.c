@@ -337,13 +337,55 @@ void gemm_drive(mfr_isa isa, int m, int n, int k, float alpha, const gemm_a_src 
     gemm_drive_nt(isa, m, n, k, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep, mfr_threads(), 0);
 }
 
+/* Convolution tiles that read A in place (gemm_conv_src.padded): the runs
+ * of one k-block, tap-major and channel-minor like the packed columns. */
+#define GEMM_DIRECT_MAX_RUNS 64
+typedef struct gemm_direct_runs {
+    const gemm_conv_src *cs;
+    int count;
+    ptrdiff_t off[GEMM_DIRECT_MAX_RUNS];
+    int len[GEMM_DIRECT_MAX_RUNS];
+} gemm_direct_runs;
+
+int gemm_conv_direct_ok(mfr_isa isa, const gemm_conv_src *cs, int k)
+{
+    const gemm_kernel *kr = gemm_kernel_for(isa);
+    int kc = blocking_for(kr).kc;
+    /* every tile is a piece of one output row (the row stride of A is then
+     * one input pixel), and a k-block has few, long runs */
+    return kr->direct && cs->ow % kr->mr == 0 && cs->cg >= 16 && (k < kc ? k : kc) / cs->cg + 2 <= GEMM_DIRECT_MAX_RUNS;
+}
+
+static void direct_runs(gemm_direct_runs *dr, const gemm_conv_src *cs, int p0, int kc)
+{
+    dr->cs = cs;
+    dr->count = 0;
+    for (int p = p0; p < p0 + kc;) {
+        int tap = p / cs->cg, ci = p % cs->cg, run = cs->cg - ci;
+        if (run > p0 + kc - p)
+            run = p0 + kc - p;
+        int ky = tap / cs->kw, kx = tap % cs->kw;
+        dr->off[dr->count] = ((ptrdiff_t)ky * cs->dh * cs->wp + (ptrdiff_t)kx * cs->dw) * cs->c_in + ci;
+        dr->len[dr->count++] = run;
+        p += run;
+    }
+}
+
+/* Where output pixel i's patch starts in the padded input (its tap 0). */
+static const float *direct_row(const gemm_conv_src *cs, int i)
+{
+    int ohw = cs->oh * cs->ow, nimg = i / ohw, rem = i % ohw, oy = rem / cs->ow, ox = rem % cs->ow;
+    return cs->padded + (((ptrdiff_t)nimg * cs->hp + (ptrdiff_t)oy * cs->sh) * cs->wp + (ptrdiff_t)ox * cs->sw) * cs->c_in +
+           cs->c0;
+}
+
 /* The tiles of rows [i0, i0 + mc) (A packed in abuf, k-block of kc, padded
  * kcp) against the NR-column panels jp0..jp1 - 1 of column block jc, panel
  * jp of B at b0 + (jp - jp0) * bstride. first / last: the k-block is the
  * first / last of the product (the epilogue's two parts). */
-static void block_tiles(const gemm_kernel *kr, const float *abuf, int kc, int kcp, int i0, int mc, int jc, int jp0,
-                        int jp1, const float *b0, ptrdiff_t bstride, int first, int last, int m, int n, float alpha,
-                        float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
+static void block_tiles(const gemm_kernel *kr, const float *abuf, const gemm_direct_runs *dr, int kc, int kcp, int i0,
+                        int mc, int jc, int jp0, int jp1, const float *b0, ptrdiff_t bstride, int first, int last,
+                        int m, int n, float alpha, float beta, float *c, ptrdiff_t ldc, const mfr_epilogue *ep)
 {
     const int MR = kr->mr, NR = kr->nr;
     for (int jp = jp0; jp < jp1; jp++) {
@@ -355,6 +397,11 @@ static void block_tiles(const gemm_kernel *kr, const float *abuf, int kc, int kc
             tile_ep(&te, ep, alpha, beta, i, j);
             te.first = first;
             te.last = last;
+            if (dr) {
+                kr->direct(dr->count, dr->off, dr->len, direct_row(dr->cs, i), (ptrdiff_t)dr->cs->sw * dr->cs->c_in,
+                           bp, c + (ptrdiff_t)i * ldc + j, ldc, mr, nr, &te);
+                continue;
+            }
             if (kr->packed_narrow && nr <= 16 && ip + 2 * MR <= mc) {
                 /* two row panels at once, same bits */
                 kr->packed_narrow(kc, abuf + (ptrdiff_t)ip * kcp, (ptrdiff_t)MR * kcp, MR, bp, NR,
@@ -383,6 +430,8 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
     mfr_gemm_blocking bl = blocking_for(kr);
     const int MR = bl.mr, NR = bl.nr;
     int kc_max = k < bl.kc ? k : bl.kc;
+    /* a convolution whose padded input is given: A read in place, not packed */
+    const int direct = a->conv && a->conv->padded && gemm_conv_direct_ok(kr->isa, a->conv, k);
     /* Blocks of M: at most MC rows, at least one per thread when there are
      * enough rows, and of equal size (rounded to MR) so no thread waits. */
     int nb_m = (m + bl.mc - 1) / bl.mc, row_panels = (m + MR - 1) / MR;
@@ -463,10 +512,13 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                 int kc = k - pc < bl.kc ? k - pc : bl.kc, kcp = gemm_kc_padded(kr, kc);
                 const float *bbuf = pb ? NULL : ws + b_floats * (size_t)(private_b ? tid : t % (int)b_bufs);
                 int packed_ib = -1;
+                gemm_direct_runs dr;
+                if (direct)
+                    direct_runs(&dr, a->conv, pc, kc);
                 for (int item = it0; item < it1; item++) {
                     int ib = item / nb_n, jb = item % nb_n;
                     int i0 = ib * mc_blk, mc = m - i0 < mc_blk ? m - i0 : mc_blk;
-                    if (ib != packed_ib) {
+                    if (ib != packed_ib && !direct) {
                         gemm_pack_a(kr, a, i0, mc, pc, kc, abuf);
                         packed_ib = ib;
                     }
@@ -479,7 +531,7 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                                     (jp1 * NR < nc ? jp1 * NR : nc) - jp0 * NR, own);
                     const float *b0 = pb ? pb->data + ((ptrdiff_t)(jc / NR + jp0) * pb->k + pc) * NR
                                       : own ? own : bbuf + (ptrdiff_t)jp0 * NR * kc;
-                    block_tiles(kr, abuf, kc, kcp, i0, mc, jc, jp0, jp1, b0, pb ? (ptrdiff_t)pb->k * NR : (ptrdiff_t)NR * kc,
+                    block_tiles(kr, abuf, direct ? &dr : NULL, kc, kcp, i0, mc, jc, jp0, jp1, b0, pb ? (ptrdiff_t)pb->k * NR : (ptrdiff_t)NR * kc,
                                 pc == 0, pc + kc == k, m, n, alpha, beta, c, ldc, ep);
                 }
                 if (!pb && !split_n && t + 1 < nblocks) {

@@ -51,6 +51,12 @@ struct gemm_conv_src;
 typedef void (*gemm_pack_conv_fn)(const struct gemm_kernel *kr, const struct gemm_conv_src *cs, int i0, int mc,
                                   int p0, int kc, float *dst);
 
+/* A convolution tile read in place from the zero-padded input: the k-block
+ * is nseg runs of consecutive k, row i of run s at a + off[s] + i * rsa,
+ * len[s] values; B a packed panel. Same bits as packed on the same A. */
+typedef void (*gemm_direct_fn)(int nseg, const ptrdiff_t *off, const int *len, const float *a, ptrdiff_t rsa,
+                               const float *b, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep);
+
 typedef struct gemm_kernel {
     mfr_isa isa;
     int mr, nr;
@@ -66,6 +72,7 @@ typedef struct gemm_kernel {
     int wide_panels;          /* ... and n <= wide_panels * NR */
     gemm_ukernel_fn packed_narrow; /* NULL, or packed with n <= 16 over two full
                                     * A panels, the second at a + rsa */
+    gemm_direct_fn direct;    /* NULL, or convolution tiles without packing A */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */
@@ -108,6 +115,11 @@ struct gemm_conv_src {
     int c0, cg;               /* this group's first channel and its channel count */
     int kh, kw, sh, sw, pt, pl, dh, dw;
     int oh, ow;
+    /* NULL, or the input zero padded by (pt, pl) on top and left, hp x wp
+     * pixels an image: tiles of whole output-row pieces then read A in
+     * place (kernel->direct) instead of packing it. */
+    const float *padded;
+    int hp, wp;
 };
 typedef struct gemm_conv_src gemm_conv_src;
 
@@ -117,6 +129,10 @@ typedef struct gemm_a_src {
     int trans;
     const gemm_conv_src *conv;
 } gemm_a_src;
+
+/* Whether the tiles of a product of depth k can read A in place from a
+ * padded input (gemm_conv_src.padded) with the kernel of isa. */
+int gemm_conv_direct_ok(mfr_isa isa, const gemm_conv_src *cs, int k);
 
 /* The full driver: C = epilogue(alpha op(A) op(B) + beta C). B is either a
  * matrix (pb == NULL) or prepacked. Used by mfr_sgemm*, the convolutions. */

@@ -185,6 +185,39 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
     EPILOGUE(STORE, m)
 }
 
+/* A read in place from a convolution's zero-padded input (no packing):
+ * the k-block is nseg runs of consecutive k; row i of run s starts at
+ * a + off[s] + i * rsa (the channels of one tap of output pixel i) and
+ * holds len[s] values. B is a packed panel, b[p * NR + j], p counted
+ * across the runs. Each value is the same chain of FMAs over p as in
+ * ukernel_packed on the same A packed, so the bits are the same. All MR
+ * rows are read: the driver uses it only where the output width is a
+ * multiple of MR, so every tile is full (m = MR). */
+static void ukernel_direct(int nseg, const ptrdiff_t *off, const int *len, const float *a, ptrdiff_t rsa,
+                           const float *b, float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
+{
+    const gemm_tile_ep e = *epp, *ep = &e; /* as in ukernel_packed */
+    ROWS(DECL)
+    prefetch_tile(c, ldc, m, ep);
+    for (int s = 0; s < nseg; s++) {
+        const float *as = a + off[s];
+        for (int q = 0; q < len[s]; q++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#define FMA(i)                                                                                     \
+    {                                                                                              \
+        __m512 av = _mm512_set1_ps(as[i * rsa + q]);                                               \
+        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
+        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
+    }
+            ROWS(FMA)
+#undef FMA
+            b += NR;
+        }
+    }
+    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
+    EPILOGUE(STORE, m)
+}
+
 /* Operands in place: a[i * rsa + p * csa] for i < m, b[p * ldb + j] for
  * j < n. Compiled for each row count R = m (1..14) so that a short GEMM
  * (m = 1: a fully connected layer on one face) does only the rows it has. */
@@ -435,4 +468,4 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
 }
 
 const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t,
-                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS, ukernel_packed_narrow};
+                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS, ukernel_packed_narrow, ukernel_direct};
