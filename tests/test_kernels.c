@@ -323,6 +323,13 @@ typedef struct conv_case {
     mfr_act act;
 } conv_case;
 
+static mfr_conv_params conv_params(const conv_case *t)
+{
+    mfr_conv_params p = {t->n,  t->h,  t->w,  t->c_in, t->c_out, t->kh, t->kw, t->sh,
+                         t->sw, t->pt, t->pl, t->pb,   t->pr,    t->dh, t->dw, t->groups};
+    return p;
+}
+
 static const conv_case conv_cases[] = {
     /* n  h   w  ci  co kh kw sh sw pt pl pb pr dh dw g  bias res act */
     {1, 9, 11, 8, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, MFR_ACT_RELU},          /* pointwise */
@@ -391,8 +398,7 @@ static float *conv_run_isa(mfr_isa isa, const mfr_conv_params *p, const float *i
 START_TEST(test_conv_against_reference)
 {
     const conv_case *t = &conv_cases[_i];
-    mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
-                         t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+    mfr_conv_params p = conv_params(t);
     int oh, ow;
     tu_ok(mfr_conv_output_size(&p, &oh, &ow));
     int cin_g = t->c_in / t->groups, cout_g = t->c_out / t->groups;
@@ -455,8 +461,7 @@ START_TEST(test_conv_direct_tiles)
         return;
     for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
         const conv_case *t = &cases[ci];
-        mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
-                             t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+        mfr_conv_params p = conv_params(t);
         int oh, ow, cg = t->c_in / t->groups, og = t->c_out / t->groups, k = t->kh * t->kw * cg;
         tu_ok(mfr_conv_output_size(&p, &oh, &ow));
         int m = t->n * oh * ow;
@@ -514,8 +519,7 @@ START_TEST(test_conv_threads_bitwise)
     };
     for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
         const conv_case *t = &cases[ci];
-        mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
-                             t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+        mfr_conv_params p = conv_params(t);
         int oh, ow;
         tu_ok(mfr_conv_output_size(&p, &oh, &ow));
         size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;
@@ -560,8 +564,7 @@ START_TEST(test_conv_backward_against_reference)
     const conv_case *t = &conv_cases[_i];
     if (t->groups != 1 && !(t->groups == t->c_in && t->groups == t->c_out))
         return;
-    mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
-                         t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+    mfr_conv_params p = conv_params(t);
     int oh, ow;
     tu_ok(mfr_conv_output_size(&p, &oh, &ow));
     const int cin_g = t->c_in / t->groups, cout_g = t->c_out / t->groups;
@@ -640,8 +643,7 @@ START_TEST(test_conv_backward_threads_bitwise)
     };
     for (int ci = 0; ci < 4; ci++) {
         const conv_case *t = &cases[ci];
-        mfr_conv_params p = {t->n, t->h, t->w, t->c_in, t->c_out, t->kh, t->kw, t->sh, t->sw,
-                             t->pt, t->pl, t->pb, t->pr, t->dh, t->dw, t->groups};
+        mfr_conv_params p = conv_params(t);
         int oh, ow;
         tu_ok(mfr_conv_output_size(&p, &oh, &ow));
         size_t in_n = (size_t)t->n * t->h * t->w * t->c_in, out_n = (size_t)t->n * oh * ow * t->c_out;

@@ -22,6 +22,24 @@ typedef struct gemm_tile_ep {
     const float *prelu;    /* slopes of the tile's first row/column */
 } gemm_tile_ep;
 
+/* The packed kernels' epilogue in two parts (docs/kernels.md): the first
+ * part, alpha acc (+ beta C or C + ...), is unrolled over the accumulators
+ * in one of these forms, chosen once per tile; the second part (bias,
+ * residual, activation) follows in a loop over rows when has_finish. */
+enum { GEMM_EP_SET, GEMM_EP_ADD, GEMM_EP_ANY };
+
+static inline int gemm_ep_form(const gemm_tile_ep *ep)
+{
+    if (ep->alpha != 1.0f || (ep->first && ep->beta != 0.0f))
+        return GEMM_EP_ANY;              /* the general combine */
+    return ep->first ? GEMM_EP_SET : GEMM_EP_ADD; /* store / load-add-store */
+}
+
+static inline int gemm_ep_has_finish(const gemm_tile_ep *ep)
+{
+    return ep->last && (ep->bias || ep->res || ep->act != MFR_ACT_NONE);
+}
+
 /* One micro-kernel call: C[0:m, 0:n] (m <= MR, n <= NR) from a kc-long
  * product. Packed: A is a packed panel (layout in gemm_pack.c, k-block kb)
  * and B is read at b[p * NR + j], both zero padded to full MR and NR

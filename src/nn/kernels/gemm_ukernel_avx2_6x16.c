@@ -64,11 +64,6 @@ static inline __attribute__((always_inline)) void store8(__m256 acc, float *c, i
         _mm256_maskstore_ps(c, k, v);
 }
 
-static int has_finish(const gemm_tile_ep *ep)
-{
-    return ep->last && (ep->bias || ep->res || ep->act != MFR_ACT_NONE);
-}
-
 /* The second part for a whole m x n tile whose first part is in C already
  * (a loop over rows; reading the stored floats back is exact). */
 static __attribute__((noinline)) void finish_tile(float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
@@ -111,16 +106,7 @@ static inline __attribute__((always_inline)) void prefetch_tile(const float *c, 
 
 /* The packed tile's first part, unrolled: the two usual forms (alpha = 1;
  * the first block with beta = 0, or a later block) without a test per
- * vector, the rest through combine8; then finish_tile when has_finish. */
-enum { EP_SET, EP_ADD, EP_ANY };
-
-static inline int combine_form(const gemm_tile_ep *ep)
-{
-    if (ep->alpha != 1.0f || (ep->first && ep->beta != 0.0f))
-        return EP_ANY;
-    return ep->first ? EP_SET : EP_ADD;
-}
-
+ * vector, the rest through combine8; then finish_tile when gemm_ep_has_finish. */
 #define COMBINE_SET(v, p, k) (v)
 #define COMBINE_ADD(v, p, k) _mm256_add_ps(_mm256_maskload_ps((p), (k)), (v))
 #define COMBINE_ANY(v, p, k) combine8((v), (p), (k), ep)
@@ -167,18 +153,18 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
         a += MR * KB;
     }
     __m256i k0 = tail_mask_avx2(n), k1 = tail_mask_avx2(n - 8);
-    switch (combine_form(ep)) {
-    case EP_SET:
+    switch (gemm_ep_form(ep)) {
+    case GEMM_EP_SET:
         ROWS(STORE_SET)
         break;
-    case EP_ADD:
+    case GEMM_EP_ADD:
         ROWS(STORE_ADD)
         break;
     default:
         ROWS(STORE_ANY)
         break;
     }
-    if (has_finish(ep))
+    if (gemm_ep_has_finish(ep))
         finish_tile(c, ldc, m, n, ep);
 }
 

@@ -65,11 +65,6 @@ static inline __attribute__((always_inline)) void store16(__m512 acc, float *c, 
         _mm512_mask_storeu_ps(c, k, v);
 }
 
-static int has_finish(const gemm_tile_ep *ep)
-{
-    return ep->last && (ep->bias || ep->res || ep->act != MFR_ACT_NONE);
-}
-
 /* The second part for a whole m x n tile whose first part is stored in C
  * already: a loop over rows rather than 28 unrolled copies, so that the
  * packed kernels' unrolled stores stay free of these tests. Reading back
@@ -109,16 +104,7 @@ static inline __attribute__((always_inline)) void prefetch_tile(const float *c, 
 /* The first part of the epilogue of the 14 x 32 accumulators, unrolled.
  * The two usual forms (alpha = 1; the first block with beta = 0, or a later
  * block) are written out without a test per vector; the rest go through
- * combine16. The caller runs finish_tile afterwards when has_finish. */
-enum { EP_SET, EP_ADD, EP_ANY };
-
-static inline int combine_form(const gemm_tile_ep *ep)
-{
-    if (ep->alpha != 1.0f || (ep->first && ep->beta != 0.0f))
-        return EP_ANY;
-    return ep->first ? EP_SET : EP_ADD;
-}
-
+ * combine16. finish_tile follows when gemm_ep_has_finish. */
 #define COMBINE_SET(v, p, k) (v)
 #define COMBINE_ADD(v, p, k) _mm512_add_ps(_mm512_maskz_loadu_ps((k), (p)), (v))
 #define COMBINE_ANY(v, p, k) combine16((v), (p), (k), ep)
@@ -135,18 +121,18 @@ static inline int combine_form(const gemm_tile_ep *ep)
 /* The whole epilogue of a tile of `rows` rows; X_SET, X_ADD, X_ANY store
  * one accumulator row in each form. */
 #define EPILOGUE(X, rows)                                                                          \
-    switch (combine_form(ep)) {                                                                    \
-    case EP_SET:                                                                                   \
+    switch (gemm_ep_form(ep)) {                                                                    \
+    case GEMM_EP_SET:                                                                              \
         ROWS(X##_SET)                                                                              \
         break;                                                                                     \
-    case EP_ADD:                                                                                   \
+    case GEMM_EP_ADD:                                                                              \
         ROWS(X##_ADD)                                                                              \
         break;                                                                                     \
     default:                                                                                       \
         ROWS(X##_ANY)                                                                              \
         break;                                                                                     \
     }                                                                                              \
-    if (has_finish(ep))                                                                            \
+    if (gemm_ep_has_finish(ep))                                                                    \
         finish_tile(c, ldc, (rows), n, ep);
 
 /* Packed operands, zero padded: A in k-blocks of KB (a block holds MR rows
