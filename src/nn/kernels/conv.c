@@ -232,7 +232,9 @@ static const float *pad_input(const mfr_conv_params *p, const float *in, int *hp
     float *out = pad_buf;
     const int pt = p->pad_top, hpx = *hp;
 #ifdef MFR_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if (floats > (1 << 16))
+/* a copy of a few MiB takes microseconds: below 4 MiB a second parallel
+ * region per call (another fork and join for both threads) costs more */
+#pragma omp parallel for schedule(static) num_threads(mfr_threads()) if (floats > (1 << 20))
 #endif
     for (int r = 0; r < rows; r++) {
         float *d = out + (size_t)r * wpx * c;
