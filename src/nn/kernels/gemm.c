@@ -353,7 +353,8 @@ int gemm_conv_direct_ok(mfr_isa isa, const gemm_conv_src *cs, int k)
     int kc = blocking_for(kr).kc;
     /* every tile is a piece of one output row (the row stride of A is then
      * one input pixel), and a k-block has few, long runs */
-    return kr->direct && cs->ow % kr->mr == 0 && cs->cg >= 16 && (k < kc ? k : kc) / cs->cg + 2 <= GEMM_DIRECT_MAX_RUNS;
+    return kr->direct && cs->ow % kr->mr == 0 && cs->cg >= 16 &&
+           (k < kc ? k : kc) / cs->cg + 2 <= GEMM_DIRECT_MAX_RUNS;
 }
 
 static void direct_runs(gemm_direct_runs *dr, const gemm_conv_src *cs, int p0, int kc)
@@ -375,8 +376,8 @@ static void direct_runs(gemm_direct_runs *dr, const gemm_conv_src *cs, int p0, i
 static const float *direct_row(const gemm_conv_src *cs, int i)
 {
     int ohw = cs->oh * cs->ow, nimg = i / ohw, rem = i % ohw, oy = rem / cs->ow, ox = rem % cs->ow;
-    return cs->padded + (((ptrdiff_t)nimg * cs->hp + (ptrdiff_t)oy * cs->sh) * cs->wp + (ptrdiff_t)ox * cs->sw) * cs->c_in +
-           cs->c0;
+    ptrdiff_t pixel = ((ptrdiff_t)nimg * cs->hp + (ptrdiff_t)oy * cs->sh) * cs->wp + (ptrdiff_t)ox * cs->sw;
+    return cs->padded + pixel * cs->c_in + cs->c0;
 }
 
 /* The tiles of rows [i0, i0 + mc) (A packed in abuf, k-block of kc, padded
@@ -531,8 +532,9 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
                                     (jp1 * NR < nc ? jp1 * NR : nc) - jp0 * NR, own);
                     const float *b0 = pb ? pb->data + ((ptrdiff_t)(jc / NR + jp0) * pb->k + pc) * NR
                                       : own ? own : bbuf + (ptrdiff_t)jp0 * NR * kc;
-                    block_tiles(kr, abuf, direct ? &dr : NULL, kc, kcp, i0, mc, jc, jp0, jp1, b0, pb ? (ptrdiff_t)pb->k * NR : (ptrdiff_t)NR * kc,
-                                pc == 0, pc + kc == k, m, n, alpha, beta, c, ldc, ep);
+                    ptrdiff_t bstride = pb ? (ptrdiff_t)pb->k * NR : (ptrdiff_t)NR * kc;
+                    block_tiles(kr, abuf, direct ? &dr : NULL, kc, kcp, i0, mc, jc, jp0, jp1, b0, bstride, pc == 0,
+                                pc + kc == k, m, n, alpha, beta, c, ldc, ep);
                 }
                 if (!pb && !split_n && t + 1 < nblocks) {
                     /* Pack the next block into the other buffer. Everyone
