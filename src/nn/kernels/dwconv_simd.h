@@ -622,7 +622,9 @@ static inline __attribute__((always_inline)) void dw_s1_strip_c(const mfr_conv_p
     const float act_param = ep ? ep->act_param : 0.0f;
     const MASK m = mask_for((int)C - c);
     const V bv = bias ? vload(m, bias + c) : vzero();
-    const V slope = A == MFR_ACT_PRELU ? (ep->prelu ? vload(m, ep->prelu + c) : vset1(ep->act_param)) : vzero();
+    const V slope = act == MFR_ACT_PRELU ? (ep->prelu ? vload(m, ep->prelu + c) : vzero())
+                    : act == MFR_ACT_LEAKY ? vset1(ep->act_param)
+                                           : vzero();
     V w[9];
 #pragma GCC unroll 9
     for (int k = 0; k < 9; k++)
