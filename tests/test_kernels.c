@@ -504,6 +504,72 @@ START_TEST(test_conv_direct_tiles)
 }
 END_TEST
 
+/* Depthwise 3x3 blocking edges: every width 1..20 and height 1..9 (strips of
+ * every width, the pixel path for narrow leftovers, bands and rows near the
+ * padding), channel counts below, at and above one vector (1, 15, 16, 17,
+ * 48), stride 1 and 2, several paddings, two images; each instruction set
+ * against mfr_conv_reference at the tolerance of the table above, and the
+ * best one bit-identical at 1, 2 and 3 threads. */
+START_TEST(test_dwconv_edges)
+{
+    static const int chans[] = {1, 15, 16, 17, 48};
+    static const int pads[][4] = {{1, 1, 1, 1}, {0, 0, 0, 0}, {2, 2, 2, 2}, {1, 0, 2, 1}, {0, 2, 1, 0}};
+    const int C = chans[_i % 5], sh = 1 + _i / 5;
+    for (int h = 1; h <= 9; h++)
+        for (int w = 1; w <= 20; w++) {
+            const int *pd = pads[(h + w) % 5];
+            mfr_conv_params p = {2, h, w, C, C, 3, 3, sh, sh, pd[0], pd[1], pd[2], pd[3], 1, 1, C};
+            int oh, ow;
+            if (mfr_conv_output_size(&p, &oh, &ow) != MFR_OK)
+                continue; /* the kernel does not fit the padded input */
+            size_t in_n = (size_t)2 * h * w * C, out_n = (size_t)2 * oh * ow * C;
+            float *in = rand_buf(in_n, 60), *wt = rand_buf((size_t)9 * C, 61), *bias = rand_buf((size_t)C, 62);
+            float *res = rand_buf(out_n, 63), *slopes = rand_buf((size_t)C, 64), *ref = mfr_alloc(out_n * sizeof(float));
+            static const mfr_act acts[] = {MFR_ACT_RELU6, MFR_ACT_PRELU, MFR_ACT_LEAKY, MFR_ACT_HSWISH,
+                                           MFR_ACT_SIGMOID, MFR_ACT_NONE, MFR_ACT_RELU, MFR_ACT_PRELU};
+            mfr_epilogue ep = {NULL, 0, (h + w) % 2 ? res : NULL, 0, acts[(h * w) % 8], 0.1f, h % 3 ? slopes : NULL};
+            mfr_conv_reference(&p, in, wt, bias, ref, &ep);
+            for (int ii = 0; ii < isa_count; ii++) {
+                float *out = conv_run_isa(isa_list[ii], &p, in, wt, bias, &ep, out_n);
+                for (int nimg = 0; nimg < 2; nimg++)
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++)
+                            for (int c = 0; c < C; c++) {
+                                size_t o = (((size_t)nimg * oh + oy) * ow + ox) * C + c;
+                                double s = fabs(bias[c]) + (ep.residual ? fabs(res[o]) : 0.0);
+                                for (int ky = 0; ky < 3; ky++)
+                                    for (int kx = 0; kx < 3; kx++) {
+                                        int iy = oy * sh - pd[0] + ky, ix = ox * sh - pd[1] + kx;
+                                        if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                                            s += fabs((double)in[(((size_t)nimg * h + iy) * w + ix) * C + c] *
+                                                      wt[(size_t)c * 9 + ky * 3 + kx]);
+                                    }
+                                double tol = 2.0 * (9 + 4) * unit_roundoff * s + 1e-30;
+                                ck_assert_msg(fabs((double)out[o] - ref[o]) <= tol,
+                                              "%dx%dx%d stride %d isa %s: out[%d,%d,%d,%d] = %.9g, want %.9g", h, w,
+                                              C, sh, mfr_isa_name(isa_list[ii]), nimg, oy, ox, c, out[o], ref[o]);
+                            }
+                mfr_free(out);
+            }
+            float *o1 = NULL;
+            for (int th = 1; th <= 3; th++) {
+                mfr_set_threads(th);
+                float *o = conv_run_isa(isa_list[isa_count - 1], &p, in, wt, bias, &ep, out_n);
+                if (o1) {
+                    ck_assert_msg(memcmp(o1, o, out_n * sizeof(float)) == 0,
+                                  "%dx%dx%d stride %d differs at %d threads", h, w, C, sh, th);
+                    mfr_free(o);
+                } else {
+                    o1 = o;
+                }
+            }
+            mfr_set_threads(0);
+            mfr_free(o1);
+            mfr_free(in), mfr_free(wt), mfr_free(bias), mfr_free(res), mfr_free(slopes), mfr_free(ref);
+        }
+}
+END_TEST
+
 START_TEST(test_conv_threads_bitwise)
 {
     /* A 3x3 implicit GEMM, a pointwise GEMM, depthwise (stride 2, and
@@ -956,6 +1022,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_conv_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_threads_bitwise);
     tcase_add_test(tc, test_conv_direct_tiles);
+    tcase_add_loop_test(tc, test_dwconv_edges, 0, 10);
     tcase_add_loop_test(tc, test_conv_backward_against_reference, 0, NCONV);
     tcase_add_test(tc, test_conv_backward_threads_bitwise);
     tcase_add_test(tc, test_conv_bad_params);
