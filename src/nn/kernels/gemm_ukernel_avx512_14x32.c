@@ -100,6 +100,13 @@ static inline __attribute__((always_inline)) void prefetch_tile(const float *c, 
 }
 
 #define DECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
+/* One row of a k step: A value x broadcast against the two B vectors. */
+#define FMA_ROW(i, x)                                                                              \
+    {                                                                                              \
+        __m512 av = _mm512_set1_ps(x);                                                             \
+        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
+        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
+    }
 
 /* The first part of the epilogue of the 14 x 32 accumulators, unrolled.
  * The two usual forms (alpha = 1; the first block with beta = 0, or a later
@@ -155,12 +162,7 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
             if (q < MR)
                 _mm_prefetch((const char *)(next + q * KB), _MM_HINT_T0);
-#define FMA(i)                                                                                     \
-    {                                                                                              \
-        __m512 av = _mm512_set1_ps(a[i * KB + q]);                                                 \
-        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
-        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
-    }
+#define FMA(i) FMA_ROW(i, a[i * KB + q])
             ROWS(FMA)
 #undef FMA
             b += NR;
@@ -189,12 +191,7 @@ static void ukernel_direct(int nseg, const ptrdiff_t *off, const int *len, const
         const float *as = a + off[s];
         for (int q = 0; q < len[s]; q++) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#define FMA(i)                                                                                     \
-    {                                                                                              \
-        __m512 av = _mm512_set1_ps(as[i * rsa + q]);                                               \
-        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                                \
-        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                                \
-    }
+#define FMA(i) FMA_ROW(i, as[i * rsa + q])
             ROWS(FMA)
 #undef FMA
             b += NR;
