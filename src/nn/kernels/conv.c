@@ -219,17 +219,11 @@ static const float *pad_input(const mfr_conv_params *p, const float *in, int *hp
     *wp = w + pl + pr;
     const int rows = p->n * *hp, wpx = *wp;
     size_t floats = (size_t)rows * (size_t)wpx * (size_t)c;
-    if (floats > pad_cap) {
-        mfr_free(pad_buf);
-        pad_cap = 0;
-        pad_buf = mfr_alloc(floats * sizeof(float));
-        if (!pad_buf) {
-            mfr_clear_error();
-            return NULL;
-        }
-        pad_cap = floats;
+    float *out = gemm_scratch(&pad_buf, &pad_cap, floats);
+    if (!out) {
+        mfr_clear_error();
+        return NULL;
     }
-    float *out = pad_buf;
     const int pt = p->pad_top, hpx = *hp;
 #ifdef MFR_HAVE_OPENMP
 /* a copy of a few MiB takes microseconds: below 4 MiB a second parallel

@@ -112,17 +112,22 @@ mfr_gemm_blocking mfr_gemm_get_blocking(void)
 static _Thread_local float *ws_buf;
 static _Thread_local size_t ws_cap;
 
+float *gemm_scratch(float **buf, size_t *cap, size_t floats)
+{
+    if (floats > *cap) {
+        mfr_free(*buf);
+        *cap = 0;
+        *buf = mfr_alloc(floats * sizeof(float));
+        if (!*buf)
+            return NULL;
+        *cap = floats;
+    }
+    return *buf;
+}
+
 static float *workspace(size_t floats)
 {
-    if (floats > ws_cap) {
-        mfr_free(ws_buf);
-        ws_cap = 0;
-        ws_buf = mfr_alloc(floats * sizeof(float));
-        if (!ws_buf)
-            return NULL;
-        ws_cap = floats;
-    }
-    return ws_buf;
+    return gemm_scratch(&ws_buf, &ws_cap, floats);
 }
 
 static float a_value(const gemm_a_src *src, int i, int p)

@@ -148,6 +148,11 @@ typedef struct gemm_a_src {
     const gemm_conv_src *conv;
 } gemm_a_src;
 
+/* A grow-only buffer of at least `floats` floats in *buf (capacity *cap),
+ * kept between calls by its owner (a per-thread variable); NULL without
+ * memory (the error is left set). */
+float *gemm_scratch(float **buf, size_t *cap, size_t floats);
+
 /* Whether the tiles of a product of depth k can read A in place from a
  * padded input (gemm_conv_src.padded) with the kernel of isa. */
 int gemm_conv_direct_ok(mfr_isa isa, const gemm_conv_src *cs, int k);
