@@ -37,6 +37,7 @@ typedef struct bench_result {
     double flop;                     /* floating-point operations per run */
     double bytes;                    /* minimum memory traffic per run (0: not reported) */
     double bw_gbs;                   /* measured copy bandwidth for that working set and thread count */
+    double bound_s, bound_min_s;     /* median and fastest copy of `bytes`, timed beside the contenders */
     int ncont;
     char names[BENCH_MAX_CONTENDERS][16];
     double median_s[BENCH_MAX_CONTENDERS];
@@ -63,6 +64,16 @@ double bench_fma_peak(mfr_isa isa);
 /* Copy bandwidth (GB/s, bytes read + written) for a working set of about
  * `bytes` bytes at a thread count: the bound for memory-bound kernels. */
 double bench_copy_bandwidth(int threads, size_t bytes);
+
+/* The memory bound as a contender: copies bytes / 2 bytes from one buffer
+ * into another (bytes read + written), split over the thread count set by
+ * bench_copy_threads. Timed in the same interleaved rounds as the kernel it
+ * bounds, so that both see the same state of a shared machine. */
+typedef struct bench_copy bench_copy;
+bench_copy *bench_copy_create(size_t bytes); /* NULL when out of memory */
+void bench_copy_free(bench_copy *c);
+void bench_copy_run(void *c);
+void bench_copy_threads(int n);
 
 /* Peers (compiled in with --with-openblas/--with-blis/--with-dnnl). */
 typedef struct bench_gemm_shape {

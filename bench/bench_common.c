@@ -239,6 +239,63 @@ double bench_copy_bandwidth(int threads, size_t bytes)
     return best;
 }
 
+struct bench_copy {
+    float *src, *dst;
+    size_t n;
+};
+
+static int copy_threads = 1;
+
+bench_copy *bench_copy_create(size_t bytes)
+{
+    bench_copy *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->n = bytes / 2 / sizeof(float);
+    if (c->n < 16)
+        c->n = 16;
+    c->src = mfr_alloc(c->n * sizeof(float));
+    c->dst = mfr_alloc(c->n * sizeof(float));
+    if (!c->src || !c->dst) {
+        bench_copy_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        c->src[i] = (float)i, c->dst[i] = 0;
+    return c;
+}
+
+void bench_copy_free(bench_copy *c)
+{
+    if (!c)
+        return;
+    mfr_free(c->src);
+    mfr_free(c->dst);
+    free(c);
+}
+
+void bench_copy_threads(int n)
+{
+    copy_threads = n < 1 ? 1 : n;
+}
+
+void bench_copy_run(void *p)
+{
+    bench_copy *c = p;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel num_threads(copy_threads)
+#endif
+    {
+#ifdef MFR_HAVE_OPENMP
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        int t = 0, nt = 1;
+#endif
+        size_t a = c->n * (size_t)t / (size_t)nt, b = c->n * (size_t)(t + 1) / (size_t)nt;
+        memcpy(c->dst + a, c->src + a, (b - a) * sizeof(float));
+    }
+}
+
 /* ---------------------------------------------------------------- reports */
 
 static double gflops(const bench_result *r, int i)

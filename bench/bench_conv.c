@@ -74,8 +74,8 @@ static float *filled(size_t n, uint64_t item)
 }
 
 /* The streaming case of a depthwise layer: enough images that input and
- * output together reach 64 MiB (beyond the private caches), timed against
- * the 64 MiB copy bandwidth that `mfr bench peak` reports. */
+ * output together reach 64 MiB (beyond the private caches), timed against a
+ * copy of as many bytes. */
 enum { STREAM_BYTES = 64 << 20 };
 
 static int stream_images(const layer *L, int oh, int ow)
@@ -98,16 +98,22 @@ static int bench_layer(const bench_opts *o, const layer *L, int nimg, const char
     size_t in_n = (size_t)nimg * L->h * L->w * L->c_in, out_n = (size_t)nimg * oh * ow * L->c_out;
     size_t w_n = (size_t)L->c_out * L->k * L->k * (L->c_in / L->groups);
     conv_ctx c = {0};
+    /* Depthwise layers: what must move at least is the input read once, the
+     * output written once, weights and bias read once. Their bound is a copy
+     * of that many bytes (half read, half written: the same working set),
+     * timed as one more contender. */
+    const double bytes = 4.0 * (double)(in_n + out_n + w_n + (size_t)L->c_out);
+    bench_copy *copy = is_dw ? bench_copy_create((size_t)bytes) : NULL;
     float *w = filled(w_n, 1), *bias = filled((size_t)L->c_out, 2), *ref = mfr_alloc(out_n * sizeof(float));
     c.in = filled(in_n, 3);
     c.out = mfr_alloc(out_n * sizeof(float));
     c.ep.act = MFR_ACT_RELU;
-    if (!w || !bias || !ref || !c.in || !c.out) {
+    if (!w || !bias || !ref || !c.in || !c.out || (is_dw && !copy)) {
         rc = MFR_ERR_NOMEM;
     } else if ((rc = mfr_conv_plan_create(&p, w, bias, &c.plan)) == MFR_OK) {
         for (int ti = 0; ti < o->nthreads && rc == MFR_OK; ti++) {
             int T = o->threads[ti];
-            bench_contender con[2];
+            bench_contender con[3];
             int nc = 0;
             con[nc++] = (bench_contender){"mfr", run_mfr, &c, set_mfr_threads, 0};
             /* oneDNN fixes its thread count when the primitive is created:
@@ -138,21 +144,24 @@ static int bench_layer(const bench_opts *o, const layer *L, int nimg, const char
             snprintf(r.shape, sizeof r.shape, "%s%s", L->name, suffix);
             snprintf(r.kind, sizeof r.kind, "%s", L->kind);
             r.flop = 2.0 * out_n * L->k * L->k * (L->c_in / L->groups);
-            if (is_dw) {
-                /* What must move at least: input read once, output written
-                 * once, weights and bias read once. The bound is that
-                 * divided by the copy bandwidth (read + write) of a working
-                 * set of the same size, or of 64 MiB when streaming. */
-                r.bytes = 4.0 * (in_n + out_n + w_n + L->c_out);
-                r.bw_gbs = bench_copy_bandwidth(T, nimg > 1 ? (size_t)STREAM_BYTES : (size_t)r.bytes);
-            }
+            if (is_dw)
+                con[nc++] = (bench_contender){"copy", bench_copy_run, copy, bench_copy_threads, 0};
             rc = bench_measure(o, con, nc, T, &r);
+            if (is_dw) {
+                /* the copy is the bound, not a peer: out of the table's contenders */
+                r.ncont--;
+                r.bytes = bytes;
+                r.bound_s = r.median_s[r.ncont];
+                r.bound_min_s = r.min_s[r.ncont];
+                r.bw_gbs = bytes / r.bound_s * 1e-9;
+            }
             if (rc == MFR_OK)
                 rc = bench_table_add(t, &r);
         }
     }
     mfr_conv_plan_free(c.plan);
     peer_dnnl_conv_free(c.dnnl);
+    bench_copy_free(copy);
     mfr_free(w);
     mfr_free(bias);
     mfr_free(ref);
@@ -161,38 +170,38 @@ static int bench_layer(const bench_opts *o, const layer *L, int nimg, const char
     return rc;
 }
 
-/* The depthwise layers against their memory bound: time / (bytes / copy
- * bandwidth), cache-resident (one image, as in the table) and streaming. */
+/* The depthwise layers against their memory bound, cache-resident (one
+ * image, as in the table) and streaming: time / (time of a copy of the same
+ * bytes), medians of the same interleaved rounds; "min" compares the
+ * fastest sample of each. */
 static void print_bounds(const bench_table *t)
 {
-    printf("\nmemory bound = bytes that must move (input once, output once, weights, bias) / copy bandwidth\n"
-           "(resident: one image, copy of a same-size working set; streaming: images until input + output\n"
-           ">= 64 MiB, copy of 64 MiB as in 'mfr bench peak'); x bound = time / bound, 1.0 = at the bound\n");
-    printf("%-22s %3s | %8s %7s %8s %7s %7s | %4s %7s %7s %8s %7s %7s\n", "layer", "thr", "KiB", "copyGB/s",
-           "bound us", "x bound", "dnnl x", "imgs", "MiB", "copyGB/s", "bound ms", "x bound", "dnnl x");
+    printf("\nmemory bound = a copy of the bytes that must move (input once, output once, weights, bias), timed\n"
+           "beside the layer in the same interleaved rounds (resident: one image; streaming: images until input +\n"
+           "output >= 64 MiB); x bound = median time / median copy time (min: fastest / fastest), 1.0 = at the bound\n");
+    printf("%-22s %3s | %8s %7s %8s %7s %5s %7s | %4s %7s %7s %8s %7s %5s %7s\n", "layer", "thr", "KiB", "copyGB/s",
+           "copy us", "x bound", "min", "dnnl x", "imgs", "MiB", "copyGB/s", "copy ms", "x bound", "min", "dnnl x");
     for (int i = 0; i < t->count; i++) {
         const bench_result *a = &t->rows[i];
-        if (a->bytes <= 0 || strchr(a->shape, ' '))
+        if (a->bytes <= 0 || a->bound_s <= 0 || strchr(a->shape, ' '))
             continue;
         const bench_result *b = NULL;
         size_t len = strlen(a->shape);
         for (int j = 0; j < t->count && !b; j++)
             if (t->rows[j].threads == a->threads && strncmp(t->rows[j].shape, a->shape, len) == 0 &&
-                t->rows[j].shape[len] == ' ')
+                t->rows[j].shape[len] == ' ' && t->rows[j].bound_s > 0)
                 b = &t->rows[j];
-        double ba = a->bytes / (a->bw_gbs * 1e9);
-        printf("%-22.22s %3d | %8.0f %7.1f %8.2f %7.2f", a->shape, a->threads, a->bytes / 1024, a->bw_gbs, ba * 1e6,
-               a->median_s[0] / ba);
+        printf("%-22.22s %3d | %8.0f %7.1f %8.2f %7.2f %5.2f", a->shape, a->threads, a->bytes / 1024, a->bw_gbs,
+               a->bound_s * 1e6, a->median_s[0] / a->bound_s, a->min_s[0] / a->bound_min_s);
         if (a->ncont > 1)
-            printf(" %7.2f", a->median_s[1] / ba);
+            printf(" %7.2f", a->median_s[1] / a->bound_s);
         else
             printf(" %7s", "-");
         if (b) {
-            double bb = b->bytes / (b->bw_gbs * 1e9);
-            printf(" | %4.0f %7.1f %7.1f %8.3f %7.2f", b->flop / a->flop, b->bytes / (1 << 20), b->bw_gbs, bb * 1e3,
-                   b->median_s[0] / bb);
+            printf(" | %4.0f %7.1f %7.1f %8.3f %7.2f %5.2f", b->flop / a->flop, b->bytes / (1 << 20), b->bw_gbs,
+                   b->bound_s * 1e3, b->median_s[0] / b->bound_s, b->min_s[0] / b->bound_min_s);
             if (b->ncont > 1)
-                printf(" %7.2f", b->median_s[1] / bb);
+                printf(" %7.2f", b->median_s[1] / b->bound_s);
         }
         printf("\n");
     }
