@@ -200,45 +200,6 @@ double bench_fma_peak(mfr_isa isa)
     return best;
 }
 
-double bench_copy_bandwidth(int threads, size_t bytes)
-{
-    size_t n = bytes / 2 / sizeof(float);
-    if (n < 4096)
-        n = 4096;
-    float *src = mfr_alloc(n * sizeof(float)), *dst = mfr_alloc(n * sizeof(float));
-    if (!src || !dst) {
-        mfr_free(src);
-        mfr_free(dst);
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        src[i] = (float)i, dst[i] = 0;
-    double best = 0;
-    for (int rep = 0; rep < 20; rep++) {
-        double t0 = mfr_time_now();
-#ifdef MFR_HAVE_OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-        {
-#ifdef MFR_HAVE_OPENMP
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-            int t = 0, nt = 1;
-#endif
-            size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
-            memcpy(dst + a, src + a, (b - a) * sizeof(float));
-        }
-        double dt = mfr_time_now() - t0;
-        double gbs = 2.0 * (double)n * sizeof(float) / dt * 1e-9;
-        if (gbs > best)
-            best = gbs;
-    }
-    (void)threads;
-    mfr_free(src);
-    mfr_free(dst);
-    return best;
-}
-
 struct bench_copy {
     float *src, *dst;
     size_t n;
@@ -294,6 +255,25 @@ void bench_copy_run(void *p)
         size_t a = c->n * (size_t)t / (size_t)nt, b = c->n * (size_t)(t + 1) / (size_t)nt;
         memcpy(c->dst + a, c->src + a, (b - a) * sizeof(float));
     }
+}
+
+double bench_copy_bandwidth(int threads, size_t bytes)
+{
+    bench_copy *c = bench_copy_create(bytes < 4096 * 2 * sizeof(float) ? 4096 * 2 * sizeof(float) : bytes);
+    if (!c)
+        return 0;
+    bench_copy_threads(threads);
+    double best = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        double t0 = mfr_time_now();
+        bench_copy_run(c);
+        double dt = mfr_time_now() - t0;
+        double gbs = 2.0 * (double)c->n * sizeof(float) / dt * 1e-9;
+        if (gbs > best)
+            best = gbs;
+    }
+    bench_copy_free(c);
+    return best;
 }
 
 /* ---------------------------------------------------------------- reports */
