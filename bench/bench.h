@@ -36,7 +36,6 @@ typedef struct bench_result {
     int threads;
     double flop;                     /* floating-point operations per run */
     double bytes;                    /* minimum memory traffic per run (0: not reported) */
-    double bw_gbs;                   /* measured copy bandwidth for that working set and thread count */
     double bound_s, bound_min_s;     /* median and fastest copy of `bytes`, timed beside the contenders */
     int ncont;
     char names[BENCH_MAX_CONTENDERS][16];
@@ -55,6 +54,8 @@ typedef struct bench_table {
  * round timing every contender once (in rotating order). Fills r. */
 int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r);
 int bench_table_add(bench_table *t, const bench_result *r);
+/* The copy bandwidth behind a row's bound (GB/s, read + write; 0: none). */
+double bench_copy_gbs(const bench_result *r);
 void bench_table_free(bench_table *t);
 /* Prints the table; writes --csv and --plot when asked. */
 int bench_report(const bench_table *t, const bench_opts *o, const char *title);

@@ -278,6 +278,11 @@ double bench_copy_bandwidth(int threads, size_t bytes)
 
 /* ---------------------------------------------------------------- reports */
 
+double bench_copy_gbs(const bench_result *r)
+{
+    return r->bytes > 0 && r->bound_s > 0 ? r->bytes / r->bound_s * 1e-9 : 0.0;
+}
+
 static double gflops(const bench_result *r, int i)
 {
     return r->flop / r->median_s[i] * 1e-9;
@@ -298,7 +303,7 @@ static void print_table(const bench_table *t, const char *title)
                gflops(r, 0), 100.0 * gflops(r, 0) / peak);
         if (r->bytes > 0) {
             double gbs = r->bytes / r->median_s[0] * 1e-9;
-            printf(" %7.1f %5.1f%%", gbs, r->bw_gbs > 0 ? 100.0 * gbs / r->bw_gbs : 0.0);
+            printf(" %7.1f %5.1f%%", gbs, bench_copy_gbs(r) > 0 ? 100.0 * gbs / bench_copy_gbs(r) : 0.0);
         }
         printf(" ");
         for (int c = 1; c < r->ncont; c++)
@@ -320,7 +325,7 @@ static int write_csv(const bench_table *t, const char *path)
             double gf = gflops(r, c);
             fprintf(f.fp, "%s,%s,%d,%s,%.9g,%.9g,%.4f,%.2f,%.4f,%.3f,%.3f\n", r->kind, r->shape, r->threads, r->names[c],
                     r->median_s[c], r->min_s[c], gf, 100.0 * gf / (t->peak_gflops_core * r->threads),
-                    r->median_s[c] / r->median_s[0], r->bytes > 0 ? r->bytes / r->median_s[c] * 1e-9 : 0.0, r->bw_gbs);
+                    r->median_s[c] / r->median_s[0], r->bytes > 0 ? r->bytes / r->median_s[c] * 1e-9 : 0.0, bench_copy_gbs(r));
         }
     }
     return mfr_afile_commit(&f);

@@ -153,7 +153,6 @@ static int bench_layer(const bench_opts *o, const layer *L, int nimg, const char
                 r.bytes = bytes;
                 r.bound_s = r.median_s[r.ncont];
                 r.bound_min_s = r.min_s[r.ncont];
-                r.bw_gbs = bytes / r.bound_s * 1e-9;
             }
             if (rc == MFR_OK)
                 rc = bench_table_add(t, &r);
@@ -191,14 +190,14 @@ static void print_bounds(const bench_table *t)
             if (t->rows[j].threads == a->threads && strncmp(t->rows[j].shape, a->shape, len) == 0 &&
                 t->rows[j].shape[len] == ' ' && t->rows[j].bound_s > 0)
                 b = &t->rows[j];
-        printf("%-22.22s %3d | %8.0f %7.1f %8.2f %7.2f %5.2f", a->shape, a->threads, a->bytes / 1024, a->bw_gbs,
+        printf("%-22.22s %3d | %8.0f %7.1f %8.2f %7.2f %5.2f", a->shape, a->threads, a->bytes / 1024, bench_copy_gbs(a),
                a->bound_s * 1e6, a->median_s[0] / a->bound_s, a->min_s[0] / a->bound_min_s);
         if (a->ncont > 1)
             printf(" %7.2f", a->median_s[1] / a->bound_s);
         else
             printf(" %7s", "-");
         if (b) {
-            printf(" | %4.0f %7.1f %7.1f %8.3f %7.2f %5.2f", b->flop / a->flop, b->bytes / (1 << 20), b->bw_gbs,
+            printf(" | %4.0f %7.1f %7.1f %8.3f %7.2f %5.2f", b->flop / a->flop, b->bytes / (1 << 20), bench_copy_gbs(b),
                    b->bound_s * 1e3, b->median_s[0] / b->bound_s, b->min_s[0] / b->bound_min_s);
             if (b->ncont > 1)
                 printf(" %7.2f", b->median_s[1] / b->bound_s);
