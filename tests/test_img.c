@@ -497,6 +497,67 @@ START_TEST(test_png_hostile_headers)
 }
 END_TEST
 
+/* b with one more chunk right after IHDR (which ends at byte 33). */
+static bytes with_chunk(bytes b, const char *type, const void *data, size_t n)
+{
+    bytes out = {0};
+    put(&out, b.p, 33);
+    put_chunk(&out, type, data, n);
+    put(&out, b.p + 33, b.n - 33);
+    free(b.p);
+    return out;
+}
+
+/* Ancillary chunks change nothing in the pixels, whatever they hold; one
+ * whose declared length runs past the end of the file is a clear error. */
+START_TEST(test_png_ancillary_chunks)
+{
+    const unsigned char raw[3] = {10, 200, 77};
+    static const unsigned char gama[4] = {0, 0, 0xb1, 0x8f}, phys[9] = {0, 0, 0x0b, 0x13, 0, 0, 0x0b, 0x13, 1};
+    static const unsigned char ztxt[] = "Comment\0\0x\x9c\xcb\x48\xcd\xc9\xc9\x07\x00\x06\x2c\x02\x15";
+    static const unsigned char bad_iccp[] = "icc\0\0garbage, not zlib";
+    size_t big_n = 12u << 20; /* over the 8 MiB cap on one ancillary chunk */
+    unsigned char *big = malloc(big_n);
+    mfr_image im;
+    bytes b;
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', big_n);
+    big[7] = '\0'; /* keyword "aaaaaaa", then text */
+    b = make_png(3, 1, 8, 0, NULL, 0, NULL, 0, raw, 3, 1);
+    b = with_chunk(b, "gAMA", gama, sizeof gama);
+    b = with_chunk(b, "pHYs", phys, sizeof phys);
+    b = with_chunk(b, "zTXt", ztxt, sizeof ztxt - 1);
+    b = with_chunk(b, "iCCP", bad_iccp, sizeof bad_iccp - 1);
+    b = with_chunk(b, "tEXt", big, big_n);
+    b = with_chunk(b, "prVt", "private", 7); /* unknown, safe to copy */
+    tu_ok(mfr_image_decode(b.p, b.n, "chunks.png", &im));
+    ck_assert_int_eq(im.width, 3);
+    ck_assert_int_eq(im.height, 1);
+    ck_assert_int_eq(im.channels, 1);
+    ck_assert_mem_eq(mfr_image_row(&im, 0), raw, 3);
+    mfr_image_free(&im);
+    free(b.p);
+    free(big);
+
+    /* A zTXt chunk that claims 2^31 - 1 bytes in a file of 100. */
+    b = make_png(3, 1, 8, 0, NULL, 0, NULL, 0, raw, 3, 1);
+    {
+        unsigned char head[8 + 9];
+        put_u32(head, 0x7fffffffu);
+        memcpy(head + 4, "zTXt", 4);
+        memcpy(head + 8, "Comment\0\0", 9);
+        bytes out = {0};
+        put(&out, b.p, 33);
+        put(&out, head, sizeof head);
+        free(b.p);
+        b = out;
+    }
+    expect_decode_error(b.p, b.n, "PNG with a zTXt chunk longer than the file");
+    ck_assert_ptr_nonnull(strstr(mfr_last_error(), "truncated"));
+    free(b.p);
+}
+END_TEST
+
 START_TEST(test_jpeg_hostile_headers)
 {
     mfr_image im, small;
@@ -1251,6 +1312,7 @@ static Suite *img_suite(void)
     tcase_add_test(tc, test_fixtures);
     tcase_add_test(tc, test_png_variants);
     tcase_add_test(tc, test_png_hostile_headers);
+    tcase_add_test(tc, test_png_ancillary_chunks);
     tcase_add_test(tc, test_jpeg_hostile_headers);
     tcase_add_test(tc, test_jpeg_harmless_warning);
     tcase_add_test(tc, test_truncation);

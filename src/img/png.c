@@ -19,6 +19,15 @@
  * hostile file cannot make libpng allocate without bound. */
 #define PNG_CHUNK_MAX (8u << 20)
 
+/* The ancillary chunks libpng would otherwise parse, none of which changes
+ * the 8-bit pixels we return (tRNS, which does, is not listed). libpng 1.6
+ * reports an over-long chunk as a benign error, that is a warning, and its
+ * text handlers then allocate the declared length anyway (up to 2 GiB from a
+ * file of a few hundred bytes). Listed here, the chunks are skipped in
+ * small reads without a buffer. */
+static const png_byte ignored_chunks[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0"
+                                          "pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+
 /* decode_body's status when libpng reported an error (text in msg). */
 #define LIB_FAILED (-1)
 
@@ -72,6 +81,8 @@ static int decode_body(png_structp png, png_infop info, png_state *s)
     png_set_read_fn(png, s, read_mem);
     png_set_user_limits(png, MFR_IMAGE_MAX_DIM, MFR_IMAGE_MAX_DIM);
     png_set_chunk_malloc_max(png, PNG_CHUNK_MAX);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks, (int)(sizeof ignored_chunks / 5));
     png_read_info(png, info);
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     /* png_set_user_limits caps each side; the pixel count is ours to check. */
