@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include "mfr/kernels.h"
 
-enum { BENCH_MAX_THREADS = 16, BENCH_MAX_CONTENDERS = 4 };
+enum { BENCH_MAX_THREADS = 16, BENCH_MAX_CONTENDERS = 4, BENCH_MAX_REPS = 64 };
 
 typedef struct bench_opts {
     int threads[BENCH_MAX_THREADS];  /* thread counts to run */
@@ -29,7 +29,8 @@ typedef struct bench_contender {
     double settle_s;                 /* idle time after each sample (OpenBLAS threads spin) */
 } bench_contender;
 
-/* One measured line: a shape at a thread count, every contender's median. */
+/* One measured line: a shape at a thread count, every contender's median,
+ * and every round's samples for the paired ratios. */
 typedef struct bench_result {
     char shape[64];
     char kind[16];
@@ -41,6 +42,10 @@ typedef struct bench_result {
     char names[BENCH_MAX_CONTENDERS][16];
     double median_s[BENCH_MAX_CONTENDERS];
     double min_s[BENCH_MAX_CONTENDERS];
+    /* round_s[i][k]: contender i's sample in round k (k < reps). When the
+     * row has a bound, round_s[ncont] holds the copy's samples. */
+    int reps;
+    double round_s[BENCH_MAX_CONTENDERS][BENCH_MAX_REPS];
 } bench_result;
 
 typedef struct bench_table {
@@ -54,6 +59,11 @@ typedef struct bench_table {
  * round timing every contender once (in rotating order). Fills r. */
 int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r);
 int bench_table_add(bench_table *t, const bench_result *r);
+/* Quantile q (0.5: the median) over the rounds of round_s[i][k] /
+ * round_s[j][k]: a ratio of two contenders timed in the same round, so that
+ * a load that comes and goes between rounds cancels out (the ratio of the
+ * two medians does not: they may come from different rounds). */
+double bench_paired_ratio(const bench_result *r, int i, int j, double q);
 /* The copy bandwidth behind a row's bound (GB/s, read + write; 0: none). */
 double bench_copy_gbs(const bench_result *r);
 void bench_table_free(bench_table *t);

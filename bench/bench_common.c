@@ -48,8 +48,8 @@ static double sample_clock(int threads)
 int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r)
 {
     long iters[BENCH_MAX_CONTENDERS];
-    double samples[BENCH_MAX_CONTENDERS][64];
-    int reps = o->reps < 1 ? 1 : o->reps > 64 ? 64 : o->reps;
+    double samples[BENCH_MAX_CONTENDERS][BENCH_MAX_REPS] = {{0}};
+    int reps = o->reps < 1 ? 1 : o->reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : o->reps;
     if (nc > BENCH_MAX_CONTENDERS)
         nc = BENCH_MAX_CONTENDERS;
     /* Warm-up: caches, page faults, thread pools, lazy initialisation; it
@@ -86,6 +86,8 @@ int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, 
         }
     r->threads = threads;
     r->ncont = nc;
+    r->reps = reps;
+    memcpy(r->round_s, samples, sizeof samples);
     for (int i = 0; i < nc; i++) {
         qsort(samples[i], (size_t)reps, sizeof(double), cmp_double);
         r->median_s[i] = reps % 2 ? samples[i][reps / 2] : 0.5 * (samples[i][reps / 2 - 1] + samples[i][reps / 2]);
@@ -93,6 +95,30 @@ int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, 
         snprintf(r->names[i], sizeof r->names[i], "%s", c[i].name);
     }
     return MFR_OK;
+}
+
+/* Quantile q of the sorted v[0..n-1], interpolated between neighbours (for
+ * q = 0.5 and even n: the mean of the two middle values, as the median). */
+static double quantile_sorted(const double *v, int n, double q)
+{
+    double pos = q * (double)(n - 1);
+    int lo = (int)floor(pos);
+    if (lo >= n - 1)
+        return v[n - 1];
+    return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
+double bench_paired_ratio(const bench_result *r, int i, int j, double q)
+{
+    double ratio[BENCH_MAX_REPS];
+    int n = 0;
+    for (int k = 0; k < r->reps; k++)
+        if (r->round_s[j][k] > 0)
+            ratio[n++] = r->round_s[i][k] / r->round_s[j][k];
+    if (n == 0)
+        return 0.0;
+    qsort(ratio, (size_t)n, sizeof(double), cmp_double);
+    return quantile_sorted(ratio, n, q);
 }
 
 int bench_table_add(bench_table *t, const bench_result *r)
@@ -291,7 +317,7 @@ static double gflops(const bench_result *r, int i)
 static void print_table(const bench_table *t, const char *title)
 {
     printf("%s (isa %s, FMA peak %.1f GFLOP/s per core", title, t->isa, t->peak_gflops_core);
-    printf("; ratio = peer time / mfr time, > 1 means mfr is faster;\n median of interleaved samples; 1 thread: thread CPU time, more: wall time)\n");
+    printf("; ratio = peer time / mfr time in the same round, > 1 means mfr is faster:\n the median over the rounds, then the quartiles; times are medians of the interleaved samples;\n 1 thread: thread CPU time, more: wall time)\n");
     printf("%-8s %-28s %3s %10s %8s %6s", "kind", "shape", "thr", "mfr ms", "GFLOP/s", "%peak");
     if (t->count > 0 && t->rows[0].bytes > 0)
         printf(" %7s %6s", "GB/s", "%copy");
@@ -307,7 +333,8 @@ static void print_table(const bench_table *t, const char *title)
         }
         printf(" ");
         for (int c = 1; c < r->ncont; c++)
-            printf(" %s %.4f (%.2fx)", r->names[c], r->median_s[c] * 1e3, r->median_s[c] / r->median_s[0]);
+            printf(" %s %.4f (%.2fx %.2f-%.2f)", r->names[c], r->median_s[c] * 1e3, bench_paired_ratio(r, c, 0, 0.5),
+                   bench_paired_ratio(r, c, 0, 0.25), bench_paired_ratio(r, c, 0, 0.75));
         printf("\n");
     }
 }
@@ -318,14 +345,16 @@ static int write_csv(const bench_table *t, const char *path)
     int rc = mfr_afile_open(&f, path);
     if (rc != MFR_OK)
         return rc;
-    fprintf(f.fp, "kind,shape,threads,contender,median_s,min_s,gflops,pct_peak,ratio_peer_over_mfr,gbs,copy_gbs\n");
+    fprintf(f.fp, "kind,shape,threads,contender,median_s,min_s,gflops,pct_peak,ratio_peer_over_mfr,gbs,copy_gbs,"
+                  "ratio_q1,ratio_q3\n");
     for (int i = 0; i < t->count; i++) {
         const bench_result *r = &t->rows[i];
         for (int c = 0; c < r->ncont; c++) {
             double gf = gflops(r, c);
-            fprintf(f.fp, "%s,%s,%d,%s,%.9g,%.9g,%.4f,%.2f,%.4f,%.3f,%.3f\n", r->kind, r->shape, r->threads, r->names[c],
-                    r->median_s[c], r->min_s[c], gf, 100.0 * gf / (t->peak_gflops_core * r->threads),
-                    r->median_s[c] / r->median_s[0], r->bytes > 0 ? r->bytes / r->median_s[c] * 1e-9 : 0.0, bench_copy_gbs(r));
+            fprintf(f.fp, "%s,%s,%d,%s,%.9g,%.9g,%.4f,%.2f,%.4f,%.3f,%.3f,%.4f,%.4f\n", r->kind, r->shape, r->threads,
+                    r->names[c], r->median_s[c], r->min_s[c], gf, 100.0 * gf / (t->peak_gflops_core * r->threads),
+                    bench_paired_ratio(r, c, 0, 0.5), r->bytes > 0 ? r->bytes / r->median_s[c] * 1e-9 : 0.0,
+                    bench_copy_gbs(r), bench_paired_ratio(r, c, 0, 0.25), bench_paired_ratio(r, c, 0, 0.75));
         }
     }
     return mfr_afile_commit(&f);

@@ -170,14 +170,15 @@ static int bench_layer(const bench_opts *o, const layer *L, int nimg, const char
 }
 
 /* The depthwise layers against their memory bound, cache-resident (one
- * image, as in the table) and streaming: time / (time of a copy of the same
- * bytes), medians of the same interleaved rounds; "min" compares the
- * fastest sample of each. */
+ * image, as in the table) and streaming: time / (time of the copy of the
+ * same bytes in the same round), the median over the rounds; "min"
+ * compares the fastest sample of each. */
 static void print_bounds(const bench_table *t)
 {
     printf("\nmemory bound = a copy of the bytes that must move (input once, output once, weights, bias), timed\n"
            "beside the layer in the same interleaved rounds (resident: one image; streaming: images until input +\n"
-           "output >= 64 MiB); x bound = median time / median copy time (min: fastest / fastest), 1.0 = at the bound\n");
+           "output >= 64 MiB); x bound = time / copy time in the same round, median over the rounds (min: fastest /\n"
+           "fastest), 1.0 = at the bound\n");
     printf("%-22s %3s | %8s %7s %8s %7s %5s %7s | %4s %7s %7s %8s %7s %5s %7s\n", "layer", "thr", "KiB", "copyGB/s",
            "copy us", "x bound", "min", "dnnl x", "imgs", "MiB", "copyGB/s", "copy ms", "x bound", "min", "dnnl x");
     for (int i = 0; i < t->count; i++) {
@@ -191,16 +192,16 @@ static void print_bounds(const bench_table *t)
                 t->rows[j].shape[len] == ' ' && t->rows[j].bound_s > 0)
                 b = &t->rows[j];
         printf("%-22.22s %3d | %8.0f %7.1f %8.2f %7.2f %5.2f", a->shape, a->threads, a->bytes / 1024, bench_copy_gbs(a),
-               a->bound_s * 1e6, a->median_s[0] / a->bound_s, a->min_s[0] / a->bound_min_s);
+               a->bound_s * 1e6, bench_paired_ratio(a, 0, a->ncont, 0.5), a->min_s[0] / a->bound_min_s);
         if (a->ncont > 1)
-            printf(" %7.2f", a->median_s[1] / a->bound_s);
+            printf(" %7.2f", bench_paired_ratio(a, 1, a->ncont, 0.5));
         else
             printf(" %7s", "-");
         if (b) {
             printf(" | %4.0f %7.1f %7.1f %8.3f %7.2f %5.2f", b->flop / a->flop, b->bytes / (1 << 20), bench_copy_gbs(b),
-                   b->bound_s * 1e3, b->median_s[0] / b->bound_s, b->min_s[0] / b->bound_min_s);
+                   b->bound_s * 1e3, bench_paired_ratio(b, 0, b->ncont, 0.5), b->min_s[0] / b->bound_min_s);
             if (b->ncont > 1)
-                printf(" %7.2f", b->median_s[1] / b->bound_s);
+                printf(" %7.2f", bench_paired_ratio(b, 1, b->ncont, 0.5));
         }
         printf("\n");
     }

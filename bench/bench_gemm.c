@@ -217,7 +217,7 @@ int bench_gemm(const bench_opts *o)
                     fprintf(stderr, "  %s %dT: mfr %.4f ms", shapes[s].name, o->threads[ti], r.median_s[0] * 1e3);
                     for (int k = 1; k < r.ncont; k++)
                         fprintf(stderr, ", %s %.4f ms (%.2fx)", r.names[k], r.median_s[k] * 1e3,
-                                r.median_s[k] / r.median_s[0]);
+                                bench_paired_ratio(&r, k, 0, 0.5));
                     fprintf(stderr, "\n");
                 }
             }

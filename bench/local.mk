@@ -9,3 +9,11 @@ mfr_SOURCES += src/cli/bench_model.c
 # libmfrbench uses libmfr: list the library again after it (static link order).
 mfr_LDADD += libmfrbench.la $(MFR_LINK_LIBS) $(PEER_LIBS)
 EXTRA_DIST += bench/README.md
+
+# The statistics of the bench tables (paired ratios); no timing is asserted.
+check_PROGRAMS += tests/test_bench
+tests_test_bench_SOURCES = tests/test_bench.c tests/testutil.c tests/testutil.h
+tests_test_bench_CFLAGS = $(TEST_COMPILE_FLAGS)
+tests_test_bench_LDADD = libmfrbench.la $(TEST_LINK_LIBS) $(PEER_LIBS)
+tests_test_bench_LDFLAGS = $(STATIC_PROG_FLAGS)
+TESTS += tests/test_bench

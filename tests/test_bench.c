@@ -1,0 +1,98 @@
+/* Tests of the statistics behind `mfr bench` (bench/bench_common.c): the
+ * paired ratios that the tables and the CSV report. The timings themselves
+ * are not tested here: speed is measured, never asserted. */
+#include "config.h"
+#include "testutil.h"
+#include "../bench/bench.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A result with two contenders (and a third, the copy, when bound) whose
+ * round k took a[k] and b[k] seconds. */
+static bench_result two(const double *a, const double *b, int reps)
+{
+    bench_result r;
+    memset(&r, 0, sizeof r);
+    r.ncont = 2;
+    r.reps = reps;
+    for (int k = 0; k < reps; k++) {
+        r.round_s[0][k] = a[k];
+        r.round_s[1][k] = b[k];
+    }
+    return r;
+}
+
+START_TEST(test_paired_ratio_cancels_round_load)
+{
+    /* The load changes from round to round (x1 to x8), the same for both
+     * contenders of a round: the peer always takes 1.25x mfr's time. */
+    const double mfr[5] = {1.0, 8.0, 1.0, 8.0, 2.0}, peer[5] = {1.25, 10.0, 1.25, 10.0, 2.5};
+    const double peer_off[5] = {1.25, 10.0, 10.0, 10.0, 2.5};
+    bench_result r = two(mfr, peer, 5);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.5), 1.25, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.25), 1.25, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.75), 1.25, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 0, 1, 0.5), 0.8, 1e-12);
+    /* One round where only the peer was slowed (a burst of load between
+     * the two samples): the paired median ignores it, while the ratio of
+     * the two columns' medians (10 / 2) would say 5. */
+    r = two(mfr, peer_off, 5);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.5), 1.25, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 1.0), 10.0, 1e-12);
+}
+END_TEST
+
+START_TEST(test_paired_ratio_quantiles)
+{
+    /* ratios 1, 2, 3, 4 (rounds in another order): median 2.5, quartiles
+     * interpolated at positions 0.75 and 2.25 */
+    const double mfr[4] = {1, 1, 1, 1}, peer[4] = {3, 1, 4, 2};
+    bench_result r = two(mfr, peer, 4);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.5), 2.5, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.25), 1.75, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.75), 3.25, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.0), 1.0, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 1.0), 4.0, 1e-12);
+    /* one round */
+    r = two(mfr, peer, 1);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.5), 3.0, 1e-12);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.25), 3.0, 1e-12);
+    /* rounds whose divisor is zero are left out; none left gives 0 */
+    const double zero[4] = {0, 1, 0, 1};
+    r = two(zero, peer, 4);
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 1, 0, 0.5), 1.5, 1e-12);
+    r = two(mfr, peer, 0);
+    ck_assert_double_eq(bench_paired_ratio(&r, 1, 0, 0.5), 0.0);
+}
+END_TEST
+
+/* The copy of a depthwise row's bound lives in round_s[ncont]. */
+START_TEST(test_paired_ratio_bound)
+{
+    const double layer[3] = {3.0, 6.0, 3.3}, copy[3] = {2.0, 4.0, 2.0};
+    bench_result r = two(layer, layer, 3);
+    r.ncont = 1;
+    for (int k = 0; k < 3; k++)
+        r.round_s[1][k] = copy[k];
+    ck_assert_double_eq_tol(bench_paired_ratio(&r, 0, r.ncont, 0.5), 1.5, 1e-12);
+}
+END_TEST
+
+static Suite *bench_suite(void)
+{
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("paired");
+    tcase_add_test(tc, test_paired_ratio_cancels_round_load);
+    tcase_add_test(tc, test_paired_ratio_quantiles);
+    tcase_add_test(tc, test_paired_ratio_bound);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    int rc = tu_run(bench_suite());
+    tu_cleanup();
+    return rc;
+}
