@@ -71,10 +71,15 @@ static int clampi(long v, long lo, long hi)
 }
 
 /* Block sizes from the caches (docs/kernels.md):
- *  - KC: the KC x NR micro-panel of B is reused by every MR-row micro-panel
- *    of A in the inner loop, so it should live in L1: KC = L1d / (NR * 4),
- *    at most 384 (past that the C tile is revisited rarely enough that a
- *    longer k-loop buys nothing, and the panel no longer fits);
+ *  - KC: each k-block costs a pass over C (its tiles loaded and stored
+ *    again) and a packing of A and B, so fewer, longer blocks are better,
+ *    up to what the caches hold: the KC x NR micro-panel of B is reused by
+ *    every MR-row micro-panel of A in the inner loop and should stay near
+ *    L1; KC = 2 L1d / (NR * 4), at most 512. The panel then streams from L2
+ *    beside the A micro-panels, but measured on a 48 KiB L1 (session 8),
+ *    KC 512 beat 384 (the panel exactly in L1) by 1 - 4 % on 1024 - 2048
+ *    squares, 0 - 2 % on the layer shapes, and 768 - 1024 did no better
+ *    (cutting K into blocks of equal size did not help either);
  *  - MC: the MC x KC block of A is re-read for every micro-panel of B, so it
  *    should live in L2; half of L2 leaves room for the B panel streaming
  *    through and for C;
@@ -91,7 +96,7 @@ static mfr_gemm_blocking blocking_for(const gemm_kernel *kr)
     bl.isa = kr->isa;
     bl.mr = kr->mr;
     bl.nr = kr->nr;
-    bl.kc = clampi(l1 / ((long)kr->nr * 4) / 16 * 16, 128, 384);
+    bl.kc = clampi(2 * l1 / ((long)kr->nr * 4) / 16 * 16, 128, 512);
     bl.mc = clampi(l2 / 2 / ((long)bl.kc * 4) / kr->mr * kr->mr, kr->mr, 1024 / kr->mr * kr->mr);
     bl.nc = clampi(l3 / 8 / ((long)bl.kc * 4) / kr->nr * kr->nr, kr->nr, 4096 / kr->nr * kr->nr);
 #ifdef MFR_GEMM_TUNING
