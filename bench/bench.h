@@ -60,9 +60,10 @@ typedef struct bench_table {
 int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, bench_result *r);
 int bench_table_add(bench_table *t, const bench_result *r);
 /* Quantile q (0.5: the median) over the rounds of round_s[i][k] /
- * round_s[j][k]: a ratio of two contenders timed in the same round, so that
- * a load that comes and goes between rounds cancels out (the ratio of the
- * two medians does not: they may come from different rounds). */
+ * round_s[j][k]: a ratio of two contenders timed in the same round. A
+ * burst of load that hits one contender's sample in a few rounds is left
+ * out with those rounds; it can move one contender's median and not the
+ * other's. Rounds where contender j took no time are skipped; 0: none left. */
 double bench_paired_ratio(const bench_result *r, int i, int j, double q);
 /* The copy bandwidth behind a row's bound (GB/s, read + write; 0: none). */
 double bench_copy_gbs(const bench_result *r);
