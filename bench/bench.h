@@ -38,12 +38,14 @@ typedef struct bench_result {
     double flop;                     /* floating-point operations per run */
     double bytes;                    /* minimum memory traffic per run (0: not reported) */
     double bound_s, bound_min_s;     /* median and fastest copy of `bytes`, timed beside the contenders */
+    double peak_flop;                /* flop of one run of the FMA loop timed beside them (0: none) */
     int ncont;
     char names[BENCH_MAX_CONTENDERS][16];
     double median_s[BENCH_MAX_CONTENDERS];
     double min_s[BENCH_MAX_CONTENDERS];
     /* round_s[i][k]: contender i's sample in round k (k < reps). When the
-     * row has a bound, round_s[ncont] holds the copy's samples. */
+     * row has a bound, round_s[ncont] holds the copy's samples; when it has
+     * peak_flop, the FMA loop's (a row has one or the other). */
     int reps;
     double round_s[BENCH_MAX_CONTENDERS][BENCH_MAX_REPS];
 } bench_result;
@@ -73,6 +75,17 @@ int bench_report(const bench_table *t, const bench_opts *o, const char *title);
 
 /* FMA peak of one core in GFLOP/s for an ISA (unrolled independent FMAs). */
 double bench_fma_peak(mfr_isa isa);
+/* The same FMA loop as a contender (ctx: a const mfr_isa *), on the thread
+ * count set by bench_fma_threads, timed in the same interleaved rounds as
+ * the kernels so that "% of peak" compares two samples taken under the same
+ * load; bench_fma_flop: the flop of one run at a thread count. */
+void bench_fma_run(void *isa);
+void bench_fma_threads(int n);
+double bench_fma_flop(mfr_isa isa, int threads);
+/* Quantile q over the rounds of contender i's GFLOP/s as a percentage of
+ * the FMA loop's in the same round (round_s[ncont], r->peak_flop per run);
+ * 0 when the row did not time the loop. */
+double bench_paired_peak_pct(const bench_result *r, int i, double q);
 /* Copy bandwidth (GB/s, bytes read + written) for a working set of about
  * `bytes` bytes at a thread count: the bound for memory-bound kernels. */
 double bench_copy_bandwidth(int threads, size_t bytes);

@@ -196,34 +196,86 @@ static double peak_loop_scalar(long iters)
     return s;
 }
 
+/* Lanes of the FMA loop that runs for an ISA on this machine. */
+static int fma_lanes(mfr_isa isa)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512))
+        return 16;
+    if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2))
+        return 8;
+#endif
+    return 1;
+}
+
+/* iters steps of the 12-chain FMA loop for an ISA (its sum, so that the
+ * compiler keeps it). */
+static double fma_loop(mfr_isa isa, long iters)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    switch (fma_lanes(isa)) {
+    case 16:
+        return peak_loop_avx512(iters);
+    case 8:
+        return peak_loop_avx2(iters);
+    default:
+        break;
+    }
+#endif
+    return peak_loop_scalar(iters);
+}
+
 double bench_fma_peak(mfr_isa isa)
 {
     volatile double sink = 0;
     double best = 0;
     long iters = 2000000;
-    int lanes = 1;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = sample_clock(1);
-#if defined(__x86_64__) && defined(__GNUC__)
-        if (isa == MFR_ISA_AVX512 && mfr_isa_available(MFR_ISA_AVX512)) {
-            sink += peak_loop_avx512(iters);
-            lanes = 16;
-        } else if (isa >= MFR_ISA_AVX2 && mfr_isa_available(MFR_ISA_AVX2)) {
-            sink += peak_loop_avx2(iters);
-            lanes = 8;
-        } else
-#endif
-        {
-            sink += peak_loop_scalar(iters);
-            lanes = 1;
-        }
+        sink += fma_loop(isa, iters);
         double t = sample_clock(1) - t0;
-        double gf = 2.0 * lanes * 12.0 * (double)iters / t * 1e-9;
+        double gf = 2.0 * fma_lanes(isa) * 12.0 * (double)iters / t * 1e-9;
         if (gf > best)
             best = gf; /* the peak is the best of a few tries (others share the machine) */
     }
     (void)sink;
     return best;
+}
+
+/* The FMA loop as a contender: one run is BENCH_FMA_ITERS steps on each of
+ * fma_threads threads at once (about 0.5 ms at AVX-512's peak). */
+enum { BENCH_FMA_ITERS = 100000 };
+static int fma_threads = 1;
+static volatile double fma_sink;
+
+void bench_fma_threads(int n)
+{
+    fma_threads = n < 1 ? 1 : n;
+}
+
+void bench_fma_run(void *isa)
+{
+    const mfr_isa which = *(const mfr_isa *)isa;
+    double s = 0;
+#ifdef MFR_HAVE_OPENMP
+#pragma omp parallel num_threads(fma_threads) reduction(+ : s)
+#endif
+    s += fma_loop(which, BENCH_FMA_ITERS);
+    fma_sink = s;
+}
+
+double bench_fma_flop(mfr_isa isa, int threads)
+{
+    return 2.0 * fma_lanes(isa) * 12.0 * (double)BENCH_FMA_ITERS * (threads < 1 ? 1 : threads);
+}
+
+double bench_paired_peak_pct(const bench_result *r, int i, double q)
+{
+    if (r->peak_flop <= 0)
+        return 0.0;
+    /* contender i's GFLOP/s over the loop's, round by round:
+     * (flop / t_i) / (peak_flop / t_loop) */
+    return 100.0 * r->flop / r->peak_flop * bench_paired_ratio(r, r->ncont, i, q);
 }
 
 struct bench_copy {
@@ -314,19 +366,31 @@ static double gflops(const bench_result *r, int i)
     return r->flop / r->median_s[i] * 1e-9;
 }
 
+/* Contender i's share of the FMA peak (percent): paired with the FMA loop
+ * when the row timed it in its rounds, else against the table's peak. */
+static double pct_peak(const bench_table *t, const bench_result *r, int i)
+{
+    if (r->peak_flop > 0)
+        return bench_paired_peak_pct(r, i, 0.5);
+    return 100.0 * gflops(r, i) / (t->peak_gflops_core * r->threads);
+}
+
 static void print_table(const bench_table *t, const char *title)
 {
+    int paired_peak = t->count > 0 && t->rows[0].peak_flop > 0;
     printf("%s (isa %s, FMA peak %.1f GFLOP/s per core", title, t->isa, t->peak_gflops_core);
-    printf("; ratio = peer time / mfr time in the same round, > 1 means mfr is faster:\n the median over the rounds, then the quartiles; times are medians of the interleaved samples;\n 1 thread: thread CPU time, more: wall time)\n");
+    printf("; ratio = peer time / mfr time in the same round, > 1 means mfr is faster:\n the median over the rounds, then the quartiles; times are medians of the interleaved samples;\n 1 thread: thread CPU time, more: wall time");
+    if (paired_peak)
+        printf(";\n %%peak = GFLOP/s over those of the FMA loop timed in the same round on as many threads, median\n over the rounds");
+    printf(")\n");
     printf("%-8s %-28s %3s %10s %8s %6s", "kind", "shape", "thr", "mfr ms", "GFLOP/s", "%peak");
     if (t->count > 0 && t->rows[0].bytes > 0)
         printf(" %7s %6s", "GB/s", "%copy");
     printf("  peers: name ms (ratio)\n");
     for (int i = 0; i < t->count; i++) {
         const bench_result *r = &t->rows[i];
-        double peak = t->peak_gflops_core * r->threads;
         printf("%-8s %-28s %3d %10.4f %8.1f %5.1f%%", r->kind, r->shape, r->threads, r->median_s[0] * 1e3,
-               gflops(r, 0), 100.0 * gflops(r, 0) / peak);
+               gflops(r, 0), pct_peak(t, r, 0));
         if (r->bytes > 0) {
             double gbs = r->bytes / r->median_s[0] * 1e-9;
             printf(" %7.1f %5.1f%%", gbs, bench_copy_gbs(r) > 0 ? 100.0 * gbs / bench_copy_gbs(r) : 0.0);
@@ -352,7 +416,7 @@ static int write_csv(const bench_table *t, const char *path)
         for (int c = 0; c < r->ncont; c++) {
             double gf = gflops(r, c);
             fprintf(f.fp, "%s,%s,%d,%s,%.9g,%.9g,%.4f,%.2f,%.4f,%.3f,%.3f,%.4f,%.4f\n", r->kind, r->shape, r->threads,
-                    r->names[c], r->median_s[c], r->min_s[c], gf, 100.0 * gf / (t->peak_gflops_core * r->threads),
+                    r->names[c], r->median_s[c], r->min_s[c], gf, pct_peak(t, r, c),
                     bench_paired_ratio(r, c, 0, 0.5), r->bytes > 0 ? r->bytes / r->median_s[c] * 1e-9 : 0.0,
                     bench_copy_gbs(r), bench_paired_ratio(r, c, 0, 0.25), bench_paired_ratio(r, c, 0, 0.75));
         }

@@ -185,13 +185,15 @@ int bench_gemm(const bench_opts *o)
         if (!g.a || !g.b || !g.c) {
             rc = MFR_ERR_NOMEM;
         } else {
-            bench_contender c[3];
+            bench_contender c[4];
             int nc = 0;
             c[nc++] = (bench_contender){"mfr", run_mfr, &g, set_mfr_threads, 0};
             if (use_ob)
                 c[nc++] = (bench_contender){"openblas", run_openblas, &g, peer_openblas_threads, 0};
             if (use_blis)
                 c[nc++] = (bench_contender){"blis", run_blis, &g, peer_blis_threads, 0};
+            /* the FMA loop in the same rounds: the reference of % of peak */
+            c[nc++] = (bench_contender){"fma", bench_fma_run, &isa, bench_fma_threads, 0};
             mfr_set_threads(1);
             if (use_ob) {
                 peer_openblas_threads(1);
@@ -210,11 +212,15 @@ int bench_gemm(const bench_opts *o)
                 if (use_ob)
                     c[1].settle_s = o->threads[ti] > 1 ? 0.15 : 0;
                 rc = bench_measure(o, c, nc, o->threads[ti], &r);
+                /* the FMA loop is the reference, not a peer: out of the contenders */
+                r.ncont--;
+                r.peak_flop = bench_fma_flop(isa, o->threads[ti]);
                 if (rc == MFR_OK)
                     rc = bench_table_add(&t, &r);
                 if (!o->quiet && rc == MFR_OK) {
                     /* the figures as they come (a run cut short keeps them) */
-                    fprintf(stderr, "  %s %dT: mfr %.4f ms", shapes[s].name, o->threads[ti], r.median_s[0] * 1e3);
+                    fprintf(stderr, "  %s %dT: mfr %.4f ms (%.1f%% of peak)", shapes[s].name, o->threads[ti],
+                            r.median_s[0] * 1e3, bench_paired_peak_pct(&r, 0, 0.5));
                     for (int k = 1; k < r.ncont; k++)
                         fprintf(stderr, ", %s %.4f ms (%.2fx)", r.names[k], r.median_s[k] * 1e3,
                                 bench_paired_ratio(&r, k, 0, 0.5));

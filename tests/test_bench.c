@@ -6,6 +6,7 @@
 #include "../bench/bench.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A result with two contenders (and a third, the copy, when bound) whose
@@ -79,6 +80,72 @@ START_TEST(test_paired_ratio_bound)
 }
 END_TEST
 
+/* % of peak against the FMA loop timed in the same rounds (round_s[ncont]):
+ * a product of 1000 flop that takes twice the loop's time of 800 flop runs
+ * at 1000 / 2 / 800 = 62.5 % of it, whatever the load of the round. */
+START_TEST(test_paired_peak_pct)
+{
+    const double gemm[4] = {2.0, 16.0, 2.0, 6.0}, loop[4] = {1.0, 8.0, 2.0, 3.0};
+    bench_result r = two(gemm, gemm, 4);
+    r.ncont = 1;
+    r.flop = 1000;
+    for (int k = 0; k < 4; k++)
+        r.round_s[1][k] = loop[k];
+    ck_assert_double_eq(bench_paired_peak_pct(&r, 0, 0.5), 0.0); /* no loop timed */
+    r.peak_flop = 800;
+    /* per round 62.5 %, 62.5 %, 125 % (the loop slowed alone), 62.5 % */
+    ck_assert_double_eq_tol(bench_paired_peak_pct(&r, 0, 0.5), 62.5, 1e-9);
+    ck_assert_double_eq_tol(bench_paired_peak_pct(&r, 0, 1.0), 125.0, 1e-9);
+    /* the loop's flop count grows with its threads: a loop on 2 threads
+     * doing twice the work in the same time is twice the peak */
+    ck_assert_double_eq_tol(bench_fma_flop(MFR_ISA_SCALAR, 2), 2 * bench_fma_flop(MFR_ISA_SCALAR, 1), 1e-9);
+    ck_assert(bench_fma_flop(mfr_isa_best(), 1) >= bench_fma_flop(MFR_ISA_SCALAR, 1));
+}
+END_TEST
+
+/* A whole `mfr bench gemm` on a tiny shape, its CSV read back: one row per
+ * thread count for mfr alone (no peers), the FMA loop timed beside it but
+ * not listed as a contender, and a % of peak that is a positive number. */
+START_TEST(test_bench_gemm_csv)
+{
+    const char *csv = tu_tmp("gemm.csv");
+    bench_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads[0] = 1;
+    o.threads[1] = 2;
+    o.nthreads = 2;
+    o.reps = 3;
+    o.sample_s = 0.001;
+    o.shapes = "48x40x24";
+    o.csv = csv;
+    o.quiet = 1;
+    o.peers = 0;
+    ck_assert_int_eq(bench_gemm(&o), MFR_OK);
+    FILE *f = fopen(csv, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_ptr_nonnull(strstr(line, "pct_peak"));
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        char kind[16], shape[64], name[16];
+        int threads;
+        double median, min, gf, pct;
+        ck_assert_int_eq(sscanf(line, "%15[^,],%63[^,],%d,%15[^,],%lf,%lf,%lf,%lf", kind, shape, &threads, name,
+                                &median, &min, &gf, &pct),
+                         8);
+        ck_assert_str_eq(shape, "48x40x24");
+        ck_assert_str_eq(name, "mfr");
+        ck_assert_int_eq(threads, rows + 1);
+        ck_assert(median > 0 && gf > 0);
+        ck_assert(pct > 0 && isfinite(pct));
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 2);
+}
+END_TEST
+
 static Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -86,6 +153,8 @@ static Suite *bench_suite(void)
     tcase_add_test(tc, test_paired_ratio_cancels_round_load);
     tcase_add_test(tc, test_paired_ratio_quantiles);
     tcase_add_test(tc, test_paired_ratio_bound);
+    tcase_add_test(tc, test_paired_peak_pct);
+    tcase_add_test(tc, test_bench_gemm_csv);
     suite_add_tcase(s, tc);
     return s;
 }
