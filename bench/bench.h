@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include "mfr/kernels.h"
+#include "mfr/nn.h"
 
 enum { BENCH_MAX_THREADS = 16, BENCH_MAX_CONTENDERS = 4, BENCH_MAX_REPS = 64 };
 
@@ -128,6 +129,20 @@ int peer_dnnl_conv_create(const mfr_conv_params *p, const float *weights, const 
                           peer_dnnl_conv **out);
 void peer_dnnl_conv_run(peer_dnnl_conv *pc, const float *in, float *out);
 void peer_dnnl_conv_free(peer_dnnl_conv *pc);
+
+/* oneDNN as a whole-network peer (`mfr bench model`): the layers of an
+ * mfr_net as oneDNN primitives for batches of `batch`, batch norm folded,
+ * activations and residual adds fused as post-ops, weights reordered once.
+ * Create fails (MFR_ERR_UNSUPPORTED, naming the layer) on a layer type it
+ * does not map, or when oneDNN is not compiled in. */
+typedef struct peer_dnnl_net peer_dnnl_net;
+int peer_dnnl_net_create(const mfr_net *net, int batch, peer_dnnl_net **out);
+/* One forward pass of `batch` NHWC images. */
+int peer_dnnl_net_run(peer_dnnl_net *pn, const float *input);
+/* Layer `layer`'s output (batch x h x w x c) after a run; NULL if unknown. */
+const float *peer_dnnl_net_layer_output(const peer_dnnl_net *pn, int layer);
+const char *peer_dnnl_net_info(void);
+void peer_dnnl_net_free(peer_dnnl_net *pn);
 
 /* Subcommands. */
 int bench_gemm(const bench_opts *o);

@@ -3,7 +3,7 @@
 # never into libmfr, and only when configured --with-openblas/--with-blis/--with-dnnl.
 noinst_LTLIBRARIES += libmfrbench.la
 libmfrbench_la_SOURCES = bench/bench.h bench/bench_common.c bench/bench_gemm.c bench/bench_conv.c \
-	bench/peer_openblas.c bench/peer_blis.c bench/peer_dnnl.c
+	bench/peer_openblas.c bench/peer_blis.c bench/peer_dnnl.c bench/peer_dnnl_net.c
 libmfrbench_la_CFLAGS = $(AM_CFLAGS) $(PEER_CFLAGS)
 mfr_SOURCES += src/cli/bench_model.c
 # libmfrbench uses libmfr: list the library again after it (static link order).

@@ -146,6 +146,77 @@ START_TEST(test_bench_gemm_csv)
 }
 END_TEST
 
+/* oneDNN running a network (mfr bench model's peer) computes what mfr
+ * computes: both models of models/, batch norm statistics and PReLU slopes
+ * made non-trivial so that the folding and the post-ops are exercised.
+ * Only where the peer is compiled in (./configure --with-dnnl). */
+static void randomise_affine(mfr_net *net, uint64_t seed)
+{
+    mfr_rng r;
+    mfr_rng_init(&r, seed, 7, 0);
+    for (int i = 0; i < net->n_layers; i++) {
+        mfr_layer *l = &net->layers[i];
+        const int slots[5] = {MFR_P_GAMMA, MFR_P_BETA, MFR_P_MEAN, MFR_P_VAR, MFR_P_SLOPE};
+        for (int k = 0; k < 5; k++) {
+            mfr_tensor *t = l->params[slots[k]];
+            if (!t)
+                continue;
+            for (size_t e = 0; e < t->size; e++)
+                t->data[e] = slots[k] == MFR_P_VAR ? (float)mfr_rng_range(&r, 0.5, 2.0)
+                             : slots[k] == MFR_P_GAMMA ? (float)mfr_rng_range(&r, 0.5, 1.5)
+                                                       : (float)mfr_rng_range(&r, -0.3, 0.3);
+        }
+    }
+}
+
+START_TEST(test_dnnl_net_matches_mfr)
+{
+    if (!peer_dnnl_available()) {
+        fprintf(stderr, "test_dnnl_net_matches_mfr: oneDNN not compiled in, nothing to compare\n");
+        return;
+    }
+    const char *models[2] = {"models/mobilefacenet.cfg", "models/detector.cfg"};
+    for (int m = 0; m < 2; m++) {
+        mfr_net *net;
+        mfr_exec *ex;
+        peer_dnnl_net *pn;
+        const int batch = 2;
+        ck_assert_int_eq(mfr_net_load_def(tu_src(models[m]), &net), MFR_OK);
+        ck_assert_int_eq(mfr_net_init_weights(net, 5), MFR_OK);
+        randomise_affine(net, 11);
+        ck_assert_int_eq(mfr_exec_create(net, batch, 0, &ex), MFR_OK);
+        ck_assert_int_eq(peer_dnnl_net_create(net, batch, &pn), MFR_OK);
+        const mfr_layer *in = &net->layers[net->order[0]];
+        size_t n = (size_t)batch * in->h * in->w * in->c;
+        float *x = mfr_alloc(n * sizeof *x);
+        mfr_rng r;
+        mfr_rng_init(&r, 3, 0, 0);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)mfr_rng_range(&r, -1, 1);
+        ck_assert_int_eq(mfr_exec_forward(ex, x, batch), MFR_OK);
+        ck_assert_int_eq(peer_dnnl_net_run(pn, x), MFR_OK);
+        for (int o = 0; o < mfr_exec_output_count(ex); o++) {
+            int layer;
+            const float *a = mfr_exec_output(ex, o, &layer), *b = peer_dnnl_net_layer_output(pn, layer);
+            const mfr_layer *l = &net->layers[layer];
+            size_t count = (size_t)batch * l->h * l->w * l->c;
+            double mag = 0, diff = 0;
+            ck_assert_ptr_nonnull(b);
+            for (size_t i = 0; i < count; i++) {
+                mag = fmax(mag, fabs(a[i]));
+                diff = fmax(diff, fabs((double)a[i] - b[i]));
+            }
+            ck_assert_msg(mag > 0 && diff <= 1e-4 * mag, "%s output %s: differs by %g (largest %g)", models[m],
+                          l->name, diff, mag);
+        }
+        mfr_free(x);
+        peer_dnnl_net_free(pn);
+        mfr_exec_free(ex);
+        mfr_net_free(net);
+    }
+}
+END_TEST
+
 static Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -155,6 +226,7 @@ static Suite *bench_suite(void)
     tcase_add_test(tc, test_paired_ratio_bound);
     tcase_add_test(tc, test_paired_peak_pct);
     tcase_add_test(tc, test_bench_gemm_csv);
+    tcase_add_test(tc, test_dnnl_net_matches_mfr);
     suite_add_tcase(s, tc);
     return s;
 }
