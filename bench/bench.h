@@ -142,6 +142,12 @@ int peer_dnnl_net_run(peer_dnnl_net *pn, const float *input);
 /* Layer `layer`'s output (batch x h x w x c) after a run; NULL if unknown. */
 const float *peer_dnnl_net_layer_output(const peer_dnnl_net *pn, int layer);
 const char *peer_dnnl_net_info(void);
+/* Per-step profile (each step waited for, so its own time): on resets the
+ * sums. Step i computes layer `layer` with oneDNN implementation `impl`
+ * ("plain C": the L2 normalisation); mean seconds per profiled run. */
+void peer_dnnl_net_profile(peer_dnnl_net *pn, int on);
+int peer_dnnl_net_step_count(const peer_dnnl_net *pn);
+void peer_dnnl_net_step_get(const peer_dnnl_net *pn, int i, const char **layer, const char **impl, double *mean_s);
 void peer_dnnl_net_free(peer_dnnl_net *pn);
 
 /* Subcommands. */

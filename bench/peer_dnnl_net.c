@@ -24,6 +24,9 @@ typedef struct dn_step {
     dnnl_exec_arg_t args[DN_MAX_ARGS];
     int nargs;
     int layer;                   /* the mfr layer it computes */
+    char impl[48];               /* oneDNN's name for the implementation */
+    double seconds;              /* profile: time in this step, over `calls` runs */
+    long calls;
 } dn_step;
 
 struct peer_dnnl_net {
@@ -37,9 +40,11 @@ struct peer_dnnl_net {
     dn_step *steps;
     int nsteps;
     int input_layer;
+    int profile;
 };
 
 static char net_impl[160];
+static char last_impl[48]; /* of the last primitive made: its step's name */
 
 static int own(peer_dnnl_net *pn, dnnl_memory_t m)
 {
@@ -102,6 +107,7 @@ static int add_step(peer_dnnl_net *pn, dnnl_primitive_t prim, const dnnl_exec_ar
     st->prim = prim;
     st->layer = layer;
     st->nargs = nargs;
+    snprintf(st->impl, sizeof st->impl, "%s", prim ? last_impl : "plain C");
     if (nargs)
         memcpy(st->args, args, (size_t)nargs * sizeof *args);
     return MFR_OK;
@@ -166,8 +172,11 @@ static dnnl_status_t make_prim(peer_dnnl_net *pn, const void *desc, const_dnnl_p
     dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, pn->eng, NULL);
     const char *impl = NULL;
     if (st == dnnl_success && dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-        impl && (strstr(impl, "conv") || !net_impl[0]))
-        snprintf(net_impl, sizeof net_impl, "%s", impl);
+        impl) {
+        snprintf(last_impl, sizeof last_impl, "%s", impl);
+        if (strstr(impl, "conv") || !net_impl[0])
+            snprintf(net_impl, sizeof net_impl, "%s", impl);
+    }
     return st;
 }
 
@@ -615,10 +624,18 @@ int peer_dnnl_net_run(peer_dnnl_net *pn, const float *input)
         return mfr_error(MFR_ERR_UNSUPPORTED, "oneDNN peer: cannot set the input");
     for (int s = 0; s < pn->nsteps; s++) {
         dn_step *st = &pn->steps[s];
+        double t0 = pn->profile ? mfr_time_now() : 0.0;
         if (st->prim) {
             if (dnnl_primitive_execute(st->prim, pn->stream, st->nargs, st->args) != dnnl_success)
                 return mfr_error(MFR_ERR_UNSUPPORTED, "oneDNN peer: layer '%s' failed",
                                  pn->net->layers[st->layer].name);
+            if (pn->profile) {
+                /* the step's own time: wait for it before the next starts */
+                if (dnnl_stream_wait(pn->stream) != dnnl_success)
+                    return mfr_error(MFR_ERR_UNSUPPORTED, "oneDNN peer: stream failed");
+                st->seconds += mfr_time_now() - t0;
+                st->calls++;
+            }
             continue;
         }
         /* a plain step reads what the primitives before it wrote */
@@ -628,6 +645,10 @@ int peer_dnnl_net_run(peer_dnnl_net *pn, const float *input)
         dnnl_memory_get_data_handle(st->args[0].memory, (void **)&x);
         dnnl_memory_get_data_handle(st->args[1].memory, (void **)&y);
         l2norm(&pn->net->layers[st->layer], pn->batch, x, y);
+        if (pn->profile) {
+            st->seconds += mfr_time_now() - t0;
+            st->calls++;
+        }
     }
     return dnnl_stream_wait(pn->stream) == dnnl_success ? MFR_OK
                                                          : mfr_error(MFR_ERR_UNSUPPORTED, "oneDNN peer: stream failed");
@@ -640,6 +661,27 @@ const float *peer_dnnl_net_layer_output(const peer_dnnl_net *pn, int layer)
         dnnl_memory_get_data_handle(pn->out[layer], (void **)&p) != dnnl_success)
         return NULL;
     return p;
+}
+
+void peer_dnnl_net_profile(peer_dnnl_net *pn, int on)
+{
+    if (on && !pn->profile)
+        for (int s = 0; s < pn->nsteps; s++)
+            pn->steps[s].seconds = 0.0, pn->steps[s].calls = 0;
+    pn->profile = on;
+}
+
+int peer_dnnl_net_step_count(const peer_dnnl_net *pn)
+{
+    return pn ? pn->nsteps : 0;
+}
+
+void peer_dnnl_net_step_get(const peer_dnnl_net *pn, int i, const char **layer, const char **impl, double *mean_s)
+{
+    const dn_step *st = &pn->steps[i];
+    *layer = pn->net->layers[st->layer].name;
+    *impl = st->impl;
+    *mean_s = st->calls ? st->seconds / (double)st->calls : 0.0;
 }
 
 const char *peer_dnnl_net_info(void)
@@ -685,6 +727,21 @@ const float *peer_dnnl_net_layer_output(const peer_dnnl_net *pn, int layer)
 {
     (void)pn, (void)layer;
     return NULL;
+}
+void peer_dnnl_net_profile(peer_dnnl_net *pn, int on)
+{
+    (void)pn, (void)on;
+}
+int peer_dnnl_net_step_count(const peer_dnnl_net *pn)
+{
+    (void)pn;
+    return 0;
+}
+void peer_dnnl_net_step_get(const peer_dnnl_net *pn, int i, const char **layer, const char **impl, double *mean_s)
+{
+    (void)pn, (void)i;
+    *layer = *impl = "";
+    *mean_s = 0.0;
 }
 const char *peer_dnnl_net_info(void)
 {

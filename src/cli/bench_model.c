@@ -90,8 +90,8 @@ static double compare_outputs(const mfr_net *net, const mfr_exec *ex, const peer
 /* Profiled forward passes: the table of compiled steps (--layers) and
  * their CSV rows (--layers-csv). Separate from the timed rounds, whose
  * samples carry no profiling. */
-static int profile_steps(const char *path, mfr_exec *ex, const float *input, int batch, int reps, int threads,
-                         int print, FILE *cf)
+static int profile_steps(const char *path, mfr_exec *ex, peer_dnnl_net *pn, const float *input, int batch,
+                         int reps, int threads, int print, FILE *cf)
 {
     double total = 0.0;
     mfr_exec_profile_reset(ex);
@@ -122,6 +122,35 @@ static int profile_steps(const char *path, mfr_exec *ex, const float *input, int
         if (cf)
             fprintf(cf, "%s,%d,%d,%d,%s,%s,%llu,%.9g\n", path, batch, threads, s, si.name, si.what,
                     (unsigned long long)si.macs, mean);
+    }
+    if (pn) {
+        /* oneDNN's steps, profiled the same way (one primitive per layer,
+         * fused post-ops on the layer that carries them) */
+        double dn_total = 0.0;
+        peer_dnnl_net_profile(pn, 1);
+        for (int i = 0; i < reps; i++) {
+            double t0 = mfr_time_now();
+            if (peer_dnnl_net_run(pn, input) != MFR_OK) {
+                peer_dnnl_net_profile(pn, 0);
+                return cli_fail_last();
+            }
+            dn_total += mfr_time_now() - t0;
+        }
+        peer_dnnl_net_profile(pn, 0);
+        if (print) {
+            printf("\nthreads %d: oneDNN per step (mean of %d profiled runs, %.3f ms each)\n", threads, reps,
+                   dn_total / reps * 1e3);
+            printf("  %-4s %-22s %-32s %10s %6s\n", "#", "layer", "oneDNN implementation", "ms", "%");
+        }
+        for (int s = 0; s < peer_dnnl_net_step_count(pn); s++) {
+            const char *layer, *impl;
+            double mean;
+            peer_dnnl_net_step_get(pn, s, &layer, &impl, &mean);
+            if (print)
+                printf("  %-4d %-22s %-32s %10.4f %6.2f\n", s, layer, impl, mean * 1e3, 100.0 * mean * reps / dn_total);
+            if (cf)
+                fprintf(cf, "%s,%d,%d,%d,%s,onednn:%s,,%.9g\n", path, batch, threads, s, layer, impl, mean);
+        }
     }
     if (print)
         printf("\n");
@@ -180,33 +209,42 @@ static int bench_model_run(const char *path, int batch, const bench_opts *o, int
     printf("model: %s  batch %d  %llu MACs per sample (%.3f G)  isa %s\n", path, batch,
            (unsigned long long)mfr_net_macs(net), (double)mfr_net_macs(net) / 1e9, t.isa);
     model_job job = {ex, NULL, input, batch};
-    if (o->peers && peer_dnnl_available()) {
-        if (peer_dnnl_net_create(net, batch, &pn) != MFR_OK) {
-            fprintf(stderr, "mfr: bench: %s; timing mfr alone\n", mfr_last_error());
-            mfr_clear_error();
-        } else {
-            /* the same work: both on the same input, outputs compared */
-            job.pn = pn;
-            mfr_set_threads(1);
-            peer_dnnl_threads(1);
-            if (mfr_exec_forward(ex, input, batch) != MFR_OK || peer_dnnl_net_run(pn, input) != MFR_OK) {
-                rc = cli_fail_last();
-                goto out;
-            }
-            double d = compare_outputs(net, ex, pn, batch);
-            printf("peer: %s\n", peer_dnnl_net_info());
-            if (!(d <= 1e-4))
-                fprintf(stderr, "mfr: warning: %s: mfr and oneDNN outputs differ by %.3g of their largest value\n",
-                        path, d);
-            else if (!o->quiet)
-                fprintf(stderr, "  oneDNN's outputs match mfr's within %.2g of their largest value\n", d);
-        }
-    }
+    int use_dnnl = o->peers && peer_dnnl_available();
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     double first = 0.0;
     rc = CLI_OK;
     for (int ti = 0; ti < o->nthreads && rc == CLI_OK; ti++) {
         int T = o->threads[ti];
+        /* oneDNN fixes its thread count when a primitive is created: the
+         * network is built for each thread count, with that count in force */
+        peer_dnnl_net_free(pn);
+        pn = job.pn = NULL;
+        if (use_dnnl) {
+            peer_dnnl_threads(T);
+            if (peer_dnnl_net_create(net, batch, &pn) != MFR_OK) {
+                fprintf(stderr, "mfr: bench: %s; timing mfr alone\n", mfr_last_error());
+                mfr_clear_error();
+                use_dnnl = 0;
+            } else {
+                /* the same work: both on the same input, outputs compared */
+                job.pn = pn;
+                mfr_set_threads(T);
+                if (mfr_exec_forward(ex, input, batch) != MFR_OK || peer_dnnl_net_run(pn, input) != MFR_OK) {
+                    rc = cli_fail_last();
+                    break;
+                }
+                double d = compare_outputs(net, ex, pn, batch);
+                if (ti == 0)
+                    printf("peer: %s\n", peer_dnnl_net_info());
+                if (!(d <= 1e-4))
+                    fprintf(stderr,
+                            "mfr: warning: %s: mfr and oneDNN outputs differ by %.3g of their largest value\n",
+                            path, d);
+                else if (!o->quiet)
+                    fprintf(stderr, "  %dT: oneDNN's outputs match mfr's within %.2g of their largest value\n", T,
+                            d);
+            }
+        }
         bench_contender c[3];
         int nc = 0;
         c[nc++] = (bench_contender){"mfr", run_mfr, &job, set_mfr_threads, 0};
@@ -238,7 +276,7 @@ static int bench_model_run(const char *path, int batch, const bench_opts *o, int
         printf("\n");
         if (layers || cf) {
             mfr_set_threads(T);
-            rc = profile_steps(path, ex, input, batch, o->reps, T, layers && !o->quiet, cf);
+            rc = profile_steps(path, ex, pn, input, batch, o->reps, T, layers && !o->quiet, cf);
         }
     }
     if (rc == CLI_OK && cf) {
