@@ -12,6 +12,7 @@
 #include "mfr/kernels.h"
 #include "nn/kernels/chanpass.h"
 #include "nn/kernels/gemm_internal.h"
+#include "nn/kernels/spatial.h"
 
 #include <float.h>
 #include <math.h>
@@ -1002,6 +1003,126 @@ START_TEST(test_chanpass_versions)
 }
 END_TEST
 
+/* ---------------------------------------------------------- spatial passes */
+
+/* The pooling reference against a plain evaluation, then every ISA's
+ * pooling, upsampling and elementwise passes bit for bit against the scalar
+ * reference: channel counts with and without a vector tail, windows hanging
+ * over every edge, NaN and infinities (a NaN never wins a maximum). */
+START_TEST(test_spatial_versions)
+{
+    static const int cs[] = {1, 3, 8, 16, 17, 40, 64};
+    const spatial_ops *ref = spatial_for(MFR_ISA_SCALAR);
+    find_isas();
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        const int c = cs[ci], n = 2, h = 9, w = 7;
+        size_t in_n = (size_t)n * h * w * c;
+        float *in = rand_buf(in_n, 40 + ci);
+        in[3 % in_n] = NAN;
+        in[(5 * c + 1) % in_n] = INFINITY;
+        in[(11 * c + 2) % in_n] = -INFINITY;
+        /* pooling: (k, stride, pad) combinations, max and average */
+        static const int cfg[][6] = {{2, 2, 2, 2, 0, 0}, {3, 3, 2, 2, 1, 1}, {3, 2, 1, 2, 0, 1}, {5, 5, 3, 3, 2, 2},
+                                     {7, 7, 1, 1, 0, 0}, {1, 1, 1, 1, 0, 0}};
+        for (size_t q = 0; q < sizeof cfg / sizeof cfg[0]; q++)
+            for (int is_max = 0; is_max < 2; is_max++) {
+                spatial_pool p = {h, w, c, 0, 0, cfg[q][0], cfg[q][1], cfg[q][2], cfg[q][3], cfg[q][4], cfg[q][5],
+                                  is_max};
+                p.oh = (h + 2 * p.pad_top - p.kh) / p.stride_h + 1;
+                p.ow = (w + 2 * p.pad_left - p.kw) / p.stride_w + 1;
+                size_t out_n = (size_t)n * p.oh * p.ow * c;
+                float *o_ref = rand_buf(out_n, 1), *o = rand_buf(out_n, 2);
+                ref->pool_rows(&p, in, o_ref, 0, (long)n * p.oh);
+                for (int b = 0; b < n; b++)
+                    for (int oy = 0; oy < p.oh; oy++)
+                        for (int ox = 0; ox < p.ow; ox++)
+                            for (int i = 0; i < c; i++) {
+                                double m = is_max ? -INFINITY : 0.0;
+                                int cnt = 0, nan_seen = 0;
+                                for (int ky = 0; ky < p.kh; ky++)
+                                    for (int kx = 0; kx < p.kw; kx++) {
+                                        int y = oy * p.stride_h - p.pad_top + ky, x = ox * p.stride_w - p.pad_left + kx;
+                                        if (y < 0 || y >= h || x < 0 || x >= w)
+                                            continue;
+                                        float v = in[(((size_t)b * h + y) * w + x) * c + i];
+                                        cnt++;
+                                        nan_seen |= isnan(v);
+                                        if (is_max)
+                                            m = v > m ? v : m;
+                                        else
+                                            m += v;
+                                    }
+                                float got = o_ref[(((size_t)b * p.oh + oy) * p.ow + ox) * c + i];
+                                if (is_max)
+                                    ck_assert_msg(got == (float)m, "max c %d cfg %zu", c, q);
+                                else if (nan_seen || !isfinite(m))
+                                    ck_assert(isnan(got) || isinf(got));
+                                else
+                                    ck_assert_msg(fabs(got - m / cnt) <= 1e-5 * (1 + fabs(m)), "avg c %d cfg %zu", c, q);
+                            }
+                for (int k = 0; k < isa_count; k++) {
+                    memset(o, 0x55, out_n * sizeof(float));
+                    spatial_for(isa_list[k])->pool_rows(&p, in, o, 0, (long)n * p.oh);
+                    ck_assert_msg(memcmp(o, o_ref, out_n * sizeof(float)) == 0, "pool %s c %d cfg %zu max %d",
+                                  mfr_isa_name(isa_list[k]), c, q, is_max);
+                }
+                mfr_free(o_ref);
+                mfr_free(o);
+            }
+        /* upsampling, nearest and bilinear, scales 1 - 3, in row ranges */
+        for (int scale = 1; scale <= 3; scale++)
+            for (int bil = 0; bil < 2; bil++) {
+                spatial_up u = {h, w, c, scale, bil};
+                long rows = (long)n * h * scale;
+                size_t out_n = (size_t)rows * w * scale * c;
+                float *o_ref = rand_buf(out_n, 3), *o = rand_buf(out_n, 4);
+                ref->upsample_rows(&u, in, o_ref, 0, rows);
+                if (!bil)
+                    for (long r = 0; r < rows; r++)
+                        for (int ox = 0; ox < w * scale; ox++)
+                            ck_assert(memcmp(o_ref + ((size_t)r * w * scale + ox) * c,
+                                             in + (((size_t)(r / (h * scale)) * h + (r % (h * scale)) / scale) * w +
+                                                   ox / scale) * c,
+                                             (size_t)c * sizeof(float)) == 0);
+                for (int k = 0; k < isa_count; k++) {
+                    memset(o, 0x55, out_n * sizeof(float));
+                    /* in three ranges, as threads would split it */
+                    const spatial_ops *v = spatial_for(isa_list[k]);
+                    v->upsample_rows(&u, in, o, 0, rows / 3);
+                    v->upsample_rows(&u, in, o, rows / 3, rows / 2);
+                    v->upsample_rows(&u, in, o, rows / 2, rows);
+                    ck_assert_msg(memcmp(o, o_ref, out_n * sizeof(float)) == 0, "upsample %s c %d scale %d bil %d",
+                                  mfr_isa_name(isa_list[k]), c, scale, bil);
+                }
+                mfr_free(o_ref);
+                mfr_free(o);
+            }
+        /* elementwise sum and product, every length up to a few vectors, in place too */
+        float *b2 = rand_buf(in_n, 60 + ci), *o_ref = rand_buf(in_n, 5), *o = rand_buf(in_n, 6);
+        for (int mul = 0; mul < 2; mul++)
+            for (size_t len = 0; len <= 70 && len <= in_n; len++) {
+                ref->binary(mul, in, b2, o_ref, len);
+                for (size_t i = 0; i < len; i++) {
+                    float e = mul ? in[i] * b2[i] : in[i] + b2[i];
+                    ck_assert(memcmp(&o_ref[i], &e, sizeof e) == 0 || (isnan(e) && isnan(o_ref[i])));
+                }
+                for (int k = 0; k < isa_count; k++) {
+                    const spatial_ops *v = spatial_for(isa_list[k]);
+                    memcpy(o, in, in_n * sizeof(float));
+                    v->binary(mul, o, b2, o, len); /* dst = a */
+                    ck_assert_msg(memcmp(o, o_ref, len * sizeof(float)) == 0, "binary %s len %zu",
+                                  mfr_isa_name(isa_list[k]), len);
+                    ck_assert(len == in_n || memcmp(o + len, in + len, sizeof(float)) == 0); /* nothing past n */
+                }
+            }
+        mfr_free(b2);
+        mfr_free(o_ref);
+        mfr_free(o);
+        mfr_free(in);
+    }
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -1027,6 +1148,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_conv_backward_threads_bitwise);
     tcase_add_test(tc, test_conv_bad_params);
     tcase_add_test(tc, test_chanpass_versions);
+    tcase_add_test(tc, test_spatial_versions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
  * residual. */
 #include "config.h"
 #include "nn/nn_internal.h"
+#include "nn/kernels/spatial.h"
 
 static int elt_shape(mfr_net *net, mfr_layer *l)
 {
@@ -28,12 +29,35 @@ static int elt_shape(mfr_net *net, mfr_layer *l)
     return MFR_OK;
 }
 
+/* Elements per block of a flat sum or product: the blocks are split over
+ * the threads; each element is computed the same way in any block. */
+#define ELT_BLOCK 16384
+
 static void elt_forward(nn_step *s, int n)
 {
     const mfr_layer *l = s->l;
     size_t pixels = (size_t)l->h * (size_t)l->w, c = (size_t)l->c;
     long rows = (long)n * (long)pixels;
-    int is_mul = l->op == MFR_OP_MUL;
+    int is_mul = l->op == MFR_OP_MUL, bcast = 0;
+    for (int k = 0; k < l->n_inputs; k++) {
+        const mfr_layer *in = nn_input(s->net, l, k);
+        bcast |= in->h == 1 && in->w == 1 && pixels > 1;
+    }
+    if (!bcast) {
+        /* same shapes: one flat pass per input after the first two, in
+         * input order (((a + b) + c) ...), the order of the loop below */
+        const spatial_ops *kr = spatial_for(mfr_isa_best());
+        size_t total = (size_t)rows * c;
+        long blocks = (long)((total + ELT_BLOCK - 1) / ELT_BLOCK);
+#pragma omp parallel for num_threads(nn_threads_for(total * (size_t)l->n_inputs)) schedule(static)
+        for (long bl = 0; bl < blocks; bl++) {
+            size_t i0 = (size_t)bl * ELT_BLOCK, len = total - i0 < ELT_BLOCK ? total - i0 : ELT_BLOCK;
+            kr->binary(is_mul, s->in[0] + i0, s->in[1] + i0, s->out + i0, len);
+            for (int k = 2; k < l->n_inputs; k++)
+                kr->binary(is_mul, s->out + i0, s->in[k] + i0, s->out + i0, len);
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(nn_threads_for((size_t)rows * c * (size_t)l->n_inputs)) schedule(static)
     for (long r = 0; r < rows; r++) {
         size_t b = (size_t)r / pixels;

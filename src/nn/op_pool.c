@@ -3,6 +3,7 @@
  * pooling to 1 x 1 x c). */
 #include "config.h"
 #include "nn/nn_internal.h"
+#include "nn/kernels/spatial.h"
 
 #include <math.h>
 
@@ -39,46 +40,14 @@ static int pool_shape(mfr_net *net, mfr_layer *l)
 static void pool_forward(nn_step *s, int n)
 {
     const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
-    int c = l->c, is_max = l->op == MFR_OP_MAXPOOL;
+    const spatial_pool p = {in->h,      in->w,       l->c,        l->h,         l->w,          l->kh,
+                            l->kw,      l->stride_h, l->stride_w, l->pad_top,   l->pad_left,   l->op == MFR_OP_MAXPOOL};
+    const spatial_ops *k = spatial_for(mfr_isa_best());
     long rows = (long)n * l->h;
-#pragma omp parallel for num_threads(nn_threads_for((size_t)rows * (size_t)l->w * (size_t)c * (size_t)(l->kh * l->kw))) schedule(static)
-    for (long r = 0; r < rows; r++) {
-        int b = (int)(r / l->h), oy = (int)(r % l->h);
-        const float *src = s->in[0] + (size_t)b * nn_elems(in);
-        for (int ox = 0; ox < l->w; ox++) {
-            float *dst = s->out + ((size_t)r * (size_t)l->w + (size_t)ox) * (size_t)c;
-            int y0 = oy * l->stride_h - l->pad_top, x0 = ox * l->stride_w - l->pad_left, count = 0;
-            for (int i = 0; i < c; i++)
-                dst[i] = is_max ? -INFINITY : 0.0f;
-            for (int ky = 0; ky < l->kh; ky++) {
-                int y = y0 + ky;
-                if (y < 0 || y >= in->h)
-                    continue;
-                for (int kx = 0; kx < l->kw; kx++) {
-                    int x = x0 + kx;
-                    const float *p;
-                    if (x < 0 || x >= in->w)
-                        continue;
-                    p = src + ((size_t)y * (size_t)in->w + (size_t)x) * (size_t)c;
-                    count++;
-                    if (is_max) {
-                        NN_SIMD
-                        for (int i = 0; i < c; i++)
-                            dst[i] = nn_pick(p[i] > dst[i], p[i], dst[i]);
-                    } else {
-                        NN_SIMD
-                        for (int i = 0; i < c; i++)
-                            dst[i] += p[i];
-                    }
-                }
-            }
-            if (!is_max) {
-                float inv = 1.0f / (float)count;
-                for (int i = 0; i < c; i++)
-                    dst[i] *= inv;
-            }
-        }
-    }
+    /* rows are independent: any split gives the same bits */
+#pragma omp parallel for num_threads(nn_threads_for((size_t)rows * (size_t)l->w * (size_t)l->c * (size_t)(l->kh * l->kw))) schedule(static)
+    for (long r = 0; r < rows; r++)
+        k->pool_rows(&p, s->in[0], s->out, r, r + 1);
 }
 
 static int gap_shape(mfr_net *net, mfr_layer *l)

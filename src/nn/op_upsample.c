@@ -2,6 +2,7 @@
  * centres, clamped at the border: the align_corners = false convention). */
 #include "config.h"
 #include "nn/nn_internal.h"
+#include "nn/kernels/spatial.h"
 
 #include <math.h>
 
@@ -36,59 +37,19 @@ static int up_shape(mfr_net *net, mfr_layer *l)
     return MFR_OK;
 }
 
-/* Source coordinate of output index o: two neighbours and the weight of the second. */
-static void bilinear_src(int o, int scale, int size, int *i0, int *i1, float *t)
-{
-    float f = ((float)o + 0.5f) / (float)scale - 0.5f;
-    int a;
-    if (f < 0.0f)
-        f = 0.0f;
-    a = (int)floorf(f);
-    if (a > size - 1)
-        a = size - 1;
-    *i0 = a;
-    *i1 = a + 1 < size ? a + 1 : size - 1;
-    *t = f - (float)a;
-}
-
 static void up_forward(nn_step *s, int n)
 {
     const mfr_layer *l = s->l, *in = nn_input(s->net, l, 0);
-    int c = l->c;
+    const spatial_up p = {in->h, in->w, l->c, l->scale, l->bilinear};
+    const spatial_ops *k = spatial_for(mfr_isa_best());
     long rows = (long)n * l->h;
-#pragma omp parallel for num_threads(nn_threads_for((size_t)rows * (size_t)l->w * (size_t)c)) schedule(static)
-    for (long r = 0; r < rows; r++) {
-        int b = (int)(r / l->h), oy = (int)(r % l->h);
-        const float *src = s->in[0] + (size_t)b * nn_elems(in);
-        float *dst = s->out + (size_t)r * (size_t)l->w * (size_t)c;
-        if (!l->bilinear) {
-            const float *row = src + (size_t)(oy / l->scale) * (size_t)in->w * (size_t)c;
-            for (int ox = 0; ox < l->w; ox++) {
-                const float *p = row + (size_t)(ox / l->scale) * (size_t)c;
-                for (int i = 0; i < c; i++)
-                    dst[(size_t)ox * (size_t)c + (size_t)i] = p[i];
-            }
-        } else {
-            int y0, y1;
-            float ty;
-            bilinear_src(oy, l->scale, in->h, &y0, &y1, &ty);
-            for (int ox = 0; ox < l->w; ox++) {
-                int x0, x1;
-                float tx;
-                const float *p00, *p01, *p10, *p11;
-                bilinear_src(ox, l->scale, in->w, &x0, &x1, &tx);
-                p00 = src + ((size_t)y0 * (size_t)in->w + (size_t)x0) * (size_t)c;
-                p01 = src + ((size_t)y0 * (size_t)in->w + (size_t)x1) * (size_t)c;
-                p10 = src + ((size_t)y1 * (size_t)in->w + (size_t)x0) * (size_t)c;
-                p11 = src + ((size_t)y1 * (size_t)in->w + (size_t)x1) * (size_t)c;
-                for (int i = 0; i < c; i++) {
-                    float top = p00[i] + (p01[i] - p00[i]) * tx;
-                    float bot = p10[i] + (p11[i] - p10[i]) * tx;
-                    dst[(size_t)ox * (size_t)c + (size_t)i] = top + (bot - top) * ty;
-                }
-            }
-        }
-    }
+    int nt = nn_threads_for((size_t)rows * (size_t)l->w * (size_t)l->c);
+    /* one contiguous range of rows per thread (nearest copies a row from
+     * the one above it within a range); rows are independent, so any split
+     * gives the same bits */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++)
+        k->upsample_rows(&p, s->in[0], s->out, rows * t / nt, rows * (t + 1) / nt);
 }
 
 /* Scatters each output's gradient back to the pixels it read; one thread
@@ -104,7 +65,7 @@ static void up_backward(nn_step *s, int n, nn_grad_ctx *g)
             int y0, y1;
             float ty = 0.0f;
             if (l->bilinear)
-                bilinear_src(oy, l->scale, in->h, &y0, &y1, &ty);
+                spatial_bilinear_src(oy, l->scale, in->h, &y0, &y1, &ty);
             else
                 y0 = y1 = oy / l->scale;
             for (int ox = 0; ox < l->w; ox++) {
@@ -112,7 +73,7 @@ static void up_backward(nn_step *s, int n, nn_grad_ctx *g)
                 int x0, x1;
                 float tx = 0.0f;
                 if (l->bilinear)
-                    bilinear_src(ox, l->scale, in->w, &x0, &x1, &tx);
+                    spatial_bilinear_src(ox, l->scale, in->w, &x0, &x1, &tx);
                 else
                     x0 = x1 = ox / l->scale;
                 for (int i = 0; i < c; i++) {
