@@ -8,7 +8,7 @@ libmfrbench_la_CFLAGS = $(AM_CFLAGS) $(PEER_CFLAGS)
 mfr_SOURCES += src/cli/bench_model.c
 # libmfrbench uses libmfr: list the library again after it (static link order).
 mfr_LDADD += libmfrbench.la $(MFR_LINK_LIBS) $(PEER_LIBS)
-EXTRA_DIST += bench/README.md
+EXTRA_DIST += bench/README.md bench/nets/pointwise-16x4.cfg bench/nets/pointwise-64x6.cfg
 
 # The statistics of the bench tables (paired ratios); no timing is asserted.
 check_PROGRAMS += tests/test_bench
