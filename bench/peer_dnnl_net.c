@@ -310,9 +310,10 @@ static int build_product(peer_dnnl_net *pn, int li, int fuse_add, int prelu_apar
         TRY(st);
         if ((rc = new_memory(pn, l, &dst_md, NULL, 0, &dst)) != MFR_OK)
             goto done;
-        if (prelu_idx >= 0) {
+        /* PReLU slopes, as a post-op's or a primitive's weights: 1 x oc x 1 x 1 */
+        dnnl_memory_desc_t s_md;
+        if (l->act == MFR_ACT_PRELU) {
             dnnl_dims_t sd = {1, oc, 1, 1};
-            dnnl_memory_desc_t s_md;
             const mfr_tensor *S = l->params[MFR_P_SLOPE];
             if (!S || S->size != (size_t)oc) {
                 rc = mfr_error(MFR_ERR_UNSUPPORTED, "oneDNN peer: layer '%s': no PReLU slopes", l->name);
@@ -338,19 +339,9 @@ static int build_product(peer_dnnl_net *pn, int li, int fuse_add, int prelu_apar
             goto done;
         if (prelu_apart && l->act == MFR_ACT_PRELU) {
             /* y = x > 0 ? x : slope x per channel, in place on dst */
-            const mfr_tensor *S = l->params[MFR_P_SLOPE];
-            dnnl_dims_t sd = {1, oc, 1, 1};
-            dnnl_memory_desc_t s_md;
             dnnl_prelu_desc_t pdsc;
             dnnl_primitive_desc_t ppd;
             dnnl_primitive_t pprim;
-            if (!S || S->size != (size_t)oc) {
-                rc = mfr_error(MFR_ERR_UNSUPPORTED, "oneDNN peer: layer '%s': no PReLU slopes", l->name);
-                goto done;
-            }
-            TRY(dnnl_memory_desc_init_by_tag(&s_md, 4, sd, dnnl_f32, dnnl_abcd));
-            if ((rc = new_memory(pn, l, &s_md, S->data, (size_t)oc, &slopes)) != MFR_OK)
-                goto done;
             TRY(dnnl_prelu_forward_desc_init(&pdsc, dnnl_forward_inference, &dst_md, &s_md));
             TRY(make_prim(pn, &pdsc, NULL, &ppd));
             dnnl_status_t pst = dnnl_primitive_create(&pprim, ppd);

@@ -2,10 +2,9 @@
  * running the same network (when built --with-dnnl), and per compiled step,
  * at each thread count asked. The measuring code is bench/'s. */
 #include "config.h"
-#include "cli/cli.h"
+#include "cli/bench_cli.h"
 #include "mfr/core.h"
 #include "mfr/nn.h"
-#include "../../bench/bench.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,30 +13,7 @@
 
 int bench_model_main(int argc, char **argv);
 
-enum { OPT_BATCH = CLI_OPT_FIRST_PRIVATE + 50, OPT_REPS, OPT_CSV, OPT_LAYERS, OPT_LAYERS_CSV, OPT_PLOT, OPT_SAMPLE, OPT_NO_PEERS };
-enum { MAX_THREAD_COUNTS = BENCH_MAX_THREADS };
-
-static int parse_thread_list(const char *arg, int *out, int *n)
-{
-    const char *p = arg;
-    *n = 0;
-    while (*p) {
-        char buf[16];
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        long v;
-        if (len == 0 || len >= sizeof buf || *n == MAX_THREAD_COUNTS)
-            return cli_usage_error("bench", "--threads: expected N or N,M,... (at most %d), got '%s'", MAX_THREAD_COUNTS,
-                                   arg);
-        memcpy(buf, p, len);
-        buf[len] = '\0';
-        if (cli_parse_long("bench", "--threads", buf, 1, 1024, &v) < 0)
-            return -1;
-        out[(*n)++] = (int)v;
-        p += len + (end ? 1 : 0);
-    }
-    return *n ? 0 : cli_usage_error("bench", "--threads: empty list");
-}
+enum { OPT_BATCH = BENCH_OPT_FIRST_OWN, OPT_LAYERS, OPT_LAYERS_CSV };
 
 typedef struct model_job {
     mfr_exec *ex;
@@ -307,41 +283,26 @@ int bench_model_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         CLI_COMMON_LONG_OPTIONS,
+        BENCH_LONG_OPTIONS,
         {"batch", required_argument, NULL, OPT_BATCH},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"csv", required_argument, NULL, OPT_CSV},
         {"layers", no_argument, NULL, OPT_LAYERS},
         {"layers-csv", required_argument, NULL, OPT_LAYERS_CSV},
-        {"plot", required_argument, NULL, OPT_PLOT},
-        {"sample-time", required_argument, NULL, OPT_SAMPLE},
-        {"no-peers", no_argument, NULL, OPT_NO_PEERS},
         {0, 0, 0, 0},
     };
     cli_common common = {0};
     bench_opts o = {0};
     int layers = 0, opt;
-    long batch = 1, reps = 9;
-    double d;
+    long batch = 1;
     const char *layers_csv = NULL;
+    o.reps = 9;
     o.sample_s = 0.05;
     o.peers = 1;
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (opt) {
-        case CLI_OPT_THREADS:
-            if (parse_thread_list(optarg, o.threads, &o.nthreads) < 0)
-                return CLI_USAGE;
-            continue;
         case OPT_BATCH:
             if (cli_parse_long("bench", "--batch", optarg, 1, 4096, &batch) < 0)
                 return CLI_USAGE;
-            continue;
-        case OPT_REPS:
-            if (cli_parse_long("bench", "--reps", optarg, 1, BENCH_MAX_REPS, &reps) < 0)
-                return CLI_USAGE;
-            continue;
-        case OPT_CSV:
-            o.csv = optarg;
             continue;
         case OPT_LAYERS:
             layers = 1;
@@ -349,20 +310,14 @@ int bench_model_main(int argc, char **argv)
         case OPT_LAYERS_CSV:
             layers_csv = optarg;
             continue;
-        case OPT_PLOT:
-            o.plot = optarg;
-            continue;
-        case OPT_SAMPLE:
-            if (cli_parse_double("bench", "--sample-time", optarg, 0.0001, 10.0, &d) < 0)
-                return CLI_USAGE;
-            o.sample_s = d;
-            continue;
-        case OPT_NO_PEERS:
-            o.peers = 0;
-            continue;
         default:
             break;
         }
+        int taken = bench_cli_option(opt, optarg, &o);
+        if (taken < 0)
+            return CLI_USAGE;
+        if (taken)
+            continue;
         {
             int r = cli_common_option("bench", opt, optarg, &common);
             if (r < 0)
@@ -372,7 +327,7 @@ int bench_model_main(int argc, char **argv)
         }
     }
     if (common.help) {
-        printf("usage: mfr bench model MODEL [--threads N,M,...] [--batch N] [--reps N] [--sample-time S]\n"
+        printf("usage: mfr bench model MODEL [--threads N,M,...|N-M] [--batch N] [--reps N] [--sample-time S]\n"
                "                              [--csv FILE] [--plot FILE.png] [--no-peers]\n"
                "                              [--layers] [--layers-csv FILE] [--seed N]\n\n"
                "Times the forward pass of MODEL (a model file or a network definition such as\n"
@@ -401,7 +356,6 @@ int bench_model_main(int argc, char **argv)
         return cli_usage_error("bench", "-o/--out is not used here; use --csv FILE or --plot FILE.png");
     if (o.nthreads == 0)
         o.threads[o.nthreads++] = mfr_threads();
-    o.reps = (int)reps;
     o.quiet = common.quiet;
     return bench_model_run(argv[optind], (int)batch, &o, layers, common.seed_set ? common.seed : 1, common.seed_set,
                            layers_csv);

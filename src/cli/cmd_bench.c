@@ -1,9 +1,8 @@
 /* mfr bench: time the kernels against peer libraries in the same run.
  * The measuring code lives in bench/ (see bench/README.md). */
 #include "config.h"
-#include "cli/cli.h"
+#include "cli/bench_cli.h"
 #include "mfr/core.h"
-#include "../../bench/bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +12,9 @@
 /* Defined in src/cli/bench_model.c (the network runtime's benchmark). */
 int bench_model_main(int argc, char **argv);
 
-enum { OPT_SHAPES = CLI_OPT_FIRST_PRIVATE, OPT_CSV, OPT_PLOT, OPT_REPS, OPT_SAMPLE, OPT_NO_PEERS };
+enum { OPT_SHAPES = BENCH_OPT_FIRST_OWN };
 
-/* "1,2,4" or "1-4" or "4". Returns 0, or -1 after printing a usage error. */
-static int parse_threads(const char *arg, bench_opts *o)
+int bench_cli_threads(const char *arg, bench_opts *o)
 {
     long lo, hi;
     char *dash = strchr(arg, '-');
@@ -61,6 +59,37 @@ static int parse_threads(const char *arg, bench_opts *o)
     return 0;
 }
 
+int bench_cli_option(int opt, const char *arg, bench_opts *o)
+{
+    long v;
+    double d;
+    switch (opt) {
+    case CLI_OPT_THREADS:
+        return bench_cli_threads(arg, o) < 0 ? -1 : 1;
+    case BENCH_OPT_CSV:
+        o->csv = arg;
+        return 1;
+    case BENCH_OPT_PLOT:
+        o->plot = arg;
+        return 1;
+    case BENCH_OPT_REPS:
+        if (cli_parse_long("bench", "--reps", arg, 1, BENCH_MAX_REPS, &v) < 0)
+            return -1;
+        o->reps = (int)v;
+        return 1;
+    case BENCH_OPT_SAMPLE:
+        if (cli_parse_double("bench", "--sample-time", arg, 0.0001, 10.0, &d) < 0)
+            return -1;
+        o->sample_s = d;
+        return 1;
+    case BENCH_OPT_NO_PEERS:
+        o->peers = 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* OpenBLAS picks its kernel when the library is loaded, from
  * OPENBLAS_CORETYPE; 0.3.21 does not know Sapphire Rapids and falls back to
  * a slow SSE3 kernel. To compare against its best, re-run ourselves once
@@ -96,12 +125,8 @@ static int cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
         CLI_COMMON_LONG_OPTIONS,
+        BENCH_LONG_OPTIONS,
         {"shapes", required_argument, NULL, OPT_SHAPES},
-        {"csv", required_argument, NULL, OPT_CSV},
-        {"plot", required_argument, NULL, OPT_PLOT},
-        {"reps", required_argument, NULL, OPT_REPS},
-        {"sample-time", required_argument, NULL, OPT_SAMPLE},
-        {"no-peers", no_argument, NULL, OPT_NO_PEERS},
         {0, 0, 0, 0},
     };
     if (argc >= 2 && strcmp(argv[1], "model") == 0)
@@ -112,40 +137,17 @@ static int cmd_bench(int argc, char **argv)
     o.sample_s = 0.05;
     o.peers = 1;
     int opt;
-    long v;
-    double d;
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-        switch (opt) {
-        case CLI_OPT_THREADS:
-            if (parse_threads(optarg, &o) < 0)
-                return CLI_USAGE;
-            continue;
-        case OPT_SHAPES:
+        if (opt == OPT_SHAPES) {
             o.shapes = optarg;
             continue;
-        case OPT_CSV:
-            o.csv = optarg;
-            continue;
-        case OPT_PLOT:
-            o.plot = optarg;
-            continue;
-        case OPT_REPS:
-            if (cli_parse_long("bench", "--reps", optarg, 1, 64, &v) < 0)
-                return CLI_USAGE;
-            o.reps = (int)v;
-            continue;
-        case OPT_SAMPLE:
-            if (cli_parse_double("bench", "--sample-time", optarg, 0.0001, 10.0, &d) < 0)
-                return CLI_USAGE;
-            o.sample_s = d;
-            continue;
-        case OPT_NO_PEERS:
-            o.peers = 0;
-            continue;
-        default:
-            break;
         }
+        int taken = bench_cli_option(opt, optarg, &o);
+        if (taken < 0)
+            return CLI_USAGE;
+        if (taken)
+            continue;
         int r = cli_common_option("bench", opt, optarg, &common);
         if (r < 0)
             return CLI_USAGE;
