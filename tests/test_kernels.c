@@ -809,7 +809,8 @@ END_TEST
 START_TEST(test_gemm_fma_chain)
 {
     static const int shapes[][3] = {{300, 16, 27},  {300, 13, 100}, {57, 16, 27}, {1, 300, 600},
-                                    {3, 130, 257}, {2, 40, 1000},  {100, 70, 128}, {5, 40, 30}};
+                                    {3, 130, 257}, {2, 40, 1000},  {100, 70, 128}, {5, 40, 30},
+                                    {30, 2100, 128}}; /* B > L2 / 4 on any L2 up to 4 MiB: packed */
     for (int ii = 0; ii < isa_count; ii++) {
         if (isa_list[ii] == MFR_ISA_SCALAR)
             continue; /* the portable kernel leaves contraction to the compiler */
@@ -838,7 +839,9 @@ END_TEST
  * activation, bias per column and per row, K of one and of three blocks. */
 START_TEST(test_gemm_epilogue_bits)
 {
-    static const int shapes[][3] = {{300, 45, 100}, {300, 13, 100}, {60, 40, 0}, {5, 40, 30}, {2, 130, 257}};
+    static const int shapes[][3] = {{300, 45, 100}, {300, 13, 100}, {60, 40, 0}, {5, 40, 30}, {2, 130, 257},
+                                    {25, 45, 100} /* 14 + 11 rows: strided_full with rows repeated */,
+                                    {16, 2100, 64} /* B > L2 / 4: packed, one k-block */};
     for (int ii = 0; ii < isa_count; ii++) {
         if (isa_list[ii] == MFR_ISA_SCALAR)
             continue; /* the portable kernel leaves contraction to the compiler */

@@ -35,7 +35,17 @@ struct mfr_packed_b {
 };
 
 /* Problems up to this many multiply-adds skip packing (transb 'N' only);
- * so do products with fewer than MR rows. */
+ * so do products with fewer than MR rows, and, with a kernel whose strided
+ * form keeps pace with the packed one (AVX-512), any product whose B has at
+ * most KC rows (one k-block: the same bits as the packed path) and fits in
+ * a quarter of L2. There each tile reads its row panel of A (14 x k, in L1
+ * across the row of tiles) and B from L2 in place: measured 1.03 - 1.6x
+ * faster than packing at one and two threads, from 64^3 to 256^3 and on
+ * the 1x1 layers of MobileFaceNet and the detector (docs/kernels.md). With
+ * AVX2 the strided 6 x 16 tile was slower than the packed one above 64^3.
+ * N <= NARROW_N stays packed: the narrow tiles fill all 28 accumulators
+ * there, where a strided 14 x 32 tile would use half of them. */
+#define NARROW_N 16
 #define GEMM_SMALL_MNK (64 * 64 * 64)
 /* A product of a few rows runs at tens of GFLOP/s in the wide tiles, so
  * below a million multiply-adds (a 512 x 128 fully connected layer is
@@ -105,6 +115,12 @@ static mfr_gemm_blocking blocking_for(const gemm_kernel *kr)
     if (getenv("NC")) bl.nc = atoi(getenv("NC")) / kr->nr * kr->nr;
 #endif
     return bl;
+}
+
+static long l2_bytes(void)
+{
+    const mfr_cpu_info *ci = mfr_cpu();
+    return ci->l2 > 0 ? ci->l2 : 256 << 10;
 }
 
 mfr_gemm_blocking mfr_gemm_get_blocking(void)
@@ -413,7 +429,7 @@ static void block_tiles(const gemm_kernel *kr, const float *abuf, const gemm_dir
                            bp, c + (ptrdiff_t)i * ldc + j, ldc, mr, nr, &te);
                 continue;
             }
-            if (kr->packed_narrow && nr <= 16 && ip + 2 * MR <= mc) {
+            if (kr->packed_narrow && nr <= NARROW_N && ip + 2 * MR <= mc) {
                 /* two row panels at once, same bits */
                 kr->packed_narrow(kc, abuf + (ptrdiff_t)ip * kcp, (ptrdiff_t)MR * kcp, MR, bp, NR,
                                   c + (ptrdiff_t)i * ldc + j, ldc, 2 * MR, nr, &te);
@@ -434,11 +450,13 @@ static void gemm_drive_nt(mfr_isa isa, int m, int n, int k, float alpha, const g
         gemm_plain(m, n, 0, alpha, a, transb, b, ldb, pb, beta, c, ldc, ep);
         return;
     }
-    if (!a->conv && (pb || !transb) && ((pb ? m < kr->mr : m <= 4) || (!pb && (int64_t)m * n * k <= GEMM_SMALL_MNK))) {
+    mfr_gemm_blocking bl = blocking_for(kr);
+    if (!a->conv && (pb || !transb) &&
+        ((pb ? m < kr->mr : m <= 4) || (!pb && (int64_t)m * n * k <= GEMM_SMALL_MNK) ||
+         (!pb && kr->strided_in_l2 && n > NARROW_N && k <= bl.kc && (int64_t)k * n * 4 <= l2_bytes() / 4))) {
         gemm_small(kr, m, n, k, alpha, a, b, ldb, pb, beta, c, ldc, ep);
         return;
     }
-    mfr_gemm_blocking bl = blocking_for(kr);
     const int MR = bl.mr, NR = bl.nr;
     int kc_max = k < bl.kc ? k : bl.kc;
     /* a convolution whose padded input is given: A read in place, not packed */

@@ -91,6 +91,8 @@ typedef struct gemm_kernel {
     gemm_ukernel_fn packed_narrow; /* NULL, or packed with n <= 16 over two full
                                     * A panels, the second at a + rsa */
     gemm_direct_fn direct;    /* NULL, or convolution tiles without packing A */
+    int strided_in_l2;        /* 1: strided is as fast as packing while B (k <= KC)
+                               * fits in a quarter of L2 (gemm_drive_nt) */
 } gemm_kernel;
 
 /* The micro-kernel of an ISA (scalar when that ISA is not available). */

@@ -313,4 +313,4 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
 }
 
 const gemm_kernel gemm_kernel_avx2_6x16 = {MFR_ISA_AVX2, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t,
-                                          ukernel_wide, WIDE_ROWS, WIDE_PANELS, NULL, NULL};
+                                          ukernel_wide, WIDE_ROWS, WIDE_PANELS, NULL, NULL, 0};

@@ -202,7 +202,7 @@ static void ukernel_direct(int nseg, const ptrdiff_t *off, const int *len, const
 }
 
 /* Operands in place: a[i * rsa + p * csa] for i < m, b[p * ldb + j] for
- * j < n. Compiled for each row count R = m (1..14) so that a short GEMM
+ * j < n. Compiled for each row count R = m (1..10) so that a short GEMM
  * (m = 1: a fully connected layer on one face) does only the rows it has. */
 static inline __attribute__((always_inline)) void strided_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                                                                const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
@@ -232,19 +232,50 @@ static inline __attribute__((always_inline)) void strided_body(int kc, const flo
     }
 }
 
+/* m >= 11 rows, operands in place, written like ukernel_packed with one
+ * named variable per accumulator: GCC kept the array form of strided_body
+ * for R >= 11 partly on the stack (28 accumulators, two B vectors, the
+ * broadcast and the row addresses), and a 64^3 product ran at a third of
+ * the FMA peak. Rows past m repeat row m - 1 (read and computed, not
+ * stored): 13 rows cost as much as 14, less than the spilling form. Same
+ * chain of FMAs over p and the same epilogue order as strided_body, so the
+ * bits are the same. */
+static void strided_full(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                         float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *epp)
+{
+    const gemm_tile_ep e = *epp, *ep = &e; /* as in ukernel_packed */
+    __mmask16 k0 = tail_mask_avx512(n), k1 = tail_mask_avx512(n - 16);
+    ROWS(DECL)
+#define ROW_OFF(i) const ptrdiff_t ro##i = (i < m ? i : m - 1) * rsa;
+    ROWS(ROW_OFF)
+#undef ROW_OFF
+    for (int p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(k0, b), b1 = _mm512_maskz_loadu_ps(k1, b + 16);
+#define FMA(i) FMA_ROW(i, a[ro##i])
+        ROWS(FMA)
+#undef FMA
+        a += csa;
+        b += ldb;
+    }
+    EPILOGUE(STORE, m)
+}
+
 static void ukernel_strided(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                             float *c, ptrdiff_t ldc, int m, int n, const gemm_tile_ep *ep)
 {
+    if (m >= 11) {
+        strided_full(kc, a, rsa, csa, b, ldb, c, ldc, m < MR ? m : MR, n, ep);
+        return;
+    }
     switch (m) {
 #define CASE(r)                                                                                    \
     case r:                                                                                        \
         strided_body(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, r);                                   \
         break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
-        CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13)
+        CASE(8) CASE(9) CASE(10)
 #undef CASE
-    default:
-        strided_body(kc, a, rsa, csa, b, ldb, c, ldc, n, ep, MR);
+    default: /* no rows */
         break;
     }
 }
@@ -451,4 +482,4 @@ static void pack_a_t(const float *a, ptrdiff_t lda, int rows, int kc, float *dst
 }
 
 const gemm_kernel gemm_kernel_avx512_14x32 = {MFR_ISA_AVX512, MR, NR, KB, ukernel_packed, ukernel_strided, pack_a_n, pack_b_n, pack_a_conv, pack_a_t,
-                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS, ukernel_packed_narrow, ukernel_direct};
+                                             ukernel_wide, WIDE_ROWS, WIDE_PANELS, ukernel_packed_narrow, ukernel_direct, 1};

@@ -33,4 +33,4 @@ static void ukernel_packed(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
 }
 
 const gemm_kernel gemm_kernel_scalar_4x8 = {MFR_ISA_SCALAR, MR, NR, 1, ukernel_packed, ukernel, NULL, NULL, NULL, NULL,
-                                            NULL, 0, 0, NULL, NULL};
+                                            NULL, 0, 0, NULL, NULL, 0};
