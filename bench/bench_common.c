@@ -78,6 +78,14 @@ int bench_measure(const bench_opts *o, bench_contender *c, int nc, int threads, 
             int i = (q + rep) % nc; /* rotate who goes first */
             if (c[i].set_threads)
                 c[i].set_threads(threads);
+            /* An untimed pass of the same length first: a contender that
+             * follows another one pays for the other's footprint in the
+             * caches, and with 64 MiB working sets (the streaming depthwise
+             * rows) its first calls ran up to twice as slow for about 25 ms
+             * (session 10). With three contenders in rotating order that
+             * fell on mfr in two rounds of three and on oneDNN in one. */
+            for (long it = 0; it < iters[i]; it++)
+                c[i].run(c[i].ctx);
             double t0 = sample_clock(threads);
             for (long it = 0; it < iters[i]; it++)
                 c[i].run(c[i].ctx);
