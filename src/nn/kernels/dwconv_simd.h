@@ -386,6 +386,11 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
     }
 }
 
+/* Makes the compiler forget what it knows of pointer p (an empty asm that
+ * may change it): an address stepped this way is computed where it is
+ * used, not hoisted out of a loop into a register that then spills. */
+#define DW_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* Rows of 3x3 stride 1 computed in one pass: 4 on AVX-512, 2 on AVX2. */
 #define DW_ROWS_S1 (VL == 16 ? 4 : 2)
 
@@ -409,18 +414,38 @@ static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *s
 #pragma GCC unroll 8
     for (int q = 0; q < 8; q++)
         a[q] = vzero(), b[q] = vzero();
+    /* Every address is a pointer stepped by C (or row_step) and made opaque
+     * (DW_OPAQUE) after each step: otherwise GCC hoisted all 85 input and
+     * 18 weight addresses out of the caller's channel loop as invariants,
+     * kept them on the stack, and each vector load waited on a scalar load
+     * of its address (session 10). */
+    const float *sr = sb, *wpa = w, *wpb = w;
 #pragma GCC unroll 5
     for (int r = 0; r < 5; r++) {
-        const float *sr = sb + (ptrdiff_t)r * row_step;
         V wa[3], wb[3];
 #pragma GCC unroll 3
         for (int kx = 0; kx < 3; kx++) {
-            wa[kx] = r < 3 ? vload(m, w + (ptrdiff_t)(r * 3 + kx) * C) : vzero();
-            wb[kx] = r >= 2 ? vload(m, w + (ptrdiff_t)((r - 2) * 3 + kx) * C) : vzero();
+            wa[kx] = vzero();
+            wb[kx] = vzero();
+            if (r < 3) {
+                wa[kx] = vload(m, wpa);
+                wpa += C;
+                DW_OPAQUE(wpa);
+            }
+            if (r >= 2) {
+                wb[kx] = vload(m, wpb);
+                wpb += C;
+                DW_OPAQUE(wpb);
+            }
         }
+        const float *px = sr;
+        sr += row_step;
+        DW_OPAQUE(sr);
 #pragma GCC unroll 17
         for (int j = L; j < 2 * N + 1; j++) {
-            V x = vload(m, sr + (ptrdiff_t)(j - L) * C);
+            V x = vload(m, px);
+            px += C;
+            DW_OPAQUE(px);
 #pragma GCC unroll 8
             for (int q = 0; q < N; q++) {
                 const int kx = j - 2 * q;
