@@ -6,6 +6,11 @@
  * the same tap order as dwconv_scalar.c. Interior pixels (every tap inside
  * the image) run an unrolled tap loop without bounds checks. */
 
+/* Makes the compiler forget what it knows of pointer p (an empty asm that
+ * may change it): an address stepped this way is computed where it is
+ * used, not hoisted out of a loop into a register that then spills. */
+#define DW_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* Epilogue and store of one vector of channels. */
 static inline __attribute__((always_inline)) void dw_store(V acc, float *o, const float *bias, const float *res,
                                                            const mfr_epilogue *ep, mfr_act act, int c, MASK m)
@@ -340,19 +345,34 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
 #pragma GCC unroll 4
                     for (int q = 0; q < 4; q++)
                         acc[h][q] = vzero();
+                /* addresses stepped and opaque, as in dw_pair_s2_core */
+                const float *sr = srow + (ptrdiff_t)ix0 * C + c;
 #pragma GCC unroll 6
                 for (int r = 0; r < R + 2; r++) {
-                    const float *s = srow + (ptrdiff_t)r * row_step + (ptrdiff_t)ix0 * C + c;
-                    V wk[3][3]; /* the kernel rows that input row r feeds */
+                    /* the kernel rows that input row r feeds: ky_lo .. ky_hi,
+                     * whose taps are consecutive in wt */
+                    const int ky_lo = r - R + 1 > 0 ? r - R + 1 : 0, ky_hi = r < 2 ? r : 2;
+                    const float *wq = wt + c + (ptrdiff_t)ky_lo * 3 * C;
+                    V wk[3][3];
 #pragma GCC unroll 3
                     for (int ky = 0; ky < 3; ky++)
 #pragma GCC unroll 3
-                        for (int kx = 0; kx < 3; kx++)
-                            wk[ky][kx] = r - ky >= 0 && r - ky < R ? vload(m, wt + (ptrdiff_t)(ky * 3 + kx) * C + c)
-                                                                   : vzero();
+                        for (int kx = 0; kx < 3; kx++) {
+                            wk[ky][kx] = vzero();
+                            if (ky >= ky_lo && ky <= ky_hi) {
+                                wk[ky][kx] = vload(m, wq);
+                                wq += C;
+                                DW_OPAQUE(wq);
+                            }
+                        }
+                    const float *px = sr;
+                    sr += row_step;
+                    DW_OPAQUE(sr);
 #pragma GCC unroll 6
                     for (int j = 0; j < 6; j++) {
-                        V x = vload(m, s + (ptrdiff_t)j * C);
+                        V x = vload(m, px);
+                        px += C;
+                        DW_OPAQUE(px);
 #pragma GCC unroll 4
                         for (int h = 0; h < R; h++) {
                             const int ky = r - h;
@@ -385,11 +405,6 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
         ox++;
     }
 }
-
-/* Makes the compiler forget what it knows of pointer p (an empty asm that
- * may change it): an address stepped this way is computed where it is
- * used, not hoisted out of a loop into a register that then spills. */
-#define DW_OPAQUE(p) __asm__("" : "+r"(p))
 
 /* Rows of 3x3 stride 1 computed in one pass: 4 on AVX-512, 2 on AVX2. */
 #define DW_ROWS_S1 (VL == 16 ? 4 : 2)
