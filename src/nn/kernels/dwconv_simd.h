@@ -415,23 +415,28 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
  * output rows instead of 6, and these layers are limited by the traffic
  * from L2 to L1 (each pixel's channels are 0.5 - 2 KiB, so a row pass
  * never leaves the shared row in L1 for the next). N pixels (N constant,
- * at most DW_PAIR_N) x 2 rows of accumulators, 3 + 3 weight vectors, one
- * input: 23 registers on AVX-512 with N = 8, 15 on AVX2 with N = 4.
+ * at most DW_PAIR_N = 4) x 2 rows of accumulators, 3 + 3 weight vectors,
+ * one input: 15 registers. On AVX-512 two vectors of channels go through
+ * at once (dw_pair2v_s2_core: 16 accumulators, 12 weights, 2 inputs): each
+ * pixel is then read 128 contiguous bytes at a time, and the layers ran
+ * 1.1 - 1.25x faster than with one vector of 8 pixels (0.81 - 0.90x ->
+ * 0.95 - 1.07x oneDNN at one thread, session 10), with fewer L1 misses per
+ * FMA than before although more loads.
  * L = 1: the first pixel's left tap lies in the padding (ix0 = -1) and is
  * skipped, as the scalar version skips it; sb then points at column 0
  * (the group's column j is at sb + (j - L) C). Each output sums its taps in
  * (ky, kx) order: input row r is kernel row r of oy and r - 2 of oy + 1. */
-#define DW_PAIR_N (VL == 16 ? 8 : 4)
+#define DW_PAIR_N 4
 static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *sb, ptrdiff_t row_step,
                                                                   const float *w, int C, const int N, const int L,
                                                                   MASK m, V *a, V *b)
 {
-#pragma GCC unroll 8
-    for (int q = 0; q < 8; q++)
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
         a[q] = vzero(), b[q] = vzero();
     /* Every address is a pointer stepped by C (or row_step) and made opaque
-     * (DW_OPAQUE) after each step: otherwise GCC hoisted all 85 input and
-     * 18 weight addresses out of the caller's channel loop as invariants,
+     * (DW_OPAQUE) after each step: otherwise GCC hoisted all the input and
+     * weight addresses (103 with 8 pixels) out of the caller's channel loop as invariants,
      * kept them on the stack, and each vector load waited on a scalar load
      * of its address (session 10). */
     const float *sr = sb, *wpa = w, *wpb = w;
@@ -456,12 +461,12 @@ static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *s
         const float *px = sr;
         sr += row_step;
         DW_OPAQUE(sr);
-#pragma GCC unroll 17
+#pragma GCC unroll 9
         for (int j = L; j < 2 * N + 1; j++) {
             V x = vload(m, px);
             px += C;
             DW_OPAQUE(px);
-#pragma GCC unroll 8
+#pragma GCC unroll 4
             for (int q = 0; q < N; q++) {
                 const int kx = j - 2 * q;
                 if (kx >= 0 && kx < 3) {
@@ -475,6 +480,62 @@ static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *s
     }
 }
 
+/* dw_pair_s2_core for two full vectors of channels at once (AVX-512):
+ * the same taps in the same order for each vector, so the same bits. */
+static inline __attribute__((always_inline)) void dw_pair2v_s2_core(const float *sb, ptrdiff_t row_step,
+                                                                    const float *w, int C, const int N, const int L,
+                                                                    V *a0, V *a1, V *b0, V *b1)
+{
+    const MASK m = mask_for(VL);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+        a0[q] = vzero(), a1[q] = vzero(), b0[q] = vzero(), b1[q] = vzero();
+    const float *sr = sb, *wpa = w, *wpb = w;
+#pragma GCC unroll 5
+    for (int r = 0; r < 5; r++) {
+        V wa0[3], wa1[3], wb0[3], wb1[3];
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            wa0[kx] = wa1[kx] = wb0[kx] = wb1[kx] = vzero();
+            if (r < 3) {
+                wa0[kx] = vload(m, wpa);
+                wa1[kx] = vload(m, wpa + VL);
+                wpa += C;
+                DW_OPAQUE(wpa);
+            }
+            if (r >= 2) {
+                wb0[kx] = vload(m, wpb);
+                wb1[kx] = vload(m, wpb + VL);
+                wpb += C;
+                DW_OPAQUE(wpb);
+            }
+        }
+        const float *px = sr;
+        sr += row_step;
+        DW_OPAQUE(sr);
+#pragma GCC unroll 9
+        for (int j = L; j < 2 * N + 1; j++) {
+            V x0 = vload(m, px), x1 = vload(m, px + VL);
+            px += C;
+            DW_OPAQUE(px);
+#pragma GCC unroll 4
+            for (int q = 0; q < N; q++) {
+                const int kx = j - 2 * q;
+                if (kx >= 0 && kx < 3) {
+                    if (r < 3) {
+                        a0[q] = vfma(x0, wa0[kx], a0[q]);
+                        a1[q] = vfma(x1, wa1[kx], a1[q]);
+                    }
+                    if (r >= 2) {
+                        b0[q] = vfma(x0, wb0[kx], b0[q]);
+                        b1[q] = vfma(x1, wb1[kx], b1[q]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* N pixels of both rows, all channels, with their epilogue. */
 static inline __attribute__((always_inline)) void dw_pair_s2_px(const float *sb, ptrdiff_t row_step,
                                                                 const float *wt, int C, const int N, const int L,
@@ -482,17 +543,28 @@ static inline __attribute__((always_inline)) void dw_pair_s2_px(const float *sb,
                                                                 const float *r1, const float *bias,
                                                                 const mfr_epilogue *ep, mfr_act act)
 {
-    for (int c = 0; c < C; c += VL) {
+    int c = 0;
+    if (VL == 16)
+        for (; c + 2 * VL <= C; c += 2 * VL) {
+            const MASK m = mask_for(VL);
+            V a0[4], a1[4], b0[4], b1[4];
+            dw_pair2v_s2_core(sb + c, row_step, wt + c, C, N, L, a0, a1, b0, b1);
+            dw_store_n(a0, N, o0, r0, C, bias, ep, act, c, m);
+            dw_store_n(a1, N, o0, r0, C, bias, ep, act, c + VL, m);
+            dw_store_n(b0, N, o1, r1, C, bias, ep, act, c, m);
+            dw_store_n(b1, N, o1, r1, C, bias, ep, act, c + VL, m);
+        }
+    for (; c < C; c += VL) {
         const MASK m = mask_for(C - c);
-        V a[8], b[8];
+        V a[4], b[4];
         dw_pair_s2_core(sb + c, row_step, wt + c, C, N, L, m, a, b);
         dw_store_n(a, N, o0, r0, C, bias, ep, act, c, m);
         dw_store_n(b, N, o1, r1, C, bias, ep, act, c, m);
     }
     if (act_is_scalar_only(act))
-        for (int c = 0; c < N * C; c++) {
-            o0[c] = mfr_act_scalar(o0[c], act, ep->act_param, 0.0f);
-            o1[c] = mfr_act_scalar(o1[c], act, ep->act_param, 0.0f);
+        for (int i = 0; i < N * C; i++) {
+            o0[i] = mfr_act_scalar(o0[i], act, ep->act_param, 0.0f);
+            o1[i] = mfr_act_scalar(o1[i], act, ep->act_param, 0.0f);
         }
 }
 
@@ -514,12 +586,6 @@ static __attribute__((noinline)) void dw_pair_s2_group(const float *sb, ptrdiff_
         DW_PAIR_CASE(2)
         DW_PAIR_CASE(3)
         DW_PAIR_CASE(4)
-#if VL == 16
-        DW_PAIR_CASE(5)
-        DW_PAIR_CASE(6)
-        DW_PAIR_CASE(7)
-        DW_PAIR_CASE(8)
-#endif
     default:
         break;
     }
