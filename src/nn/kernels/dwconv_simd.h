@@ -417,7 +417,7 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
  * never leaves the shared row in L1 for the next). N pixels (N constant,
  * at most DW_PAIR_N = 4) x 2 rows of accumulators, 3 + 3 weight vectors,
  * one input: 15 registers. On AVX-512 two vectors of channels go through
- * at once (dw_pair2v_s2_core: 16 accumulators, 12 weights, 2 inputs): each
+ * at once (NV = 2: 16 accumulators, 12 weights, 2 inputs): each
  * pixel is then read 128 contiguous bytes at a time, and the layers ran
  * 1.1 - 1.25x faster than with one vector of 8 pixels (0.81 - 0.90x ->
  * 0.95 - 1.07x oneDNN at one thread, session 10), with fewer L1 misses per
@@ -429,31 +429,34 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
 #define DW_PAIR_N 4
 static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *sb, ptrdiff_t row_step,
                                                                   const float *w, int C, const int N, const int L,
-                                                                  MASK m, V *a, V *b)
+                                                                  const int NV, MASK m, V a[][4], V b[][4])
 {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++)
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; q++)
-        a[q] = vzero(), b[q] = vzero();
+        for (int q = 0; q < 4; q++)
+            a[v][q] = vzero(), b[v][q] = vzero();
     /* Every address is a pointer stepped by C (or row_step) and made opaque
      * (DW_OPAQUE) after each step: otherwise GCC hoisted all the input and
-     * weight addresses (103 with 8 pixels) out of the caller's channel loop as invariants,
-     * kept them on the stack, and each vector load waited on a scalar load
-     * of its address (session 10). */
+     * weight addresses (103 with 8 pixels) out of the caller's channel loop
+     * as invariants, kept them on the stack, and each vector load waited on
+     * a scalar load of its address (session 10). */
     const float *sr = sb, *wpa = w, *wpb = w;
 #pragma GCC unroll 5
     for (int r = 0; r < 5; r++) {
-        V wa[3], wb[3];
+        V wa[2][3], wb[2][3];
 #pragma GCC unroll 3
         for (int kx = 0; kx < 3; kx++) {
-            wa[kx] = vzero();
-            wb[kx] = vzero();
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                wa[v][kx] = r < 3 ? vload(m, wpa + v * VL) : vzero();
+                wb[v][kx] = r >= 2 ? vload(m, wpb + v * VL) : vzero();
+            }
             if (r < 3) {
-                wa[kx] = vload(m, wpa);
                 wpa += C;
                 DW_OPAQUE(wpa);
             }
             if (r >= 2) {
-                wb[kx] = vload(m, wpb);
                 wpb += C;
                 DW_OPAQUE(wpb);
             }
@@ -463,73 +466,23 @@ static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *s
         DW_OPAQUE(sr);
 #pragma GCC unroll 9
         for (int j = L; j < 2 * N + 1; j++) {
-            V x = vload(m, px);
+            V x[2];
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                x[v] = vload(m, px + v * VL);
             px += C;
             DW_OPAQUE(px);
 #pragma GCC unroll 4
             for (int q = 0; q < N; q++) {
                 const int kx = j - 2 * q;
-                if (kx >= 0 && kx < 3) {
+                if (kx < 0 || kx >= 3)
+                    continue;
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++) {
                     if (r < 3)
-                        a[q] = vfma(x, wa[kx], a[q]);
+                        a[v][q] = vfma(x[v], wa[v][kx], a[v][q]);
                     if (r >= 2)
-                        b[q] = vfma(x, wb[kx], b[q]);
-                }
-            }
-        }
-    }
-}
-
-/* dw_pair_s2_core for two full vectors of channels at once (AVX-512):
- * the same taps in the same order for each vector, so the same bits. */
-static inline __attribute__((always_inline)) void dw_pair2v_s2_core(const float *sb, ptrdiff_t row_step,
-                                                                    const float *w, int C, const int N, const int L,
-                                                                    V *a0, V *a1, V *b0, V *b1)
-{
-    const MASK m = mask_for(VL);
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; q++)
-        a0[q] = vzero(), a1[q] = vzero(), b0[q] = vzero(), b1[q] = vzero();
-    const float *sr = sb, *wpa = w, *wpb = w;
-#pragma GCC unroll 5
-    for (int r = 0; r < 5; r++) {
-        V wa0[3], wa1[3], wb0[3], wb1[3];
-#pragma GCC unroll 3
-        for (int kx = 0; kx < 3; kx++) {
-            wa0[kx] = wa1[kx] = wb0[kx] = wb1[kx] = vzero();
-            if (r < 3) {
-                wa0[kx] = vload(m, wpa);
-                wa1[kx] = vload(m, wpa + VL);
-                wpa += C;
-                DW_OPAQUE(wpa);
-            }
-            if (r >= 2) {
-                wb0[kx] = vload(m, wpb);
-                wb1[kx] = vload(m, wpb + VL);
-                wpb += C;
-                DW_OPAQUE(wpb);
-            }
-        }
-        const float *px = sr;
-        sr += row_step;
-        DW_OPAQUE(sr);
-#pragma GCC unroll 9
-        for (int j = L; j < 2 * N + 1; j++) {
-            V x0 = vload(m, px), x1 = vload(m, px + VL);
-            px += C;
-            DW_OPAQUE(px);
-#pragma GCC unroll 4
-            for (int q = 0; q < N; q++) {
-                const int kx = j - 2 * q;
-                if (kx >= 0 && kx < 3) {
-                    if (r < 3) {
-                        a0[q] = vfma(x0, wa0[kx], a0[q]);
-                        a1[q] = vfma(x1, wa1[kx], a1[q]);
-                    }
-                    if (r >= 2) {
-                        b0[q] = vfma(x0, wb0[kx], b0[q]);
-                        b1[q] = vfma(x1, wb1[kx], b1[q]);
-                    }
+                        b[v][q] = vfma(x[v], wb[v][kx], b[v][q]);
                 }
             }
         }
@@ -547,19 +500,19 @@ static inline __attribute__((always_inline)) void dw_pair_s2_px(const float *sb,
     if (VL == 16)
         for (; c + 2 * VL <= C; c += 2 * VL) {
             const MASK m = mask_for(VL);
-            V a0[4], a1[4], b0[4], b1[4];
-            dw_pair2v_s2_core(sb + c, row_step, wt + c, C, N, L, a0, a1, b0, b1);
-            dw_store_n(a0, N, o0, r0, C, bias, ep, act, c, m);
-            dw_store_n(a1, N, o0, r0, C, bias, ep, act, c + VL, m);
-            dw_store_n(b0, N, o1, r1, C, bias, ep, act, c, m);
-            dw_store_n(b1, N, o1, r1, C, bias, ep, act, c + VL, m);
+            V a[2][4], b[2][4];
+            dw_pair_s2_core(sb + c, row_step, wt + c, C, N, L, 2, m, a, b);
+            for (int v = 0; v < 2; v++) {
+                dw_store_n(a[v], N, o0, r0, C, bias, ep, act, c + v * VL, m);
+                dw_store_n(b[v], N, o1, r1, C, bias, ep, act, c + v * VL, m);
+            }
         }
     for (; c < C; c += VL) {
         const MASK m = mask_for(C - c);
-        V a[4], b[4];
-        dw_pair_s2_core(sb + c, row_step, wt + c, C, N, L, m, a, b);
-        dw_store_n(a, N, o0, r0, C, bias, ep, act, c, m);
-        dw_store_n(b, N, o1, r1, C, bias, ep, act, c, m);
+        V a[1][4], b[1][4];
+        dw_pair_s2_core(sb + c, row_step, wt + c, C, N, L, 1, m, a, b);
+        dw_store_n(a[0], N, o0, r0, C, bias, ep, act, c, m);
+        dw_store_n(b[0], N, o1, r1, C, bias, ep, act, c, m);
     }
     if (act_is_scalar_only(act))
         for (int i = 0; i < N * C; i++) {
