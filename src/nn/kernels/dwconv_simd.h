@@ -10,6 +10,12 @@
  * may change it): an address stepped this way is computed where it is
  * used, not hoisted out of a loop into a register that then spills. */
 #define DW_OPAQUE(p) __asm__("" : "+r"(p))
+/* p += n, then opaque. */
+#define DW_STEP(p, n)                                                                                      \
+    do {                                                                                                   \
+        (p) += (n);                                                                                        \
+        DW_OPAQUE(p);                                                                                      \
+    } while (0)
 
 /* Epilogue and store of one vector of channels. */
 static inline __attribute__((always_inline)) void dw_store(V acc, float *o, const float *bias, const float *res,
@@ -361,18 +367,15 @@ static inline __attribute__((always_inline)) void dw_rows_s1(const mfr_conv_para
                             wk[ky][kx] = vzero();
                             if (ky >= ky_lo && ky <= ky_hi) {
                                 wk[ky][kx] = vload(m, wq);
-                                wq += C;
-                                DW_OPAQUE(wq);
+                                DW_STEP(wq, C);
                             }
                         }
                     const float *px = sr;
-                    sr += row_step;
-                    DW_OPAQUE(sr);
+                    DW_STEP(sr, row_step);
 #pragma GCC unroll 6
                     for (int j = 0; j < 6; j++) {
                         V x = vload(m, px);
-                        px += C;
-                        DW_OPAQUE(px);
+                        DW_STEP(px, C);
 #pragma GCC unroll 4
                         for (int h = 0; h < R; h++) {
                             const int ky = r - h;
@@ -437,7 +440,7 @@ static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *s
         for (int q = 0; q < 4; q++)
             a[v][q] = vzero(), b[v][q] = vzero();
     /* Every address is a pointer stepped by C (or row_step) and made opaque
-     * (DW_OPAQUE) after each step: otherwise GCC hoisted all the input and
+     * (DW_STEP) after each step: otherwise GCC hoisted all the input and
      * weight addresses (103 with 8 pixels) out of the caller's channel loop
      * as invariants, kept them on the stack, and each vector load waited on
      * a scalar load of its address (session 10). */
@@ -452,26 +455,20 @@ static inline __attribute__((always_inline)) void dw_pair_s2_core(const float *s
                 wa[v][kx] = r < 3 ? vload(m, wpa + v * VL) : vzero();
                 wb[v][kx] = r >= 2 ? vload(m, wpb + v * VL) : vzero();
             }
-            if (r < 3) {
-                wpa += C;
-                DW_OPAQUE(wpa);
-            }
-            if (r >= 2) {
-                wpb += C;
-                DW_OPAQUE(wpb);
-            }
+            if (r < 3)
+                DW_STEP(wpa, C);
+            if (r >= 2)
+                DW_STEP(wpb, C);
         }
         const float *px = sr;
-        sr += row_step;
-        DW_OPAQUE(sr);
+        DW_STEP(sr, row_step);
 #pragma GCC unroll 9
         for (int j = L; j < 2 * N + 1; j++) {
             V x[2];
 #pragma GCC unroll 2
             for (int v = 0; v < NV; v++)
                 x[v] = vload(m, px + v * VL);
-            px += C;
-            DW_OPAQUE(px);
+            DW_STEP(px, C);
 #pragma GCC unroll 4
             for (int q = 0; q < N; q++) {
                 const int kx = j - 2 * q;
